@@ -1,0 +1,634 @@
+//! The loader: task text to [`Task`], through every pass ACR applies, in ACR's
+//! order (see docs/task-language.md):
+//!
+//! 1. drop comment lines;
+//! 2. find the version;
+//! 3. with v1.1.0 or later, cut out and render the `alias:` block and substitute `$aliases`;
+//! 4. render Go templates with `.Run`, `.Values` and `.Secrets` (secrets are resolved
+//!    after a first render that finds their declarations);
+//! 5. parse YAML;
+//! 6. decode, default, validate, build the step graph;
+//! 7. expand image aliases in `cmd` steps.
+//!
+//! Every problem is reported at the file, line and column the user wrote, whatever
+//! pass found it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use wharf_template::{MissingKey, Options as TemplateOptions, OriginKind, Template, Value};
+
+use crate::alias::{self, Aliases};
+use crate::decode::{Decoder, RawTask};
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::preprocess::{self, VersionLine};
+use crate::resolve::{self, TaskDefaults};
+use crate::source::{FileId, SourceFile, SourceFiles, Span};
+use crate::source_map::{MapChain, MappedText};
+use crate::task::{Secret, Task};
+use crate::values::{self, RunInfo};
+use crate::yaml;
+
+/// Reads the other files a task refers to: alias `src` entries.
+pub trait Files {
+    /// The text of `path` (as written by the user: relative, absolute or a URL).
+    fn read(&self, path: &str) -> Result<String, String>;
+}
+
+/// Reads local files; relative paths are taken from `base` (the build context, as
+/// ACR runs with the context as its working directory). URLs are refused.
+#[derive(Clone, Debug)]
+pub struct LocalFiles {
+    /// Directory relative paths start from.
+    pub base: PathBuf,
+}
+
+impl Files for LocalFiles {
+    fn read(&self, path: &str) -> Result<String, String> {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            return Err("fetching URLs is not available here".into());
+        }
+        let full = if Path::new(path).is_absolute() {
+            PathBuf::from(path)
+        } else {
+            self.base.join(path)
+        };
+        std::fs::read_to_string(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))
+    }
+}
+
+/// How to load a task.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// The run variables (`.Run.*`).
+    pub run: RunInfo,
+    /// `--values` files (name as the user wrote it, and contents), in order; later
+    /// ones override earlier ones. The caller reads them: they are command-line
+    /// arguments, relative to the caller's working directory.
+    pub values: Vec<SourceFile>,
+    /// `--set key=value` entries, in order.
+    pub set: Vec<String>,
+    /// Command-line defaults (`--working-directory`, `--network`, `--env`).
+    pub defaults: TaskDefaults,
+    /// Turn warnings into errors.
+    pub strict: bool,
+}
+
+/// A loaded task and what was noticed on the way.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The resolved task.
+    pub task: Task,
+    /// Warnings (never errors).
+    pub warnings: Diagnostics,
+    /// Every file read, for rendering diagnostics.
+    pub sources: SourceFiles,
+    /// The task file's id in `sources`.
+    pub task_file: FileId,
+    /// The version line ACR's scanner found.
+    pub version_line: Option<VersionLine>,
+    /// Whether the alias pass ran.
+    pub aliases_enabled: bool,
+    /// The task as written, for compatibility checks.
+    pub raw: RawTask,
+    /// The text YAML parsed: after comment stripping, aliases and templates.
+    pub rendered: String,
+}
+
+/// Loading failed; `diagnostics` holds at least one error.
+#[derive(Clone, Debug)]
+pub struct LoadFailure {
+    /// Every problem found.
+    pub diagnostics: Diagnostics,
+    /// Every file read.
+    pub sources: SourceFiles,
+}
+
+/// Resolves secret declarations to values (Key Vault, `--secret`, or masks for plans).
+pub type SecretResolver<'a> =
+    &'a mut dyn FnMut(&[Secret]) -> Result<BTreeMap<String, String>, String>;
+
+/// The mask `wharf plan` shows for secret values.
+pub const SECRET_MASK: &str = "***";
+
+/// A resolver that never reveals values: every secret renders as [`SECRET_MASK`].
+pub fn masked_secrets(secrets: &[Secret]) -> Result<BTreeMap<String, String>, String> {
+    Ok(secrets
+        .iter()
+        .map(|s| (s.id.clone(), SECRET_MASK.to_string()))
+        .collect())
+}
+
+/// Loads the task file `name` with contents `text`.
+pub fn load(
+    name: &str,
+    text: &str,
+    options: &LoadOptions,
+    files: &dyn Files,
+    secrets: SecretResolver<'_>,
+) -> Result<Loaded, LoadFailure> {
+    let mut sources = SourceFiles::new();
+    let task_file = sources.add(SourceFile::new(name, text));
+    let mut diags = Diagnostics::new();
+    let result = Loader {
+        name,
+        task_file,
+        options,
+        files,
+        sources: &mut sources,
+        diags: &mut diags,
+    }
+    .run(text, secrets);
+    match result {
+        Some(mut loaded) if !diags.has_errors() => {
+            if options.strict {
+                diags.make_warnings_errors();
+                if diags.has_errors() {
+                    diags.sort();
+                    return Err(LoadFailure {
+                        diagnostics: diags,
+                        sources,
+                    });
+                }
+            }
+            diags.sort();
+            loaded.warnings = diags;
+            loaded.sources = sources;
+            Ok(loaded)
+        }
+        _ => {
+            if options.strict {
+                diags.make_warnings_errors();
+            }
+            diags.sort();
+            Err(LoadFailure {
+                diagnostics: diags,
+                sources,
+            })
+        }
+    }
+}
+
+struct Loader<'a> {
+    name: &'a str,
+    task_file: FileId,
+    options: &'a LoadOptions,
+    files: &'a dyn Files,
+    sources: &'a mut SourceFiles,
+    diags: &'a mut Diagnostics,
+}
+
+/// The text after the alias pass, with what the alias pass produced.
+struct AliasPass {
+    /// Text minus the alias block (identity when aliases are off).
+    rest: MappedText,
+    /// Rest with aliases substituted.
+    substituted: MappedText,
+    aliases: Option<Aliases>,
+}
+
+impl Loader<'_> {
+    fn run(mut self, text: &str, secrets: SecretResolver<'_>) -> Option<Loaded> {
+        let stripped = preprocess::strip_comment_lines(text);
+        let version_line = preprocess::find_version(stripped.text()).map(|mut v| {
+            v.span = stripped.map_span(v.span);
+            v
+        });
+        let aliases_enabled = preprocess::aliases_enabled(version_line.as_ref());
+        let values = self.values()?;
+        let no_secrets = BTreeMap::new();
+        let data = values::template_data(&self.options.run, &values, &no_secrets);
+
+        let pass = if aliases_enabled {
+            self.alias_pass(&stripped, &data)?
+        } else {
+            AliasPass {
+                rest: MappedText::copied(stripped.text(), 0),
+                substituted: MappedText::copied(stripped.text(), 0),
+                aliases: None,
+            }
+        };
+        let base = MapChain::new()
+            .then(&stripped)
+            .then(&pass.rest)
+            .then(&pass.substituted);
+        let template = self.parse_template(self.name, pass.substituted.text(), &base)?;
+
+        // First pass: find secret declarations, as ACR does, when the text mentions them.
+        let mut resolved_secrets = BTreeMap::new();
+        if pass.substituted.text().contains("secrets") {
+            let mut scratch = Diagnostics::new();
+            let declared = self.render_and_decode(&template, &data, &base, &mut scratch);
+            if let Some((raw, _)) = declared {
+                // As in ACR, the task is validated before any secret is resolved: when
+                // a declaration is malformed, nothing is resolved and validation after
+                // the final render reports it.
+                let mut decls: Vec<Secret> = Vec::new();
+                let mut well_formed = true;
+                for s in &raw.secrets {
+                    let id = s.id.as_ref().map(|i| i.value.as_str()).unwrap_or_default();
+                    let keyvault = s
+                        .keyvault
+                        .as_ref()
+                        .map(|k| k.value.as_str())
+                        .unwrap_or_default();
+                    let client_ok = s
+                        .client_id
+                        .as_ref()
+                        .is_none_or(|c| c.value.is_empty() || resolve::is_guid(&c.value));
+                    if id.is_empty()
+                        || id.chars().any(char::is_whitespace)
+                        || keyvault.is_empty()
+                        || !client_ok
+                        || decls.iter().any(|d| d.id == id)
+                    {
+                        well_formed = false;
+                        break;
+                    }
+                    decls.push(Secret {
+                        id: id.to_string(),
+                        keyvault: keyvault.to_string(),
+                        client_id: s
+                            .client_id
+                            .as_ref()
+                            .map(|c| c.value.clone())
+                            .filter(|c| !c.is_empty()),
+                    });
+                }
+                if !well_formed {
+                    decls.clear();
+                }
+                if !decls.is_empty() {
+                    match secrets(&decls) {
+                        Ok(v) => resolved_secrets = v,
+                        Err(message) => {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    "secret-resolve",
+                                    format!("failed to resolve secrets: {message}"),
+                                )
+                                .at(self.task_file, raw.secrets[0].span),
+                            );
+                            return None;
+                        }
+                    }
+                }
+            }
+        }
+        let data = values::template_data(&self.options.run, &values, &resolved_secrets);
+        let mut diags = Diagnostics::new();
+        let decoded = self.render_and_decode(&template, &data, &base, &mut diags);
+        self.diags.extend(diags);
+        let (raw, rendered) = decoded?;
+        if let (false, Some(span)) = (aliases_enabled, raw.alias_span) {
+            self.diags.push(
+                Diagnostic::warning(
+                    "alias-ignored",
+                    "the alias block is ignored: aliases need `version: v1.1.0` (or later) as the first line",
+                )
+                .at(self.task_file, span),
+            );
+        }
+        let command_aliases = pass.aliases.as_ref().map(Aliases::to_map);
+        let task = resolve::resolve(
+            &raw,
+            self.task_file,
+            &self.options.defaults,
+            command_aliases.as_ref(),
+            self.diags,
+        )?;
+        Some(Loaded {
+            task,
+            warnings: Diagnostics::new(),
+            sources: SourceFiles::new(),
+            task_file: self.task_file,
+            version_line,
+            aliases_enabled,
+            raw,
+            rendered: rendered.into_text(),
+        })
+    }
+
+    /// Values files, then `--set` on top.
+    fn values(&mut self) -> Option<BTreeMap<String, Value>> {
+        let mut merged = BTreeMap::new();
+        let mut ok = true;
+        for values_file in &self.options.values {
+            let text = values_file.text().to_string();
+            let file = self.sources.add(values_file.clone());
+            match yaml::parse(&text) {
+                Err(e) => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "yaml",
+                            format!("invalid YAML in values file: {}", e.message),
+                        )
+                        .at(file, e.span),
+                    );
+                    ok = false;
+                }
+                Ok(None) => {}
+                Ok(Some(node)) if node.is_null() => {}
+                Ok(Some(node)) => {
+                    match values::yaml_to_value(&node) {
+                        Value::Map(map) => values::merge_values(&mut merged, map),
+                        _ => {
+                            self.diags.push(
+                            Diagnostic::error(
+                                "values-file",
+                                format!("a values file must be a mapping of names to values, not {}", node.describe()),
+                            )
+                            .at(file, node.span),
+                        );
+                            ok = false;
+                        }
+                    }
+                }
+            }
+        }
+        match values::parse_set(&self.options.set) {
+            Ok(set) => values::merge_values(&mut merged, set),
+            Err(e) => {
+                self.diags.push(Diagnostic::error("set", e));
+                ok = false;
+            }
+        }
+        ok.then_some(merged)
+    }
+
+    fn alias_pass(&mut self, stripped: &MappedText, data: &Value) -> Option<AliasPass> {
+        let split = preprocess::split_alias_block(stripped.text());
+        let mut aliases = Aliases::with_globals();
+        if !split.alias.text().trim().is_empty() {
+            let chain = MapChain::new().then(stripped).then(&split.alias);
+            let template = self.parse_template("alias", split.alias.text(), &chain)?;
+            let rendered = self.execute(&template, data, &chain)?;
+            let chain = chain.then(&rendered);
+            let node = self.parse_yaml(rendered.text(), &chain)?;
+            let mut decoder = Decoder::new(self.task_file, chain.clone(), self.diags);
+            let raw = decoder.alias_block(node.as_ref());
+            for src in &raw.src {
+                self.alias_source(&src.value, src.span, &mut aliases);
+            }
+            for (name, text) in &raw.values {
+                if !alias::is_valid_name(&name.value) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "alias-name",
+                            format!(
+                                "alias key names only support alphanumeric characters: {:?}",
+                                name.value
+                            ),
+                        )
+                        .at(self.task_file, name.span),
+                    );
+                    continue;
+                }
+                aliases.define(&name.value, &text.value);
+            }
+            if let Some(d) = raw.directive.as_ref().filter(|d| !d.value.is_empty()) {
+                match alias::parse_directive(&d.value) {
+                    Ok(c) => aliases.directive = c,
+                    Err(message) => self.diags.push(
+                        Diagnostic::error("alias-directive", message).at(self.task_file, d.span),
+                    ),
+                }
+            }
+            if self.diags.has_errors() {
+                return None;
+            }
+        }
+        let substituted = aliases.substitute(split.rest.text());
+        for (name, span) in &substituted.unknown {
+            if name.len() < 4 {
+                continue;
+            }
+            let close = alias::GLOBAL_ALIASES
+                .iter()
+                .map(|(k, _)| *k)
+                .filter(|k| *k != name && strsim::jaro_winkler(k, name) >= 0.92)
+                .max_by(|a, b| {
+                    strsim::jaro_winkler(a, name).total_cmp(&strsim::jaro_winkler(b, name))
+                });
+            if let Some(close) = close {
+                let at = MapChain::new()
+                    .then(stripped)
+                    .then(&split.rest)
+                    .map_span(*span);
+                self.diags.push(
+                    Diagnostic::warning(
+                        "unknown-alias",
+                        format!(
+                            "`{}{name}` is not an alias, so it is left as written",
+                            aliases.directive
+                        ),
+                    )
+                    .with_help(format!("did you mean `{}{close}`?", aliases.directive))
+                    .at(self.task_file, at),
+                );
+            }
+        }
+        Some(AliasPass {
+            rest: split.rest,
+            substituted: substituted.text,
+            aliases: Some(aliases),
+        })
+    }
+
+    fn alias_source(&mut self, path: &str, at: Span, aliases: &mut Aliases) {
+        let text = match self.files.read(path) {
+            Ok(t) => t,
+            Err(e) => {
+                self.diags.push(
+                    Diagnostic::error("alias-src", format!("cannot read alias source {path}: {e}"))
+                        .at(self.task_file, at),
+                );
+                return;
+            }
+        };
+        let file = self.sources.add(SourceFile::new(path, text.clone()));
+        let identity = MappedText::copied(&text, 0);
+        let chain = MapChain::new().then(&identity);
+        let node = match yaml::parse(&text) {
+            Ok(n) => n,
+            Err(e) => {
+                self.diags.push(
+                    Diagnostic::error(
+                        "yaml",
+                        format!("invalid YAML in alias source: {}", e.message),
+                    )
+                    .at(file, e.span),
+                );
+                return;
+            }
+        };
+        let mut decoder = Decoder::new(file, chain, self.diags);
+        let entries = decoder.string_map_document(node.as_ref());
+        for (name, value) in entries {
+            if !alias::is_valid_name(&name.value) {
+                self.diags.push(
+                    Diagnostic::error(
+                        "alias-name",
+                        format!(
+                            "alias key names only support alphanumeric characters: {:?}",
+                            name.value
+                        ),
+                    )
+                    .at(file, name.span),
+                );
+                continue;
+            }
+            aliases.define(&name.value, &value.value);
+        }
+    }
+
+    fn parse_template(&mut self, name: &str, text: &str, chain: &MapChain<'_>) -> Option<Template> {
+        match Template::parse(name, text) {
+            Ok(t) => {
+                for (function, span) in t.sprig_v3_only_calls() {
+                    self.diags.push(
+                        Diagnostic::warning(
+                            "sprig-v3",
+                            format!("`{function}` exists only in Sprig v3; ACR renders with Sprig v2.22, where it is not defined, so az acr run fails"),
+                        )
+                        .with_label("not in Sprig v2.22")
+                        .at(self.task_file, chain.map_span(Span::new(span.start, span.end))),
+                    );
+                }
+                Some(t)
+            }
+            Err(e) => {
+                self.diags.push(
+                    Diagnostic::error("template", template_message(&e.message)).at(
+                        self.task_file,
+                        chain.map_span(Span::new(e.span.start, e.span.end)),
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn execute(
+        &mut self,
+        template: &Template,
+        data: &Value,
+        chain: &MapChain<'_>,
+    ) -> Option<MappedText> {
+        let options = TemplateOptions {
+            missing_key: MissingKey::Zero,
+            now: self.options.run.date.to_zoned(jiff::tz::TimeZone::UTC),
+            env: BTreeMap::new(),
+        };
+        match template.execute(data, &options) {
+            Ok(mut out) => {
+                out.remove_all("<no value>");
+                let mut mapped = MappedText::new();
+                for o in &out.origins {
+                    let piece = &out.text[o.out_start..o.out_start + o.out_len];
+                    match o.kind {
+                        OriginKind::Text => mapped.push_copied(piece, o.src_start),
+                        OriginKind::Action => mapped
+                            .push_generated(piece, Span::new(o.src_start, o.src_start + o.src_len)),
+                    }
+                }
+                Some(mapped)
+            }
+            Err(e) => {
+                self.diags.push(
+                    Diagnostic::error("template", template_message(&e.message)).at(
+                        self.task_file,
+                        chain.map_span(Span::new(e.span.start, e.span.end)),
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn parse_yaml(&mut self, text: &str, chain: &MapChain<'_>) -> Option<Option<yaml::Node>> {
+        match yaml::parse(text) {
+            Ok(node) => Some(node),
+            Err(e) => {
+                self.diags.push(
+                    Diagnostic::error("yaml", e.message).at(self.task_file, chain.map_span(e.span)),
+                );
+                None
+            }
+        }
+    }
+
+    /// Renders the task template, parses the YAML and decodes it, reporting into `diags`.
+    fn render_and_decode(
+        &mut self,
+        template: &Template,
+        data: &Value,
+        base: &MapChain<'_>,
+        diags: &mut Diagnostics,
+    ) -> Option<(RawTask, MappedText)> {
+        let mut loader = Loader {
+            name: self.name,
+            task_file: self.task_file,
+            options: self.options,
+            files: self.files,
+            sources: &mut *self.sources,
+            diags,
+        };
+        let rendered = loader.execute(template, data, base)?;
+        let chain = base.clone().then(&rendered);
+        let node = loader.parse_yaml(rendered.text(), &chain)?;
+        let raw = Decoder::new(self.task_file, chain, loader.diags).task(node.as_ref());
+        Some((raw, rendered))
+    }
+}
+
+/// Go's template errors start with `template: NAME:LINE:COL: ` and, when executing,
+/// `executing "NAME" at <NODE>: `. Positions there refer to the text after aliases;
+/// the diagnostic carries the real place, so only the node and the reason are kept.
+fn template_message(message: &str) -> String {
+    let mut rest = message;
+    if let Some(after) = rest.strip_prefix("template: ") {
+        // Skip NAME:LINE[:COL]: — the name may contain ':' but is followed by digits.
+        let mut cut = None;
+        for (i, _) in after.match_indices(": ") {
+            let head = &after[..i];
+            let numeric_tail = head
+                .rsplit(':')
+                .take_while(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+                .count();
+            if numeric_tail > 0 {
+                cut = Some(i + 2);
+                break;
+            }
+        }
+        if let Some(c) = cut {
+            rest = &after[c..];
+        }
+    }
+    if let Some(after) = rest.strip_prefix("executing \"")
+        && let Some(at) = after.find("\" at <")
+    {
+        return after[at + 5..].to_string();
+    }
+    rest.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::template_message;
+
+    #[test]
+    fn go_template_prefixes_are_dropped() {
+        assert_eq!(
+            template_message("template: acb.yaml:2:36: function \"x\" not defined"),
+            "function \"x\" not defined"
+        );
+        assert_eq!(
+            template_message(
+                "template: acb.yaml:3:5: executing \"acb.yaml\" at <.Values.a.b>: nil pointer evaluating interface {}.b"
+            ),
+            "<.Values.a.b>: nil pointer evaluating interface {}.b"
+        );
+        assert_eq!(template_message("plain"), "plain");
+    }
+}
