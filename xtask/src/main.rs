@@ -4,8 +4,10 @@
 //! - `bench [NAME...]`: measure the performance targets and rewrite their sections of
 //!   docs/benchmarks.md.
 //! - `fuzz [--seconds N]`: run the loader's property-based fuzz tests for longer.
+//! - `demo`: the best demo there is so far.
 
 mod bench;
+mod demo;
 
 use std::process::{Command, ExitCode};
 
@@ -17,6 +19,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
+        Some("demo") => demo::run(),
         Some("help" | "--help" | "-h") | None => {
             print_help();
             Ok(())
@@ -39,6 +42,7 @@ fn print_help() {
     eprintln!(
         "cargo xtask <command>\n\n\
          ci              fmt --check, clippy --all-targets -D warnings, and every test\n\
+         demo            the hello-web pipeline: plan, graph, and what a mistake looks like\n\
          bench [NAME..]  measure performance targets, update docs/benchmarks.md (names: plan)\n\
          fuzz [--seconds N]  run the loader fuzz tests for N seconds (default 300)"
     );

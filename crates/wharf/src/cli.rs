@@ -1,0 +1,117 @@
+//! The command line: clap definitions only.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Run ACR Tasks pipelines (acb.yaml) locally against a real Docker engine.
+#[derive(Debug, Parser)]
+#[command(name = "wharf", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the resolved plan: aliases, templates and defaults applied. No Docker needed.
+    Plan(PlanArgs),
+    /// Check a task file and report every problem with its file:line:col.
+    Validate(ValidateArgs),
+    /// Draw the step graph.
+    Graph(GraphArgs),
+    /// Print the JSON Schema of acb.yaml, for editors (yaml-language-server).
+    Schema,
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// What every command that loads a task accepts (the flags of `acb exec` / `az acr run`).
+#[derive(Debug, Args, Clone)]
+pub struct TaskArgs {
+    /// The task file.
+    #[arg(value_name = "FILE", conflicts_with = "file_flag")]
+    pub file: Option<PathBuf>,
+    /// The task file (as in `az acr run -f`).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file_flag: Option<PathBuf>,
+    /// The build context: relative alias sources and values files are read from here,
+    /// and Run.Commit/Run.Branch come from its git repository.
+    #[arg(short = 'C', long = "context", value_name = "DIR", default_value = ".")]
+    pub context: PathBuf,
+    /// A values file for {{.Values.*}} (repeatable; later files override earlier ones).
+    #[arg(long = "values", value_name = "FILE")]
+    pub values: Vec<String>,
+    /// Set a value: key=value (repeatable; keys are flat, values are strings, last wins).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// The registry login server, for $Registry and {{.Run.Registry}}.
+    #[arg(long = "registry", env = "WHARF_REGISTRY", value_name = "REGISTRY")]
+    pub registry: Option<String>,
+    /// The run id, for $ID and {{.Run.ID}} (default: a new short id).
+    #[arg(long = "id", value_name = "ID")]
+    pub id: Option<String>,
+    /// Default environment for every step: KEY=VALUE (repeatable; the task's own env wins).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// An existing network to use as the default network.
+    #[arg(long = "network", value_name = "NAME")]
+    pub network: Option<String>,
+    /// Default working directory of steps, when the task sets none.
+    #[arg(long = "working-directory", value_name = "DIR")]
+    pub working_directory: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// Readable summary.
+    Text,
+    /// The documented JSON plan (docs/plan-json.md).
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub task: TaskArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub task: TaskArgs,
+    /// Treat warnings (unknown keys, ...) as errors.
+    #[arg(long)]
+    pub strict: bool,
+    /// Also list what `az acr run` would refuse or do differently.
+    #[arg(long)]
+    pub acr: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Steps by stage, with what each waits for.
+    Text,
+    /// A Mermaid flowchart.
+    Mermaid,
+    /// Graphviz dot.
+    Dot,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub task: TaskArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
+    pub format: GraphFormat,
+}

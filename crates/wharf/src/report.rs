@@ -1,0 +1,160 @@
+//! Prints diagnostics the way cargo-nextest and just do: every problem with
+//! `file:line:col`, a source snippet and a caret, then a one-line summary.
+
+use std::fmt;
+use std::io::IsTerminal;
+
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use wharf_spec::{Diagnostic, Diagnostics, Severity, SourceFiles};
+
+/// Whether to use colour on stderr: a terminal, and `NO_COLOR` unset.
+pub fn stderr_color() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// Renders every diagnostic (snippet, caret, help) followed by nothing else.
+pub fn render(diagnostics: &Diagnostics, sources: &SourceFiles, color: bool) -> String {
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_context_lines(1)
+        .with_wrap_lines(false);
+    let mut out = String::new();
+    for d in diagnostics {
+        if d.location.is_none() {
+            // Nothing to show but the message: one line, like the summary.
+            out.push_str(&format!("{}[{}]: {}\n", d.severity, d.code, d.message));
+            if let Some(help) = &d.help {
+                out.push_str(&format!("  help: {help}\n"));
+            }
+            continue;
+        }
+        let report = Report::new(d, sources);
+        if handler.render_report(&mut out, &report).is_err() {
+            out.push_str(&d.short(sources));
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `error: acb.yaml has 2 errors and 1 warning`.
+pub fn summary(file: &str, diagnostics: &Diagnostics) -> String {
+    let errors = diagnostics.error_count();
+    let warnings = diagnostics.warning_count();
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    match (errors, warnings) {
+        (0, 0) => format!("{file}: no problems"),
+        (0, w) => format!("warning: {file}: {}", plural(w, "warning")),
+        (e, 0) => format!("error: {file}: {}", plural(e, "error")),
+        (e, w) => format!(
+            "error: {file}: {} and {}",
+            plural(e, "error"),
+            plural(w, "warning")
+        ),
+    }
+}
+
+/// One wharf diagnostic in miette's shape.
+struct Report {
+    message: String,
+    code: &'static str,
+    severity: Severity,
+    help: Option<String>,
+    source: Option<NamedSource<String>>,
+    labels: Vec<LabeledSpan>,
+    notes: Vec<String>,
+}
+
+impl Report {
+    fn new(d: &Diagnostic, sources: &SourceFiles) -> Report {
+        let mut labels = Vec::new();
+        let mut notes = Vec::new();
+        let source = d.location.map(|loc| {
+            let file = sources.get(loc.file);
+            labels.push(LabeledSpan::new_primary_with_span(
+                d.label.clone(),
+                span(loc.span, file.text().len()),
+            ));
+            for (related, note) in &d.related {
+                if related.file == loc.file {
+                    labels.push(LabeledSpan::new_with_span(
+                        Some(note.clone()),
+                        span(related.span, file.text().len()),
+                    ));
+                } else {
+                    let other = sources.get(related.file);
+                    notes.push(format!(
+                        "{note}: {}:{}",
+                        other.name(),
+                        other.line_col(related.span.start)
+                    ));
+                }
+            }
+            NamedSource::new(file.name(), file.text().to_string()).with_language("yaml")
+        });
+        Report {
+            message: d.message.clone(),
+            code: d.code,
+            severity: d.severity,
+            help: d.help.clone(),
+            source,
+            labels,
+            notes,
+        }
+    }
+}
+
+fn span(s: wharf_spec::Span, len: usize) -> SourceSpan {
+    let start = s.start.min(len);
+    SourceSpan::new(start.into(), s.len().min(len - start))
+}
+
+impl fmt::Debug for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} [{}]", self.message, self.code)
+    }
+}
+
+impl std::error::Error for Report {}
+
+impl miette::Diagnostic for Report {
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        let mut parts: Vec<&str> = self.help.iter().map(String::as_str).collect();
+        parts.extend(self.notes.iter().map(String::as_str));
+        if parts.is_empty() {
+            None
+        } else {
+            Some(Box::new(parts.join("\n")))
+        }
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.labels.is_empty() {
+            None
+        } else {
+            Some(Box::new(self.labels.iter().cloned()))
+        }
+    }
+}
