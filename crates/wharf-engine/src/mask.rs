@@ -1,0 +1,240 @@
+//! Secret masking for streamed output.
+//!
+//! Output reaches the engine in arbitrary chunks: a secret can be split across two
+//! writes (dagger#4864). [`LineScrubber`] assembles lines before masking, and a line
+//! that grows too long without a newline is flushed in pieces that never cut through
+//! a possible secret.
+
+use std::sync::Arc;
+
+/// What replaces a secret in output.
+pub const MASK: &str = "***";
+
+/// Flush a line without a newline once it grows past this many bytes.
+const MAX_PENDING: usize = 16 * 1024;
+
+/// The secret values to hide. Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct Masker {
+    /// Longest first, so that a secret containing another is masked whole.
+    needles: Arc<Vec<Vec<u8>>>,
+}
+
+impl Masker {
+    /// A masker for `secrets`. Multi-line secrets are masked line by line (output is
+    /// line-based); empty values are ignored.
+    pub fn new<I, S>(secrets: I) -> Masker
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut needles: Vec<Vec<u8>> = Vec::new();
+        for secret in secrets {
+            let secret = secret.as_ref();
+            for part in std::iter::once(secret).chain(secret.lines()) {
+                let part = part.trim_end_matches('\r');
+                if !part.is_empty() && !needles.iter().any(|n| n == part.as_bytes()) {
+                    needles.push(part.as_bytes().to_vec());
+                }
+            }
+        }
+        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        Masker {
+            needles: Arc::new(needles),
+        }
+    }
+
+    /// Whether there is nothing to mask.
+    pub fn is_empty(&self) -> bool {
+        self.needles.is_empty()
+    }
+
+    fn longest(&self) -> usize {
+        self.needles.first().map_or(0, Vec::len)
+    }
+
+    /// Masks every secret in `text`.
+    pub fn mask(&self, text: &str) -> String {
+        if self.is_empty() {
+            return text.to_string();
+        }
+        String::from_utf8_lossy(&self.mask_bytes(text.as_bytes())).into_owned()
+    }
+
+    fn mask_bytes(&self, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        'outer: while i < bytes.len() {
+            for needle in self.needles.iter() {
+                if bytes[i..].starts_with(needle) {
+                    out.extend_from_slice(MASK.as_bytes());
+                    i += needle.len();
+                    continue 'outer;
+                }
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+        out
+    }
+
+    /// Occurrences of secrets in `bytes`, as `[start, end)` ranges, left to right.
+    fn occurrences(&self, bytes: &[u8]) -> Vec<(usize, usize)> {
+        let mut found = Vec::new();
+        let mut i = 0;
+        'outer: while i < bytes.len() {
+            for needle in self.needles.iter() {
+                if bytes[i..].starts_with(needle) {
+                    found.push((i, i + needle.len()));
+                    i += needle.len();
+                    continue 'outer;
+                }
+            }
+            i += 1;
+        }
+        found
+    }
+}
+
+/// Turns a stream of byte chunks into masked lines.
+#[derive(Debug)]
+pub struct LineScrubber {
+    masker: Masker,
+    pending: Vec<u8>,
+}
+
+impl LineScrubber {
+    /// A scrubber masking with `masker`.
+    pub fn new(masker: Masker) -> LineScrubber {
+        LineScrubber {
+            masker,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Adds a chunk; returns the complete lines it finished (without line endings), masked.
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<String> {
+        let mut lines = Vec::new();
+        for &b in chunk {
+            if b == b'\n' {
+                if self.pending.last() == Some(&b'\r') {
+                    self.pending.pop();
+                }
+                lines.push(self.take_all());
+            } else {
+                self.pending.push(b);
+            }
+        }
+        if self.pending.len() > MAX_PENDING {
+            lines.push(self.take_safe_prefix());
+        }
+        lines
+    }
+
+    /// Returns what is left (a last line without a newline), masked.
+    pub fn finish(&mut self) -> Option<String> {
+        if self.pending.is_empty() {
+            None
+        } else {
+            Some(self.take_all())
+        }
+    }
+
+    fn take_all(&mut self) -> String {
+        let line = std::mem::take(&mut self.pending);
+        String::from_utf8_lossy(&self.masker.mask_bytes(&line)).into_owned()
+    }
+
+    /// Takes a prefix of a long pending line that cannot contain the start of a secret
+    /// that continues in bytes not yet seen, and no cut secret.
+    fn take_safe_prefix(&mut self) -> String {
+        let keep = self.masker.longest().saturating_sub(1);
+        let mut cut = self.pending.len() - keep.min(self.pending.len());
+        for (start, end) in self.masker.occurrences(&self.pending) {
+            if start < cut && cut < end {
+                cut = start;
+            }
+        }
+        while cut > 0 && cut < self.pending.len() && (self.pending[cut] & 0xC0) == 0x80 {
+            cut -= 1; // do not split a UTF-8 sequence
+        }
+        let rest = self.pending.split_off(cut);
+        let head = std::mem::replace(&mut self.pending, rest);
+        String::from_utf8_lossy(&self.masker.mask_bytes(&head)).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn masks_whole_and_multiline_secrets() {
+        let m = Masker::new(["hunter2", "line one\nline two", ""]);
+        assert_eq!(m.mask("pw=hunter2!"), "pw=***!");
+        assert_eq!(m.mask("a line two b"), "a *** b");
+        assert_eq!(m.mask("nothing"), "nothing");
+    }
+
+    #[test]
+    fn longer_secrets_win() {
+        let m = Masker::new(["abc", "abcdef"]);
+        assert_eq!(m.mask("xabcdefx"), "x***x");
+    }
+
+    #[test]
+    fn secret_split_across_writes_is_masked() {
+        let mut s = LineScrubber::new(Masker::new(["s3cr3t"]));
+        assert!(s.push(b"token: s3").is_empty());
+        assert_eq!(s.push(b"cr3t and more\nnext"), vec!["token: *** and more"]);
+        assert_eq!(s.finish().as_deref(), Some("next"));
+    }
+
+    #[test]
+    fn crlf_lines() {
+        let mut s = LineScrubber::new(Masker::default());
+        assert_eq!(s.push(b"a\r\nb\n"), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn long_lines_flush_without_cutting_secrets() {
+        let secret = "TOPSECRETVALUE";
+        let mut s = LineScrubber::new(Masker::new([secret]));
+        let mut out = String::new();
+        let filler = "x".repeat(MAX_PENDING - 5);
+        for chunk in [filler.as_bytes(), b"TOPSEC", b"RETVALUE tail"] {
+            for line in s.push(chunk) {
+                out.push_str(&line);
+            }
+        }
+        out.push_str(&s.finish().unwrap_or_default());
+        assert!(!out.contains("TOPSEC"));
+        assert!(out.ends_with("*** tail"));
+    }
+
+    proptest! {
+        #[test]
+        fn no_secret_survives_any_chunking(
+            secret in "[a-zA-Z0-9!@#]{3,20}",
+            before in "[a-z \n]{0,50}",
+            after in "[a-z \n]{0,50}",
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+        ) {
+            let text = format!("{before}{secret}{after}");
+            let bytes = text.as_bytes();
+            let mut points: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
+            points.sort_unstable();
+            let mut s = LineScrubber::new(Masker::new([secret.as_str()]));
+            let mut out = Vec::new();
+            let mut last = 0;
+            for p in points.into_iter().chain(std::iter::once(bytes.len())) {
+                out.extend(s.push(&bytes[last..p]));
+                last = p;
+            }
+            out.extend(s.finish());
+            let joined = out.join("\n");
+            prop_assert!(!joined.contains(&secret), "{joined:?}");
+        }
+    }
+}

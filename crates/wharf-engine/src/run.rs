@@ -1,0 +1,440 @@
+//! The scheduler: runs a task's steps as their dependencies allow, in parallel, with
+//! ACR's per-step rules (startDelay, timeout, retries, retryOnErrors, repeat,
+//! ignoreErrors) and its failure rule: the first failure that is not ignored starts
+//! nothing new, stops what is running and leaves the rest skipped.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use wharf_spec::{Action, Step, Task};
+
+use crate::event::{Event, RunStatus, StepResult, StepStatus, Stream, now};
+use crate::executor::{ExecError, Executor, Exit, Output};
+use crate::mask::{LineScrubber, Masker};
+
+/// Settings of one run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// The run id (labels, events).
+    pub run_id: String,
+    /// Secret values to mask in every output.
+    pub secrets: Vec<String>,
+}
+
+/// How a run went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunReport {
+    /// How it ended.
+    pub status: RunStatus,
+    /// Every step, in file order.
+    pub steps: Vec<StepResult>,
+    /// Problems met while cleaning up.
+    pub cleanup_errors: Vec<String>,
+}
+
+/// Sends events, masking secrets in free text.
+#[derive(Clone)]
+struct Events {
+    tx: mpsc::UnboundedSender<Event>,
+    masker: Masker,
+}
+
+impl Events {
+    fn send(&self, event: Event) {
+        let _ = self.tx.send(event);
+    }
+}
+
+/// Runs `task` with `executor`, sending events to `events`. `interrupt` stops the run
+/// (Ctrl-C); cleanup still happens. Returns when everything is cleaned up.
+pub async fn run<E: Executor>(
+    task: &Task,
+    executor: Arc<E>,
+    options: RunOptions,
+    events: mpsc::UnboundedSender<Event>,
+    interrupt: CancellationToken,
+) -> RunReport {
+    let started = Instant::now();
+    let events = Events {
+        tx: events,
+        masker: Masker::new(&options.secrets),
+    };
+    events.send(Event::RunStarted {
+        time: now(),
+        run_id: options.run_id.clone(),
+        steps: task.steps.iter().map(|s| s.id.clone()).collect(),
+    });
+
+    // `stop` ends the scheduling: on interruption or on the first unignored failure.
+    let stop = interrupt.child_token();
+    let mut results: Vec<Option<StepResult>> = vec![None; task.steps.len()];
+    let mut prepare_error = None;
+    tokio::select! {
+        r = executor.prepare() => if let Err(e) = r { prepare_error = Some(e) },
+        () = stop.cancelled() => {}
+    }
+    let mut failed = false;
+    if let Some(e) = prepare_error {
+        failed = true;
+        events.send(Event::Log {
+            time: now(),
+            step: String::new(),
+            stream: Stream::Stderr,
+            line: events
+                .masker
+                .mask(&format!("cannot prepare the run: {}", e.message)),
+        });
+    } else if !stop.is_cancelled() {
+        failed = schedule(task, &executor, &events, &stop, &mut results).await;
+    }
+
+    for (i, step) in task.steps.iter().enumerate() {
+        if results[i].is_none() {
+            let result = StepResult {
+                step: step.id.clone(),
+                status: StepStatus::Skipped,
+                exit_code: None,
+                duration_ms: 0,
+                attempts: 0,
+                error: None,
+            };
+            events.send(Event::StepFinished {
+                time: now(),
+                result: result.clone(),
+            });
+            results[i] = Some(result);
+        }
+    }
+
+    let cleanup_errors: Vec<String> = executor
+        .cleanup()
+        .await
+        .into_iter()
+        .map(|e| events.masker.mask(&e))
+        .collect();
+    let status = if interrupt.is_cancelled() {
+        RunStatus::Interrupted
+    } else if failed {
+        RunStatus::Failed
+    } else {
+        RunStatus::Succeeded
+    };
+    let steps: Vec<StepResult> = results.into_iter().flatten().collect();
+    events.send(Event::RunFinished {
+        time: now(),
+        run_id: options.run_id,
+        status,
+        duration_ms: millis(started.elapsed()),
+        steps: steps.clone(),
+        cleanup_errors: cleanup_errors.clone(),
+    });
+    RunReport {
+        status,
+        steps,
+        cleanup_errors,
+    }
+}
+
+/// Starts steps as their dependencies finish. Returns whether the run failed.
+async fn schedule<E: Executor>(
+    task: &Task,
+    executor: &Arc<E>,
+    events: &Events,
+    stop: &CancellationToken,
+    results: &mut [Option<StepResult>],
+) -> bool {
+    let index_of = |id: &str| task.steps.iter().position(|s| s.id == id);
+    let deps: Vec<Vec<usize>> = task
+        .steps
+        .iter()
+        .map(|s| s.depends_on.iter().filter_map(|d| index_of(d)).collect())
+        .collect();
+    let mut started = vec![false; task.steps.len()];
+    let mut running: JoinSet<(usize, StepResult)> = JoinSet::new();
+    let mut failed = false;
+    loop {
+        if !stop.is_cancelled() {
+            for (i, step) in task.steps.iter().enumerate() {
+                let ready = !started[i]
+                    && deps[i].iter().all(|&d| {
+                        results[d]
+                            .as_ref()
+                            .is_some_and(|r| r.status.lets_dependents_run())
+                    });
+                if ready {
+                    started[i] = true;
+                    let step = step.clone();
+                    let executor = Arc::clone(executor);
+                    let events = events.clone();
+                    let stop = stop.clone();
+                    running.spawn(async move {
+                        let result = run_step(&step, executor, &events, &stop).await;
+                        (i, result)
+                    });
+                }
+            }
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let (i, result) = match joined {
+            Ok(r) => r,
+            Err(e) => {
+                // A step task panicked: treat it as a failure of the whole run.
+                failed = true;
+                stop.cancel();
+                events.send(Event::Log {
+                    time: now(),
+                    step: String::new(),
+                    stream: Stream::Stderr,
+                    line: format!("internal error while running a step: {e}"),
+                });
+                continue;
+            }
+        };
+        if result.status == StepStatus::Failed {
+            failed = true;
+            stop.cancel();
+        }
+        events.send(Event::StepFinished {
+            time: now(),
+            result: result.clone(),
+        });
+        results[i] = Some(result);
+    }
+    failed
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Success(Option<i64>),
+    Failure {
+        exit_code: Option<i64>,
+        error: String,
+        retry_allowed: bool,
+    },
+    Stopped,
+}
+
+/// Runs a step with its delay, repeats and retries.
+async fn run_step<E: Executor>(
+    step: &Step,
+    executor: Arc<E>,
+    events: &Events,
+    stop: &CancellationToken,
+) -> StepResult {
+    let started = Instant::now();
+    let finish = |status, exit_code, attempts, error: Option<String>| StepResult {
+        step: step.id.clone(),
+        status,
+        exit_code,
+        duration_ms: millis(started.elapsed()),
+        attempts,
+        error: error.map(|e| events.masker.mask(&e)),
+    };
+    if step.start_delay > 0 && !sleep_or_stop(Duration::from_secs(step.start_delay), stop).await {
+        return finish(
+            StepStatus::Cancelled,
+            None,
+            0,
+            Some("the run stopped".into()),
+        );
+    }
+    // ACR retries only cmd and build steps; push steps retry inside the executor.
+    let retries = match step.action {
+        Action::Push { .. } => 0,
+        _ => step.retries,
+    };
+    let mut attempts = 0;
+    let mut last_exit = None;
+    let mut errors: Vec<String> = Vec::new();
+    for repeat in 0..=step.repeat {
+        let mut attempt_in_repeat = 0;
+        loop {
+            attempts += 1;
+            attempt_in_repeat += 1;
+            events.send(Event::StepStarted {
+                time: now(),
+                step: step.id.clone(),
+                attempt: attempts,
+                repeat,
+            });
+            match attempt(step, &executor, events, stop).await {
+                Attempt::Stopped => {
+                    return finish(
+                        StepStatus::Cancelled,
+                        last_exit,
+                        attempts,
+                        Some("stopped".into()),
+                    );
+                }
+                Attempt::Success(code) => {
+                    last_exit = code;
+                    break;
+                }
+                Attempt::Failure {
+                    exit_code,
+                    error,
+                    retry_allowed,
+                } => {
+                    last_exit = exit_code;
+                    if attempt_in_repeat <= retries && retry_allowed {
+                        events.send(Event::StepRetrying {
+                            time: now(),
+                            step: step.id.clone(),
+                            attempt: attempts,
+                            error: events.masker.mask(&error),
+                            delay_secs: step.retry_delay,
+                        });
+                        if !sleep_or_stop(Duration::from_secs(step.retry_delay), stop).await {
+                            return finish(
+                                StepStatus::Cancelled,
+                                last_exit,
+                                attempts,
+                                Some("stopped".into()),
+                            );
+                        }
+                        continue;
+                    }
+                    errors.push(if step.repeat > 0 {
+                        format!("run {} of {}: {error}", repeat + 1, step.repeat + 1)
+                    } else {
+                        error
+                    });
+                    break;
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        finish(StepStatus::Succeeded, last_exit, attempts, None)
+    } else if step.ignore_errors {
+        finish(
+            StepStatus::Ignored,
+            last_exit,
+            attempts,
+            Some(errors.join("; ")),
+        )
+    } else {
+        finish(
+            StepStatus::Failed,
+            last_exit,
+            attempts,
+            Some(errors.join("; ")),
+        )
+    }
+}
+
+/// One attempt: run with the step's timeout, forward and mask its output.
+async fn attempt<E: Executor>(
+    step: &Step,
+    executor: &Arc<E>,
+    events: &Events,
+    stop: &CancellationToken,
+) -> Attempt {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let forwarder = tokio::spawn(forward_output(
+        step.id.clone(),
+        rx,
+        events.clone(),
+        step.retry_on_errors.clone(),
+    ));
+    let cancel = stop.child_token();
+    let output = Output::new(tx);
+    let timeout = Duration::from_secs(step.timeout);
+    let result = {
+        let fut = executor.run_step(step, output, cancel.clone());
+        tokio::pin!(fut);
+        tokio::select! {
+            r = &mut fut => Some(r),
+            () = tokio::time::sleep(timeout) => {
+                cancel.cancel();
+                let _ = fut.await;
+                None
+            }
+        }
+    };
+    // The executor has dropped its output handle: the forwarder ends after the last line.
+    let retry_matched = forwarder.await.unwrap_or(false);
+    let succeeded = matches!(result, Some(Ok(Exit::Code(0) | Exit::Detached)));
+    if stop.is_cancelled() && !succeeded {
+        return Attempt::Stopped;
+    }
+    let retry_allowed = step.retry_on_errors.is_empty() || retry_matched;
+    match result {
+        None => Attempt::Failure {
+            exit_code: None,
+            error: format!(
+                "timed out after {}s (context deadline exceeded)",
+                step.timeout
+            ),
+            retry_allowed,
+        },
+        Some(Ok(Exit::Code(0))) => Attempt::Success(Some(0)),
+        Some(Ok(Exit::Detached)) => Attempt::Success(None),
+        Some(Ok(Exit::Code(code))) => Attempt::Failure {
+            exit_code: Some(code),
+            error: format!("exit code {code}"),
+            retry_allowed,
+        },
+        Some(Err(ExecError { message })) => Attempt::Failure {
+            exit_code: None,
+            error: message,
+            retry_allowed,
+        },
+    }
+}
+
+/// Turns an attempt's raw output into masked log events. Returns whether any line
+/// contained one of `retry_on` (for `retryOnErrors`).
+async fn forward_output(
+    step: String,
+    mut rx: mpsc::UnboundedReceiver<(Stream, Vec<u8>)>,
+    events: Events,
+    retry_on: Vec<String>,
+) -> bool {
+    let mut stdout = LineScrubber::new(events.masker.clone());
+    let mut stderr = LineScrubber::new(events.masker.clone());
+    let mut matched = false;
+    let emit = |stream: Stream, line: String, matched: &mut bool| {
+        if !*matched && retry_on.iter().any(|r| line.contains(r.as_str())) {
+            *matched = true;
+        }
+        events.send(Event::Log {
+            time: now(),
+            step: step.clone(),
+            stream,
+            line,
+        });
+    };
+    while let Some((stream, bytes)) = rx.recv().await {
+        let scrubber = match stream {
+            Stream::Stdout => &mut stdout,
+            Stream::Stderr => &mut stderr,
+        };
+        for line in scrubber.push(&bytes) {
+            emit(stream, line, &mut matched);
+        }
+    }
+    for (stream, scrubber) in [(Stream::Stdout, &mut stdout), (Stream::Stderr, &mut stderr)] {
+        if let Some(line) = scrubber.finish() {
+            emit(stream, line, &mut matched);
+        }
+    }
+    matched
+}
+
+/// Sleeps, unless the run stops first; returns whether the whole delay passed.
+async fn sleep_or_stop(duration: Duration, stop: &CancellationToken) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(duration) => true,
+        () = stop.cancelled() => false,
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
