@@ -1,0 +1,127 @@
+//! The JSON Schema that `wharf schema` prints accepts real task files and catches
+//! the mistakes an editor should underline.
+
+use serde_json::{Map, Number, Value};
+use wharf_spec::schema::json_schema;
+use wharf_spec::yaml::{self, Node, NodeKind, Resolved};
+
+/// YAML as an editor's language server sees it: plain JSON values.
+fn to_json(node: &Node) -> Value {
+    match &node.kind {
+        NodeKind::Scalar(s) => match s.resolve() {
+            Resolved::Null => Value::Null,
+            Resolved::Bool(b) => Value::Bool(b),
+            Resolved::Int(i) => Value::Number(i.into()),
+            Resolved::Float(f) => Number::from_f64(f).map_or(Value::Null, Value::Number),
+            Resolved::Str(s) => Value::String(s),
+        },
+        NodeKind::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
+        NodeKind::Map(entries) => Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_scalar().map(|s| s.value.clone()).unwrap_or_default(),
+                        to_json(v),
+                    )
+                })
+                .collect::<Map<String, Value>>(),
+        ),
+    }
+}
+
+fn errors(yaml_text: &str) -> Vec<String> {
+    let schema = json_schema();
+    let validator = jsonschema::validator_for(&schema)
+        .unwrap_or_else(|e| panic!("the schema is not a valid JSON Schema: {e}"));
+    let node = yaml::parse(yaml_text)
+        .unwrap_or_else(|e| panic!("test YAML does not parse: {e:?}"))
+        .unwrap_or_else(|| panic!("empty test YAML"));
+    let instance = to_json(&node);
+    validator
+        .iter_errors(&instance)
+        .map(|e| e.to_string())
+        .collect()
+}
+
+#[test]
+fn accepts_the_examples_that_are_plain_yaml() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    for name in ["hello-web", "parallel"] {
+        let text = std::fs::read_to_string(root.join(name).join("acb.yaml")).unwrap_or_default();
+        assert_eq!(errors(&text), Vec::<String>::new(), "{name}");
+    }
+}
+
+#[test]
+fn accepts_every_property() {
+    let text = r#"
+version: v1.1.0
+stepTimeout: 300
+workingDirectory: src
+env: [A=1]
+secrets:
+  - {id: pw, keyvault: "https://v.vault.azure.net/secrets/pw", clientID: c1a2b3c4-0000-1111-2222-333344445555}
+networks:
+  - {name: n, driver: bridge, ipv6: false, skipCreation: false, isDefault: true}
+volumes:
+  - {name: v, secret: {a.txt: YQ==}}
+steps:
+  - id: web
+    cmd: nginx
+    when: ["-"]
+    detach: true
+    keep: true
+    ports: ["8080:80"]
+    expose: ["80"]
+    timeout: "{{.Values.timeout}}"
+    retries: 2
+    retryDelay: 1
+    retryOnErrors: [refused]
+    repeat: 1
+    ignoreErrors: false
+    privileged: false
+    user: "1000"
+    network: n
+    isolation: default
+    entryPoint: /bin/sh
+    cpus: 2
+    workingDirectory: x
+    disableWorkingDirectoryOverride: true
+    env: [B=2]
+    pull: true
+    cmdDownloadRetries: 1
+    cmdDownloadRetryDelay: 1
+    volumeMounts: [{name: v, mountPath: /v}]
+    exitedWith: [0]
+    exitedWithout: [1]
+  - build: -t app .
+    cache: enabled
+  - push: [app]
+"#;
+    assert_eq!(errors(text), Vec::<String>::new());
+}
+
+#[test]
+fn rejects_typos_wrong_types_and_stepless_actions() {
+    assert!(
+        !errors("steps:\n  - cmd: x\n    timout: 5\n").is_empty(),
+        "unknown key"
+    );
+    assert!(
+        !errors("steps:\n  - cmd: x\n    retries: many\n").is_empty(),
+        "wrong type"
+    );
+    assert!(
+        !errors("steps:\n  - id: nothing\n").is_empty(),
+        "no cmd, build or push"
+    );
+    assert!(
+        !errors("version: v9\nsteps: []\n").is_empty(),
+        "unknown version"
+    );
+    assert!(
+        !errors("steps:\n  - build: x .\n    cache: sometimes\n").is_empty(),
+        "cache value"
+    );
+}
