@@ -1,0 +1,244 @@
+//! Connecting to the engine the way the `docker` CLI does, and the request fixes wharf
+//! applies to every call (see [`fix_request`]).
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use bollard::{API_DEFAULT_VERSION, BollardRequest, Docker};
+use http::HeaderValue;
+use http::uri::PathAndQuery;
+
+use crate::error::{Error, describe};
+
+/// Seconds the engine may take to start answering one call. Long operations (waits,
+/// builds, pushes) stream their answer, so this bounds only the time to the first byte.
+const REQUEST_TIMEOUT_SECS: u64 = 600;
+
+/// Where the engine listens when `DOCKER_HOST` is unset.
+const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+
+/// Marks a build query parameter that carries extra parameters bollard cannot express
+/// (repeated `t` and `extrahosts`, 64-bit `memory` and `shmsize`); [`fix_request`]
+/// unpacks it.
+pub(crate) const QUERY_EXTRAS: &str = "wharf-query-extras:";
+
+/// Connects to the engine named by `DOCKER_HOST` (unix socket, tcp, or TLS with
+/// `DOCKER_TLS_VERIFY`/`DOCKER_CERT_PATH`) and negotiates the API version.
+pub(crate) async fn connect() -> Result<Docker, Error> {
+    let host = std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_HOST.to_string());
+    let tls_verify = std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty());
+    let cannot = |e: bollard::errors::Error| {
+        Error::msg(format!(
+            "cannot connect to the Docker engine at {host}: {}",
+            describe(&e)
+        ))
+    };
+    let docker = if host.starts_with("unix://") {
+        Docker::connect_with_unix(&host, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
+            .map_err(cannot)?
+    } else if host.starts_with("https://")
+        || (tls_verify && (host.starts_with("tcp://") || host.starts_with("http://")))
+    {
+        // Several crates may enable rustls providers; pick ring explicitly (an error
+        // only means a provider is already installed).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let certs = cert_path();
+        let address = host.replacen("http://", "tcp://", 1);
+        Docker::connect_with_ssl(
+            &address,
+            &certs.join("key.pem"),
+            &certs.join("cert.pem"),
+            &certs.join("ca.pem"),
+            REQUEST_TIMEOUT_SECS,
+            API_DEFAULT_VERSION,
+        )
+        .map_err(cannot)?
+    } else if host.starts_with("tcp://") || host.starts_with("http://") {
+        Docker::connect_with_http(&host, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
+            .map_err(cannot)?
+    } else {
+        return Err(Error::msg(format!(
+            "DOCKER_HOST={host} is not supported: use unix://, tcp:// (with DOCKER_TLS_VERIFY=1 for TLS) or https:// \
+             (for ssh://, forward the engine socket with `ssh -L` and use unix:// or tcp://)"
+        )));
+    };
+    docker
+        .with_request_modifier(fix_request)
+        .negotiate_version()
+        .await
+        .map_err(cannot)
+}
+
+/// `DOCKER_CERT_PATH`, else `~/.docker`.
+fn cert_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("DOCKER_CERT_PATH").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join(".docker")
+}
+
+/// The engine's OS and architecture, as Go names them (`linux`, `amd64`).
+pub(crate) async fn platform(docker: &Docker) -> Result<(String, String), Error> {
+    let version = docker
+        .version()
+        .await
+        .map_err(|e| Error::docker("cannot read the Docker engine's version", e))?;
+    match (version.os, version.arch) {
+        (Some(os), Some(arch)) if !os.is_empty() && !arch.is_empty() => Ok((os, arch)),
+        _ => Err(Error::msg(
+            "the Docker engine did not report its OS and architecture",
+        )),
+    }
+}
+
+/// Runs before every request bollard sends:
+///
+/// - bollard encodes `X-Registry-Auth` and `X-Registry-Config` with standard base64, but
+///   dockerd decodes them as URL-safe base64, so credentials whose encoding contains
+///   `+` or `/` were refused. They are re-encoded here, for every call that sends them
+///   (pull, push, build).
+/// - on `/build`, the [`QUERY_EXTRAS`] parameter is replaced by the parameters it carries.
+pub(crate) fn fix_request(mut request: BollardRequest) -> BollardRequest {
+    for name in ["X-Registry-Auth", "X-Registry-Config"] {
+        let fixed = request
+            .headers()
+            .get(name)
+            .and_then(|v| reencode_url_safe(v.as_bytes()));
+        if let Some(value) = fixed {
+            request.headers_mut().insert(name, value);
+        }
+    }
+    if request.uri().path().ends_with("/build") {
+        expand_query_extras(&mut request);
+    }
+    request
+}
+
+/// Standard base64 to URL-safe base64 (padded, as Go's `base64.URLEncoding`).
+fn reencode_url_safe(value: &[u8]) -> Option<HeaderValue> {
+    let decoded = STANDARD.decode(value).ok()?;
+    HeaderValue::from_str(&URL_SAFE.encode(decoded)).ok()
+}
+
+fn expand_query_extras(request: &mut BollardRequest) {
+    let Some(query) = request.uri().query() else {
+        return;
+    };
+    if !query.contains("wharf-query-extras") {
+        return;
+    }
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        match value.strip_prefix(QUERY_EXTRAS) {
+            Some(extras) => {
+                for (k, v) in form_urlencoded::parse(extras.as_bytes()) {
+                    out.append_pair(&k, &v);
+                }
+            }
+            None => {
+                out.append_pair(&key, &value);
+            }
+        }
+    }
+    let new_query = out.finish();
+    let path_and_query = if new_query.is_empty() {
+        request.uri().path().to_string()
+    } else {
+        format!("{}?{new_query}", request.uri().path())
+    };
+    let mut parts = request.uri().clone().into_parts();
+    if let Ok(pq) = PathAndQuery::from_str(&path_and_query) {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+}
+
+/// Packs parameters for [`fix_request`] to unpack into the `/build` query.
+pub(crate) fn pack_query_extras(pairs: &[(&str, String)]) -> Option<String> {
+    if pairs.is_empty() {
+        return None;
+    }
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    Some(format!("{QUERY_EXTRAS}{}", s.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::body_full;
+
+    fn request(uri: &str) -> BollardRequest {
+        http::Request::builder()
+            .uri(uri)
+            .body(body_full(bytes::Bytes::new()))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn registry_headers_become_url_safe() {
+        // "tester:abc>>>def" style JSON encodes with '+' or '/' in standard base64.
+        let json = r#"{"username":"tester","password":"abc>>>def?"}"#;
+        let standard = STANDARD.encode(json);
+        assert!(standard.contains('+') || standard.contains('/'));
+        let mut req = request("http://localhost/v1.41/images/x/push");
+        req.headers_mut().insert(
+            "X-Registry-Auth",
+            HeaderValue::from_str(&standard).unwrap_or_else(|e| panic!("{e}")),
+        );
+        let fixed = fix_request(req);
+        let value = fixed
+            .headers()
+            .get("X-Registry-Auth")
+            .map(|v| v.as_bytes().to_vec())
+            .unwrap_or_default();
+        assert_eq!(URL_SAFE.decode(&value).ok(), Some(json.as_bytes().to_vec()));
+        assert!(!value.contains(&b'+') && !value.contains(&b'/'));
+    }
+
+    #[test]
+    fn build_extras_are_unpacked() {
+        let packed = pack_query_extras(&[
+            ("t", "a:1".to_string()),
+            ("t", "b:2".to_string()),
+            ("extrahosts", "h:1.2.3.4".to_string()),
+        ])
+        .unwrap_or_default();
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("dockerfile", "Dockerfile");
+        q.append_pair("extrahosts", &packed);
+        q.append_pair("rm", "true");
+        let req = fix_request(request(&format!(
+            "http://localhost/v1.41/build?{}",
+            q.finish()
+        )));
+        let pairs: Vec<(String, String)> =
+            form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+        let expected: Vec<(String, String)> = [
+            ("dockerfile", "Dockerfile"),
+            ("t", "a:1"),
+            ("t", "b:2"),
+            ("extrahosts", "h:1.2.3.4"),
+            ("rm", "true"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(pairs, expected);
+        assert_eq!(req.uri().path(), "/v1.41/build");
+    }
+}

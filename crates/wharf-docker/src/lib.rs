@@ -1,0 +1,285 @@
+//! Runs `acb.yaml` steps against a real Docker engine through the Engine API (bollard),
+//! reproducing ACR Tasks' execution model (acb-yaml-spec §5) with a few deliberate fixes.
+//!
+//! [`DockerExecutor`] implements [`wharf_engine::Executor`]:
+//!
+//! - **prepare** creates the run's networks (when the task declares none, ACR's
+//!   `acb_default_network`, made per run as `acb_default_network_<run id>` so that runs
+//!   side by side never share it), the workspace volume with the build context copied in through the
+//!   API (or bound to it in [`WorkspaceMode::Bind`]), a home volume for `/acb/home`, one
+//!   volume per secret volume, and a never-started helper container that moves files in
+//!   and out of those volumes.
+//! - **cmd** steps run in a container named after the step id, reachable by that name
+//!   on the run network, with the workspace at `/workspace`, `HOME=/acb/home` and the
+//!   Docker socket; output is streamed live.
+//! - **build** steps send the context (read back from the workspace, so files written by
+//!   earlier steps are part of it) to the classic builder.
+//! - **push** steps push through the API with the registry's credentials, 3 attempts.
+//! - **cleanup** removes everything labelled with the run.
+//!
+//! Everything wharf creates carries [`LABEL_MANAGED`] and [`LABEL_RUN`] (and step
+//! containers [`LABEL_STEP`]); [`clean`] removes leftovers by those labels.
+
+mod archive;
+mod build;
+mod cleanup;
+mod connect;
+mod container;
+mod context;
+mod dockerignore;
+mod error;
+mod images;
+mod labels;
+mod ports;
+mod prepare;
+mod push;
+mod workspace;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bollard::Docker;
+use tokio_util::sync::CancellationToken;
+use wharf_engine::{ExecError, Executor, Exit, Output};
+use wharf_spec::{Action, Step, Task};
+
+pub use cleanup::{CleanReport, clean};
+pub use labels::{LABEL_HELPER, LABEL_MANAGED, LABEL_RUN, LABEL_STEP};
+pub use wharf_registry::credentials::Credential;
+pub use workspace::HELPER_IMAGE;
+
+/// How the build context reaches `/workspace`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WorkspaceMode {
+    /// Copied into a fresh volume through the Engine API (works with a remote engine);
+    /// the context on disk is never modified. ACR's behaviour.
+    #[default]
+    Copy,
+    /// The context directory itself is mounted: steps see and change the files on disk.
+    /// The engine must run on this machine.
+    Bind,
+}
+
+/// Looks up the credentials of a registry host (`myreg.azurecr.io`, `localhost:5000`,
+/// `docker.io` for Docker Hub).
+pub type CredentialLookup = Arc<dyn Fn(&str) -> Option<Credential> + Send + Sync>;
+
+/// How to run a task.
+#[derive(Clone)]
+pub struct DockerOptions {
+    /// The run id: labels, names of the run's volumes.
+    pub run_id: String,
+    /// The build context on this machine.
+    pub context_dir: PathBuf,
+    /// How the context reaches `/workspace`.
+    pub workspace: WorkspaceMode,
+    /// Name of the workspace volume (`RunInfo.shared_volume`, e.g. `acb_vol_<id>`).
+    pub shared_volume: String,
+    /// Registry host → credentials, for pushes, pulls and build base images.
+    pub credentials: CredentialLookup,
+    /// Mount `/var/run/docker.sock` into every step container (ACR does).
+    pub mount_docker_socket: bool,
+}
+
+impl DockerOptions {
+    /// Options for run `run_id` with context `context_dir`: copied workspace volume
+    /// `acb_vol_<run_id>`, no credentials, Docker socket mounted.
+    pub fn new(run_id: impl Into<String>, context_dir: impl Into<PathBuf>) -> DockerOptions {
+        let run_id = run_id.into();
+        DockerOptions {
+            shared_volume: format!("acb_vol_{}", labels::name_part(&run_id)),
+            run_id,
+            context_dir: context_dir.into(),
+            workspace: WorkspaceMode::Copy,
+            credentials: Arc::new(|_| None),
+            mount_docker_socket: true,
+        }
+    }
+}
+
+impl fmt::Debug for DockerOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DockerOptions")
+            .field("run_id", &self.run_id)
+            .field("context_dir", &self.context_dir)
+            .field("workspace", &self.workspace)
+            .field("shared_volume", &self.shared_volume)
+            .field("mount_docker_socket", &self.mount_docker_socket)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs a task's steps on a Docker engine. Create it with [`DockerExecutor::connect`]
+/// and hand it to [`wharf_engine::run()`].
+pub struct DockerExecutor {
+    docker: Docker,
+    task: Arc<Task>,
+    options: DockerOptions,
+    /// Networks that existed already but were made by wharf (another run): removed at
+    /// cleanup when nothing uses them any more.
+    shared_networks: Arc<Mutex<Vec<String>>>,
+    /// Held while the run is being prepared. Preparing runs in its own task, so an
+    /// interrupted run finishes the object it is creating, and cleanup waits for it
+    /// before listing what to remove.
+    preparing: Arc<tokio::sync::Mutex<()>>,
+    /// Fired by cleanup: preparing stops at the next object.
+    stop_preparing: CancellationToken,
+}
+
+impl fmt::Debug for DockerExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DockerExecutor")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DockerExecutor {
+    /// Connects to the engine named by `DOCKER_HOST` (default
+    /// `unix:///var/run/docker.sock`; `tcp://`, with TLS when `DOCKER_TLS_VERIFY` is set,
+    /// certificates from `DOCKER_CERT_PATH`; `https://`) and negotiates the API version.
+    pub async fn connect(
+        task: Arc<Task>,
+        options: DockerOptions,
+    ) -> Result<DockerExecutor, ExecError> {
+        let docker = connect::connect().await?;
+        Ok(DockerExecutor {
+            docker,
+            task,
+            options,
+            shared_networks: Arc::new(Mutex::new(Vec::new())),
+            preparing: Arc::new(tokio::sync::Mutex::new(())),
+            stop_preparing: CancellationToken::new(),
+        })
+    }
+
+    /// Another handle on the same executor (same engine connection and run state).
+    fn handle(&self) -> DockerExecutor {
+        DockerExecutor {
+            docker: self.docker.clone(),
+            task: Arc::clone(&self.task),
+            options: self.options.clone(),
+            shared_networks: Arc::clone(&self.shared_networks),
+            preparing: Arc::clone(&self.preparing),
+            stop_preparing: self.stop_preparing.clone(),
+        }
+    }
+
+    /// The engine's OS and architecture, as Go names them (`linux`, `amd64`): the
+    /// values of `.Run.OS` and `.Run.Architecture`.
+    pub async fn platform(&self) -> Result<(String, String), ExecError> {
+        Ok(connect::platform(&self.docker).await?)
+    }
+
+    /// The engine's name for one of the task's networks. The default network that
+    /// ACR creates when a task declares none is made once per run
+    /// (`acb_default_network_<run id>`), so that runs on one engine never share or
+    /// race for it; steps still reach each other by step id (network aliases), and a
+    /// step or build that names `acb_default_network` gets its run's network.
+    /// Declared and external networks keep their names.
+    pub(crate) fn engine_network(&self, name: &str) -> String {
+        engine_network(&self.task, &self.options.run_id, name)
+    }
+
+    /// The options this executor runs with.
+    pub fn options(&self) -> &DockerOptions {
+        &self.options
+    }
+}
+
+/// The OS and architecture of the engine named by `DOCKER_HOST`, as Go names them
+/// (`linux`, `amd64`): what `.Run.OS` and `.Run.Architecture` need before a task is
+/// loaded. Connects like [`DockerExecutor::connect`].
+pub async fn engine_platform() -> Result<(String, String), ExecError> {
+    let docker = connect::connect().await?;
+    Ok(connect::platform(&docker).await?)
+}
+
+impl Executor for DockerExecutor {
+    async fn prepare(&self) -> Result<(), ExecError> {
+        let guard = Arc::clone(&self.preparing).lock_owned().await;
+        let this = self.handle();
+        let task = tokio::spawn(async move {
+            let result = this.prepare_run().await;
+            drop(guard);
+            result
+        });
+        match task.await {
+            Ok(result) => Ok(result?),
+            Err(e) => Err(ExecError::new(format!("preparing the run stopped: {e}"))),
+        }
+    }
+
+    async fn run_step(
+        &self,
+        step: &Step,
+        output: Output,
+        cancel: CancellationToken,
+    ) -> Result<Exit, ExecError> {
+        let result = match &step.action {
+            Action::Cmd { cmd } => self.run_cmd(step, cmd, &output, &cancel).await,
+            Action::Build { build, .. } => self.run_build(step, build, &output, &cancel).await,
+            Action::Push { push } => self.run_push(step, push, &output, &cancel).await,
+        };
+        drop(output);
+        Ok(result?)
+    }
+
+    async fn cleanup(&self) -> Vec<String> {
+        self.stop_preparing.cancel();
+        let _prepared = self.preparing.lock().await;
+        self.cleanup_run().await
+    }
+}
+
+/// See [`DockerExecutor::engine_network`].
+pub(crate) fn engine_network(task: &Task, run_id: &str, name: &str) -> String {
+    let implicit_default = matches!(
+        task.networks.as_slice(),
+        [only] if only.name == wharf_spec::task::DEFAULT_NETWORK && !only.skip_creation
+    );
+    if implicit_default && name == wharf_spec::task::DEFAULT_NETWORK {
+        format!("{name}_{run_id}")
+    } else {
+        name.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wharf_spec::{LoadOptions, LocalFiles, load, masked_secrets};
+
+    fn task(yaml: &str) -> Task {
+        let files = LocalFiles { base: ".".into() };
+        match load(
+            "acb.yaml",
+            yaml,
+            &LoadOptions::default(),
+            &files,
+            &mut masked_secrets,
+        ) {
+            Ok(l) => l.task,
+            Err(f) => panic!("{:?}", f.diagnostics),
+        }
+    }
+
+    #[test]
+    fn only_the_implicit_default_network_is_made_per_run() {
+        let implicit = task("steps:\n  - cmd: x\n");
+        assert_eq!(
+            engine_network(&implicit, "r1", "acb_default_network"),
+            "acb_default_network_r1"
+        );
+        assert_eq!(engine_network(&implicit, "r1", "host"), "host");
+        let declared = task(
+            "networks:\n  - name: acb_default_network\n    isDefault: true\n  - name: other\nsteps:\n  - cmd: x\n",
+        );
+        assert_eq!(
+            engine_network(&declared, "r1", "acb_default_network"),
+            "acb_default_network"
+        );
+        assert_eq!(engine_network(&declared, "r1", "other"), "other");
+    }
+}

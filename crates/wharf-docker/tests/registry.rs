@@ -1,0 +1,260 @@
+//! Pushes and pulls against a real registry with htpasswd auth, `clean`, and the
+//! engine platform.
+
+mod common;
+
+use std::process::Command;
+use std::sync::Arc;
+
+use common::{Images, T, assert_clean, busybox, context, docker, run_yaml};
+use wharf_docker::{Credential, DockerExecutor, DockerOptions, clean};
+use wharf_e2e::{Registry, require_docker, sh};
+use wharf_engine::{RunStatus, StepStatus};
+
+/// The password of the brief: its base64 in the auth JSON has `+` or `/`, which
+/// dockerd refuses unless it is re-encoded as URL-safe base64.
+const PASSWORD: &str = "abc>>>def";
+
+fn credentials_for(registry: &Registry, password: &str) -> wharf_docker::CredentialLookup {
+    let host = registry.host.clone();
+    let password = password.to_string();
+    Arc::new(move |h: &str| {
+        (h == host).then(|| Credential::Basic {
+            username: "tester".into(),
+            password: password.clone(),
+        })
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_with_credentials_and_a_clear_error_for_a_wrong_password() {
+    require_docker!();
+    busybox();
+    let registry = Registry::start_with_auth("tester", PASSWORD);
+    let t = T::new("push");
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM wharf-test/busybox:1\nLABEL pushed=yes\n",
+    )]);
+    let image = format!("{}/wharf/push:{}", registry.host, t.suffix);
+    let _images = Images(vec![image.clone()]);
+    let yaml = t.yaml(&format!(
+        "steps:\n  - id: build@\n    build: -t {image} .\n  - id: push@\n    push: [\"{image}\"]\n"
+    ));
+    let mut options = t.options(ctx.path());
+    options.credentials = credentials_for(&registry, PASSWORD);
+    let out = run_yaml(&yaml, options).await;
+    assert_eq!(
+        out.report.status,
+        RunStatus::Succeeded,
+        "{}\n{}",
+        out.dump(),
+        registry.log()
+    );
+    assert!(
+        registry.tags("wharf/push").contains(&t.suffix),
+        "{}",
+        registry.log()
+    );
+    assert!(
+        !out.logs(&t.id("push")).is_empty(),
+        "push progress is shown"
+    );
+    assert_clean(&t);
+
+    let t2 = T::new("pushbad");
+    let yaml = t2.yaml(&format!("steps:\n  - id: push@\n    push: [\"{image}\"]\n"));
+    let mut options = t2.options(ctx.path());
+    options.credentials = credentials_for(&registry, "wrong password");
+    let out = run_yaml(&yaml, options).await;
+    assert_eq!(out.report.status, RunStatus::Failed);
+    let push = out.step(&t2.id("push"));
+    assert_eq!(push.status, StepStatus::Failed);
+    let error = push.error.unwrap_or_default();
+    assert!(
+        error.starts_with(&format!("failed to push images successfully: {image}: ")),
+        "{error}"
+    );
+    assert!(
+        error.contains("unauthorized") || error.contains("authentication"),
+        "{error}"
+    );
+    let attempts = out
+        .logs(&t2.id("push"))
+        .iter()
+        .filter(|l| l.contains("failed (attempt"))
+        .count();
+    assert_eq!(attempts, 3, "3 attempts per image: {}", out.dump());
+    assert_clean(&t2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_images_are_pulled_with_credentials() {
+    require_docker!();
+    busybox();
+    let registry = Registry::start_with_auth("tester", PASSWORD);
+    let t = T::new("pull");
+    let image = format!("{}/wharf/pulled:{}", registry.host, t.suffix);
+    let _images = Images(vec![image.clone()]);
+    sh(Command::new("skopeo").args([
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &format!("tester:{PASSWORD}"),
+        &format!("docker-daemon:{}", busybox()),
+        &format!("docker://{image}"),
+    ]));
+    let absent = format!("{}/wharf/absent:1", registry.host);
+    let ctx = context(&[]);
+    let yaml = t.yaml(&format!(
+        "steps:\n  - id: run@\n    cmd: {image} echo pulled and ran\n  - id: again@\n    cmd: {image} true\n    pull: true\n  - id: absent@\n    cmd: {absent} true\n    cmdDownloadRetries: 1\n    cmdDownloadRetryDelay: 1\n"
+    ));
+    let mut options = t.options(ctx.path());
+    options.credentials = credentials_for(&registry, PASSWORD);
+    let out = run_yaml(&yaml, options).await;
+    assert_eq!(
+        out.status(&t.id("run")),
+        StepStatus::Succeeded,
+        "{}",
+        out.dump()
+    );
+    assert!(
+        out.logs(&t.id("run"))
+            .contains(&"pulled and ran".to_string())
+    );
+    let again = out.logs(&t.id("again"));
+    assert!(
+        again.iter().any(|l| l.contains("Image is up to date")),
+        "pull: true pulls a present image again: {again:?}"
+    );
+    let retried = out.logs(&t.id("absent"));
+    assert!(
+        retried.iter().any(|l| l.contains("retrying in 1s")),
+        "{retried:?}"
+    );
+    let error = out.step(&t.id("absent")).error.unwrap_or_default();
+    assert!(
+        error.contains(&format!(
+            "image {absent} is not present locally and cannot be pulled"
+        )),
+        "{error}"
+    );
+    assert_clean(&t);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_removes_what_a_run_left_behind() {
+    require_docker!();
+    busybox();
+    let run = format!("leftover-{}", T::new("clean").suffix);
+    let labels = [
+        "--label",
+        "dev.wharf.managed=true",
+        "--label",
+        &format!("dev.wharf.run={run}"),
+    ];
+    let name = format!("wharf_clean_{run}");
+    let mut args = vec!["volume", "create"];
+    args.extend(labels);
+    args.push(&name);
+    docker(&args).unwrap_or_else(|| panic!("volume create"));
+    let mut args = vec!["network", "create"];
+    args.extend(labels);
+    args.push(&name);
+    docker(&args).unwrap_or_else(|| panic!("network create"));
+    let mut args = vec!["run", "-d", "--name", &name];
+    args.extend(labels);
+    let mount = format!("{name}:/data");
+    args.extend(["-v", &mount, "--network", &name, busybox(), "sleep", "300"]);
+    docker(&args).unwrap_or_else(|| panic!("docker run"));
+
+    let report = clean(Some(&run)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.containers, vec![name.clone()]);
+    assert_eq!(report.networks, vec![name.clone()]);
+    assert_eq!(report.volumes, vec![name.clone()]);
+    assert_eq!(
+        report.removed,
+        [
+            format!("container {name}"),
+            format!("network {name}"),
+            format!("volume {name}")
+        ]
+    );
+    assert!(report.errors.is_empty(), "{report:?}");
+    assert!(wharf_e2e::labelled(&format!("dev.wharf.run={run}")).is_empty());
+    let again = clean(Some(&run)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(again.is_empty(), "{again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_platform_uses_go_names() {
+    require_docker!();
+    let task = Arc::new(common::task("steps: []\n"));
+    let executor = DockerExecutor::connect(task, DockerOptions::new("platform", "."))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (os, arch) = executor.platform().await.unwrap_or_else(|e| panic!("{e}"));
+    let engine = wharf_docker::engine_platform()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(engine, (os.clone(), arch.clone()));
+    assert_eq!(os, "linux");
+    let expected = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    assert_eq!(arch, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_reference_is_refused_without_asking_for_credentials() {
+    require_docker!();
+    busybox();
+    let t = T::new("badref");
+    let ctx = context(&[]);
+    let yaml = t.yaml(
+        r#"steps:
+  - id: pull@
+    cmd: wharf-test/Busybox:1 true
+    ignoreErrors: true
+  - id: push@
+    push: ["wharf-test/Busybox:1"]
+    ignoreErrors: true
+"#,
+    );
+    let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&asked);
+    let mut options = t.options(ctx.path());
+    options.credentials = Arc::new(move |h: &str| {
+        seen.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(h.to_string());
+        None
+    });
+    let out = run_yaml(&yaml, options).await;
+    assert_eq!(out.report.status, RunStatus::Succeeded, "{}", out.dump());
+    for id in ["pull", "push"] {
+        let step = out.step(&t.id(id));
+        assert_eq!(step.status, StepStatus::Ignored, "{}", out.dump());
+        let error = step.error.unwrap_or_default();
+        assert!(
+            error.contains(r#"invalid image reference "wharf-test/Busybox:1""#)
+                && error.contains("lowercase"),
+            "{error}"
+        );
+    }
+    // Refused once, before any attempt.
+    assert!(
+        !out.logs(&t.id("push"))
+            .iter()
+            .any(|l| l.contains("attempt")),
+        "{}",
+        out.dump()
+    );
+    assert!(
+        asked.lock().unwrap_or_else(|e| e.into_inner()).is_empty(),
+        "no credentials are looked up for an invalid reference"
+    );
+    assert_clean(&t);
+}
