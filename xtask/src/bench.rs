@@ -18,7 +18,7 @@ struct Section {
 
 /// Runs the named benchmarks (all when none are named).
 pub fn run(names: &[String]) -> Result<()> {
-    let all = ["plan"];
+    let all = ["plan", "run"];
     let selected: Vec<&str> = if names.is_empty() {
         all.to_vec()
     } else {
@@ -39,14 +39,10 @@ pub fn run(names: &[String]) -> Result<()> {
     for name in selected {
         sections.push(match name {
             "plan" => plan(&wharf)?,
-            _ => unreachable_bench(name)?,
+            _ => run_steps(&wharf)?,
         });
     }
     write_sections(&root().join("docs/benchmarks.md"), &sections)
-}
-
-fn unreachable_bench(name: &str) -> Result<Section> {
-    bail!("no benchmark named {name}")
 }
 
 /// Timing statistics of repeated runs.
@@ -58,6 +54,9 @@ struct Stats {
 }
 
 fn time_runs(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<Stats> {
+    if runs == 0 {
+        bail!("no runs");
+    }
     let mut times = Vec::with_capacity(runs);
     f()?; // warm-up: page cache, binary load
     for _ in 0..runs {
@@ -65,13 +64,7 @@ fn time_runs(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<Stats> {
         f()?;
         times.push(start.elapsed());
     }
-    times.sort();
-    Ok(Stats {
-        runs,
-        min: times[0],
-        median: times[runs / 2],
-        max: times[runs - 1],
-    })
+    Ok(stats(times))
 }
 
 fn ms(d: Duration) -> String {
@@ -142,6 +135,156 @@ fn plan(wharf: &Path) -> Result<Section> {
         machine()
     );
     Ok(Section { name: "plan", body })
+}
+
+/// `wharf run` against the docker CLI: 10 trivial sequential steps against a bash
+/// script making the same `docker run --rm` calls (target ≤ 0.8× the script), and 4
+/// independent 1-second steps (target ≤ 1.3 s).
+fn run_steps(wharf: &Path) -> Result<Section> {
+    if !wharf_e2e::docker_available() {
+        bail!("the run benchmarks need a Docker engine");
+    }
+    let image = wharf_e2e::busybox_image();
+    let dir = root().join("target/bench/run");
+    let context = dir.join("context");
+    std::fs::create_dir_all(&context)?;
+    std::fs::write(context.join("README"), "benchmark context\n")?;
+
+    let mut ten = String::from("version: v1.1.0\nsteps:\n");
+    for i in 0..10 {
+        ten.push_str(&format!("  - id: bench-step-{i}\n    cmd: {image} true\n"));
+    }
+    let ten_file = dir.join("ten.yaml");
+    std::fs::write(&ten_file, ten)?;
+    let script = dir.join("ten.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/usr/bin/env bash\nset -e\nfor i in $(seq 10); do docker run --rm {image} true; done\n"
+        ),
+    )?;
+    let mut parallel = String::from("version: v1.1.0\nsteps:\n");
+    for i in 0..4 {
+        parallel.push_str(&format!(
+            "  - id: bench-sleep-{i}\n    cmd: {image} sleep 1\n    when: [\"-\"]\n"
+        ));
+    }
+    let parallel_file = dir.join("parallel.yaml");
+    std::fs::write(&parallel_file, parallel)?;
+
+    let wharf_run = |file: &Path| -> Result<()> {
+        let out = Command::new(wharf)
+            .args(["run", "--registry", "localhost:5000", "-C"])
+            .arg(&context)
+            .arg(file)
+            .env("NO_COLOR", "1")
+            .output()
+            .context("cannot run wharf")?;
+        if !out.status.success() {
+            bail!(
+                "wharf run failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    };
+    let bash = || -> Result<()> {
+        let out = Command::new("bash")
+            .arg(&script)
+            .output()
+            .context("cannot run bash")?;
+        if !out.status.success() {
+            bail!(
+                "the script failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    };
+    // Interleave the two sides so that machine noise hits both alike.
+    let rounds = 7;
+    let mut wharf_times = Vec::new();
+    let mut bash_times = Vec::new();
+    wharf_run(&ten_file)?;
+    bash()?;
+    for _ in 0..rounds {
+        let t = Instant::now();
+        wharf_run(&ten_file)?;
+        wharf_times.push(t.elapsed());
+        let t = Instant::now();
+        bash()?;
+        bash_times.push(t.elapsed());
+    }
+    let wharf_stats = stats(wharf_times);
+    let bash_stats = stats(bash_times);
+    let ratio = wharf_stats.median.as_secs_f64() / bash_stats.median.as_secs_f64();
+    let parallel_stats = time_runs(rounds, || wharf_run(&parallel_file))?;
+
+    let mut body = String::new();
+    let _ = writeln!(body, "## `wharf run` against the docker CLI\n");
+    let _ = writeln!(
+        body,
+        "Whole processes, wall time, {rounds} rounds each (the two sides of the first table \
+         interleaved). wharf does everything a run needs: the run's network, the workspace \
+         volume with the context copied in through the Engine API, a home volume, one container \
+         per step (workspace, network alias, labels), streamed logs, and cleanup. The script \
+         only runs the containers. Image: `{image}` (static busybox, built locally).\n"
+    );
+    let _ = writeln!(body, "| pipeline | command | min | median | max |");
+    let _ = writeln!(body, "|---|---|---|---|---|");
+    let _ = writeln!(
+        body,
+        "| 10 sequential `true` steps | `wharf run ten.yaml` | {} | {} | {} |",
+        ms(wharf_stats.min),
+        ms(wharf_stats.median),
+        ms(wharf_stats.max)
+    );
+    let _ = writeln!(
+        body,
+        "| 10 sequential `true` steps | `bash ten.sh` (10× `docker run --rm`) | {} | {} | {} |",
+        ms(bash_stats.min),
+        ms(bash_stats.median),
+        ms(bash_stats.max)
+    );
+    let _ = writeln!(
+        body,
+        "| 4 independent `sleep 1` steps | `wharf run parallel.yaml` | {} | {} | {} |",
+        ms(parallel_stats.min),
+        ms(parallel_stats.median),
+        ms(parallel_stats.max)
+    );
+    let _ = writeln!(
+        body,
+        "\n- wharf / script (medians): **{ratio:.2}×** (target ≤ 0.8×: {}).",
+        if ratio <= 0.8 { "meets" } else { "misses" }
+    );
+    let _ = writeln!(
+        body,
+        "- 4 parallel 1-second steps: **{}** median (target ≤ 1.3 s: {}).",
+        ms(parallel_stats.median),
+        if parallel_stats.median <= Duration::from_millis(1300) {
+            "meets"
+        } else {
+            "misses"
+        }
+    );
+    let _ = writeln!(
+        body,
+        "\nReproduce: `cargo xtask bench run` (release build; files in `target/bench/run/`; {}).",
+        machine()
+    );
+    Ok(Section { name: "run", body })
+}
+
+fn stats(mut times: Vec<Duration>) -> Stats {
+    times.sort();
+    Stats {
+        runs: times.len(),
+        min: times[0],
+        median: times[times.len() / 2],
+        max: times[times.len() - 1],
+    }
 }
 
 /// A task with `n` steps exercising aliases, templates, env and `when`.

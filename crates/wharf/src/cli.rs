@@ -14,6 +14,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the task's steps on a Docker engine.
+    Run(RunArgs),
+    /// Remove containers, networks and volumes that wharf runs left behind.
+    Clean(CleanArgs),
+    /// wharf's local registry.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
     /// Print the resolved plan: aliases, templates and defaults applied. No Docker needed.
     Plan(PlanArgs),
     /// Check a task file and report every problem with its file:line:col.
@@ -114,4 +121,56 @@ pub struct GraphArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
     pub format: GraphFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub task: TaskArgs,
+    /// A secret value: ID=VALUE, or ID to read the environment variable ID (repeatable).
+    /// Local values win over Key Vault.
+    #[arg(short = 's', long = "secret", value_name = "ID[=VALUE]")]
+    pub secret: Vec<String>,
+    /// A file of secrets, one ID=VALUE per line (dotenv format).
+    #[arg(long = "secret-file", value_name = "FILE")]
+    pub secret_file: Vec<std::path::PathBuf>,
+    /// Print NDJSON events on stdout instead of logs (docs/events.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Print what would run, without running anything.
+    #[arg(short = 'n', long = "dry-run")]
+    pub dry_run: bool,
+    /// Bind-mount the context at /workspace instead of copying it into a volume
+    /// (faster; needs the engine on this machine).
+    #[arg(long)]
+    pub bind: bool,
+    /// Do not mount the engine's /var/run/docker.sock into steps (ACR does).
+    #[arg(long)]
+    pub no_docker_socket: bool,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Only what this run left behind.
+    #[arg(long = "run", value_name = "RUN_ID")]
+    pub run: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Serve wharf's local registry (where runs without --registry push).
+    Serve(RegistryServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = crate::run_command::LOCAL_REGISTRY)]
+    pub addr: std::net::SocketAddr,
+    /// Storage directory (default: the local data directory, wharf/registry).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<std::path::PathBuf>,
 }

@@ -4,8 +4,10 @@
 
 mod cli;
 mod git;
+mod output;
 mod render;
 mod report;
+mod run_command;
 mod task_input;
 
 use std::io::Write as _;
@@ -15,7 +17,7 @@ use clap::{CommandFactory, Parser};
 use wharf_spec::values::host_platform;
 use wharf_spec::{Loaded, masked_secrets};
 
-use crate::cli::{Cli, Command, GraphFormat, PlanFormat, TaskArgs};
+use crate::cli::{Cli, Command, GraphFormat, PlanFormat, RegistryCommand, TaskArgs};
 use crate::task_input::InputError;
 
 /// Bad input or usage.
@@ -30,6 +32,9 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Run(args) => run_command::run(&args),
+        Command::Clean(args) => run_command::clean(&args),
+        Command::Registry(RegistryCommand::Serve(args)) => run_command::registry_serve(&args),
         Command::Plan(args) => plan(&args.task, args.format, args.strict),
         Command::Validate(args) => validate(&args.task, args.strict, args.acr),
         Command::Graph(args) => graph(&args.task, args.format),

@@ -228,3 +228,129 @@ pub fn graph_dot(task: &Task) -> String {
     out.push_str("}\n");
     out
 }
+
+/// `wharf run --dry-run`: what would run, step by step, as the equivalent docker
+/// commands (nothing is created).
+pub fn dry_run_text(task: &Task, run: &wharf_spec::RunInfo, context: &str, bind: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "dry run: {} step{} of run {} (nothing is created)",
+        task.steps.len(),
+        if task.steps.len() == 1 { "" } else { "s" },
+        run.id
+    );
+    for net in &task.networks {
+        if net.skip_creation {
+            let _ = writeln!(out, "  use network {}", net.name);
+        } else {
+            let _ = writeln!(
+                out,
+                "  docker network create {} --driver {}{}",
+                quote(&net.name),
+                quote(&net.driver),
+                if net.ipv6 { " --ipv6" } else { "" }
+            );
+        }
+    }
+    if bind {
+        let _ = writeln!(out, "  bind-mount {context} at /workspace");
+    } else {
+        let _ = writeln!(
+            out,
+            "  copy {context} into volume {} (mounted at /workspace)",
+            run.shared_volume
+        );
+    }
+    for v in &task.volumes {
+        let names: Vec<&str> = v.files.iter().map(|(n, _)| n.as_str()).collect();
+        let _ = writeln!(out, "  secret volume {} with {}", v.name, names.join(", "));
+    }
+    for step in &task.steps {
+        let _ = writeln!(out);
+        let waits = if step.depends_on.is_empty() {
+            "starts at once".to_string()
+        } else {
+            format!("after {}", step.depends_on.join(", "))
+        };
+        let _ = writeln!(out, "{} ({waits})", step.id);
+        match &step.action {
+            Action::Build { build, .. } => {
+                let _ = writeln!(
+                    out,
+                    "  docker build {build}   # in {}",
+                    step.working_directory
+                );
+            }
+            Action::Push { push } => {
+                for image in push {
+                    let _ = writeln!(out, "  docker push {}", quote(image));
+                }
+            }
+            Action::Cmd { cmd } => {
+                let _ = writeln!(out, "  {}", docker_run(step, run, cmd));
+            }
+        }
+    }
+    out
+}
+
+fn docker_run(step: &Step, run: &wharf_spec::RunInfo, cmd: &str) -> String {
+    let mut args: Vec<String> = vec!["docker run".into()];
+    args.push(if step.detach {
+        "--detach".into()
+    } else {
+        "--rm".into()
+    });
+    args.push(format!("--name {}", quote(&step.id)));
+    if let Some(net) = &step.network {
+        args.push(format!(
+            "--network {} --network-alias {}",
+            quote(net),
+            quote(&step.id)
+        ));
+    }
+    for p in &step.ports {
+        args.push(format!("-p {}", quote(p)));
+    }
+    for e in &step.expose {
+        args.push(format!("--expose {}", quote(e)));
+    }
+    if step.privileged {
+        args.push("--privileged".into());
+    }
+    if let Some(u) = &step.user {
+        args.push(format!("--user {}", quote(u)));
+    }
+    if let Some(c) = &step.cpus {
+        args.push(format!("--cpus {}", quote(c)));
+    }
+    if let Some(ep) = &step.entry_point {
+        args.push(format!("--entrypoint {}", quote(ep)));
+    }
+    args.push(format!("-v {}:/workspace", run.shared_volume));
+    for m in &step.volume_mounts {
+        args.push(format!("-v {}:{}", quote(&m.name), quote(&m.mount_path)));
+    }
+    args.push("-e HOME=/acb/home".into());
+    for e in &step.env {
+        args.push(format!("-e {}", quote(e)));
+    }
+    if !step.disable_working_directory_override {
+        args.push(format!("-w {}", quote(&step.working_directory)));
+    }
+    args.push(cmd.to_string());
+    args.join(" ")
+}
+
+/// Quotes a word for a POSIX shell when it needs it.
+fn quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}

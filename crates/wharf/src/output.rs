@@ -1,0 +1,359 @@
+//! Renders run events: live per-step logs (aligned prefixes, coloured on a
+//! terminal, plain in CI or with NO_COLOR), a closing summary, or NDJSON events.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Duration;
+
+use wharf_engine::{Event, RunStatus, StepResult, StepStatus, Stream};
+
+/// How to show a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// Prefixed lines with ANSI colours.
+    Color,
+    /// Prefixed lines, no escape codes.
+    Plain,
+    /// One JSON event per line (docs/events.md).
+    Json,
+}
+
+const PALETTE: &[&str] = &["36", "35", "33", "32", "34", "96", "95", "93", "92", "94"];
+const RESET: &str = "\x1b[0m";
+
+/// Turns events into output. Logs go to `out`, everything meant for a person watching
+/// (status lines, the summary) too, except in JSON mode, where `out` gets only JSON.
+pub struct Renderer<W: Write> {
+    style: Style,
+    out: W,
+    width: usize,
+    colors: HashMap<String, &'static str>,
+}
+
+impl<W: Write> Renderer<W> {
+    /// A renderer writing to `out`, for a run with these step ids.
+    pub fn new(style: Style, out: W, step_ids: &[String]) -> Renderer<W> {
+        let width = step_ids
+            .iter()
+            .map(|s| s.chars().count())
+            .max()
+            .unwrap_or(4)
+            .clamp(4, 24);
+        let colors = step_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), PALETTE[i % PALETTE.len()]))
+            .collect();
+        Renderer {
+            style,
+            out,
+            width,
+            colors,
+        }
+    }
+
+    /// Renders one event.
+    pub fn event(&mut self, event: &Event) {
+        let result = match self.style {
+            Style::Json => serde_json::to_string(event)
+                .map_err(std::io::Error::other)
+                .and_then(|line| writeln!(self.out, "{line}")),
+            Style::Color | Style::Plain => self.human(event),
+        };
+        // A closed pipe must not stop the run; the run still cleans up.
+        let _ = result.and_then(|()| self.out.flush());
+    }
+
+    fn prefix(&self, step: &str) -> String {
+        let name: String = if step.chars().count() > self.width {
+            let mut s: String = step.chars().take(self.width - 1).collect();
+            s.push('…');
+            s
+        } else {
+            step.to_string()
+        };
+        let padded = format!("{name:<width$}", width = self.width);
+        match (self.style, self.colors.get(step)) {
+            (Style::Color, Some(c)) => format!("\x1b[{c}m{padded} |{RESET}"),
+            _ => format!("{padded} |"),
+        }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.style == Style::Color {
+            format!("\x1b[{code}m{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn human(&mut self, event: &Event) -> std::io::Result<()> {
+        match event {
+            Event::RunStarted { run_id, steps, .. } => {
+                let line = format!(
+                    "wharf: run {run_id}, {} step{}",
+                    steps.len(),
+                    plural(steps.len())
+                );
+                writeln!(self.out, "{}", self.paint("1", &line))
+            }
+            Event::StepStarted {
+                step,
+                attempt,
+                repeat,
+                ..
+            } => {
+                let mut note = String::new();
+                if *attempt > 1 {
+                    note.push_str(&format!(" (attempt {attempt})"));
+                }
+                if *repeat > 0 {
+                    note.push_str(&format!(" (repeat {repeat})"));
+                }
+                let line = format!(
+                    "{} {}",
+                    self.prefix(step),
+                    self.paint("2", &format!("▶ start{note}"))
+                );
+                writeln!(self.out, "{line}")
+            }
+            Event::Log {
+                step, stream, line, ..
+            } => {
+                if step.is_empty() {
+                    return writeln!(self.out, "wharf: {line}");
+                }
+                let text = match stream {
+                    Stream::Stderr if self.style == Style::Color => self.paint("31", line),
+                    _ => line.clone(),
+                };
+                let prefix = self.prefix(step);
+                writeln!(self.out, "{prefix} {text}")
+            }
+            Event::StepRetrying {
+                step,
+                attempt,
+                error,
+                delay_secs,
+                ..
+            } => {
+                let line =
+                    format!("↻ attempt {attempt} failed ({error}); retrying in {delay_secs}s");
+                let prefix = self.prefix(step);
+                writeln!(self.out, "{prefix} {}", self.paint("33", &line))
+            }
+            Event::StepFinished { result, .. } => {
+                if result.status == StepStatus::Skipped {
+                    return Ok(());
+                }
+                let prefix = self.prefix(&result.step);
+                let line = step_line(result);
+                let code = status_color(result.status);
+                writeln!(self.out, "{prefix} {}", self.paint(code, &line))
+            }
+            Event::RunFinished {
+                status,
+                duration_ms,
+                steps,
+                cleanup_errors,
+                run_id,
+                ..
+            } => {
+                for e in cleanup_errors {
+                    writeln!(self.out, "wharf: cleanup: {e}")?;
+                }
+                writeln!(self.out)?;
+                self.summary(steps)?;
+                let verdict = match status {
+                    RunStatus::Succeeded => self.paint("1;32", "succeeded"),
+                    RunStatus::Failed => self.paint("1;31", "failed"),
+                    RunStatus::Interrupted => self.paint("1;33", "interrupted"),
+                };
+                writeln!(
+                    self.out,
+                    "run {run_id} {verdict} in {}",
+                    duration(*duration_ms)
+                )
+            }
+        }
+    }
+
+    fn summary(&mut self, steps: &[StepResult]) -> std::io::Result<()> {
+        let width = steps
+            .iter()
+            .map(|s| s.step.chars().count())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        writeln!(
+            self.out,
+            "{:<width$}  {:<10}  {:>9}  {:>4}",
+            "STEP", "STATUS", "DURATION", "EXIT"
+        )?;
+        for s in steps {
+            let status = status_name(s.status);
+            let exit = s.exit_code.map_or("-".to_string(), |c| c.to_string());
+            let dur = if s.status == StepStatus::Skipped {
+                "-".to_string()
+            } else {
+                duration(s.duration_ms)
+            };
+            let status_cell = format!("{status:<10}");
+            writeln!(
+                self.out,
+                "{:<width$}  {}  {dur:>9}  {exit:>4}",
+                s.step,
+                self.paint(status_color(s.status), &status_cell)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn step_line(r: &StepResult) -> String {
+    let took = duration(r.duration_ms);
+    match r.status {
+        StepStatus::Succeeded => match r.exit_code {
+            Some(_) => format!("✓ succeeded in {took}"),
+            None => format!("✓ started (detached) in {took}"),
+        },
+        StepStatus::Failed => format!(
+            "✗ failed after {took}: {}",
+            r.error.as_deref().unwrap_or("failed")
+        ),
+        StepStatus::Ignored => format!(
+            "✓ failed, ignored (ignoreErrors) after {took}: {}",
+            r.error.as_deref().unwrap_or("failed")
+        ),
+        StepStatus::Cancelled => format!("■ stopped after {took}"),
+        StepStatus::Skipped => "skipped".to_string(),
+    }
+}
+
+fn status_name(s: StepStatus) -> &'static str {
+    match s {
+        StepStatus::Succeeded => "succeeded",
+        StepStatus::Failed => "failed",
+        StepStatus::Ignored => "ignored",
+        StepStatus::Skipped => "skipped",
+        StepStatus::Cancelled => "cancelled",
+    }
+}
+
+fn status_color(s: StepStatus) -> &'static str {
+    match s {
+        StepStatus::Succeeded => "32",
+        StepStatus::Failed => "31",
+        StepStatus::Ignored => "33",
+        StepStatus::Skipped => "2",
+        StepStatus::Cancelled => "33",
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// `850ms`, `4.2s`, `2m05s`.
+pub fn duration(ms: u64) -> String {
+    let d = Duration::from_millis(ms);
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if d.as_secs() < 60 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        format!("{}m{:02}s", d.as_secs() / 60, d.as_secs() % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(style: Style, events: &[Event]) -> String {
+        let ids: Vec<String> = vec!["build".into(), "a-very-long-step-name-that-is-long".into()];
+        let mut buf = Vec::new();
+        {
+            let mut r = Renderer::new(style, &mut buf, &ids);
+            for e in events {
+                r.event(e);
+            }
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+
+    fn finished(step: &str, status: StepStatus, exit: Option<i64>) -> StepResult {
+        StepResult {
+            step: step.into(),
+            status,
+            exit_code: exit,
+            duration_ms: 1234,
+            attempts: 1,
+            error: (status == StepStatus::Failed).then(|| "exit code 2".into()),
+        }
+    }
+
+    fn sample() -> Vec<Event> {
+        vec![
+            Event::Log {
+                time: "t".into(),
+                step: "build".into(),
+                stream: Stream::Stdout,
+                line: "hello".into(),
+            },
+            Event::StepFinished {
+                time: "t".into(),
+                result: finished("build", StepStatus::Failed, Some(2)),
+            },
+            Event::RunFinished {
+                time: "t".into(),
+                run_id: "r1".into(),
+                status: RunStatus::Failed,
+                duration_ms: 61_000,
+                steps: vec![finished("build", StepStatus::Failed, Some(2))],
+                cleanup_errors: vec![],
+            },
+        ]
+    }
+
+    #[test]
+    fn plain_output_has_aligned_prefixes_and_a_summary() {
+        let out = render(Style::Plain, &sample());
+        let width = 24;
+        assert!(
+            out.contains(&format!("{:<width$} | hello", "build")),
+            "{out}"
+        );
+        assert!(out.contains("✗ failed after 1.2s: exit code 2"), "{out}");
+        assert!(out.contains("STEP"), "{out}");
+        assert!(out.contains("run r1 failed in 1m01s"), "{out}");
+        assert!(
+            !out.contains('\x1b'),
+            "plain output has no escape codes: {out:?}"
+        );
+    }
+
+    #[test]
+    fn color_output_uses_ansi_codes() {
+        let out = render(Style::Color, &sample());
+        assert!(out.contains("\x1b["), "{out:?}");
+    }
+
+    #[test]
+    fn json_output_is_one_event_per_line() {
+        let out = render(Style::Json, &sample());
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3);
+        for line in lines {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+            assert!(v["event"].is_string(), "{line}");
+        }
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(850), "850ms");
+        assert_eq!(duration(4200), "4.2s");
+        assert_eq!(duration(125_000), "2m05s");
+    }
+}

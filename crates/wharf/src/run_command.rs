@@ -1,0 +1,369 @@
+//! `wharf run`, `wharf clean` and `wharf registry serve`: the commands that talk to
+//! a Docker engine or serve images.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use wharf_engine::{Event, RunOptions, RunStatus};
+use wharf_spec::values::host_platform;
+use wharf_spec::{RunInfo, Secret, masked_secrets};
+
+use crate::cli::{CleanArgs, RegistryServeArgs, RunArgs};
+use crate::output::{Renderer, Style};
+use crate::report;
+use crate::task_input::InputError;
+
+/// The pipeline failed.
+const EXIT_FAILED: u8 = 1;
+/// Bad input or usage.
+const EXIT_USAGE: u8 = 2;
+/// Interrupted (Ctrl-C).
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Where wharf's own registry listens when no `--registry` is given.
+pub const LOCAL_REGISTRY: &str = "127.0.0.1:5050";
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::from(EXIT_FAILED)
+        })
+}
+
+/// `wharf run`.
+pub fn run(args: &RunArgs) -> ExitCode {
+    match run_inner(args) {
+        Ok(code) | Err(code) => code,
+    }
+}
+
+fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
+    let rt = runtime()?;
+    let usage = |message: String| {
+        eprintln!("error: {message}");
+        ExitCode::from(EXIT_USAGE)
+    };
+
+    // Local secret values: --secret and --secret-file.
+    let mut local = wharf_secrets::LocalSecrets::default();
+    for s in &args.secret {
+        local.parse_flag(s).map_err(|e| usage(e.to_string()))?;
+    }
+    for f in &args.secret_file {
+        local.read_file(f).map_err(|e| usage(e.to_string()))?;
+    }
+
+    // The registry: --registry, or wharf's own on loopback.
+    let mut task_args = args.task.clone();
+    let mut local_registry = None;
+    if task_args.registry.as_deref().is_none_or(str::is_empty) {
+        if args.dry_run {
+            task_args.registry = Some(LOCAL_REGISTRY.to_string());
+        } else {
+            let (host, handle) = rt.block_on(start_local_registry())?;
+            if !args.json {
+                eprintln!(
+                    "wharf: no --registry given: pushing to wharf's own registry at {host} \
+                     (stored in {}; `wharf registry serve` serves it after the run)",
+                    wharf_registry::default_root().display()
+                );
+            }
+            task_args.registry = Some(host);
+            local_registry = handle;
+        }
+    }
+
+    // Run variables come from the engine's platform (the host's for a dry run).
+    let (os, arch) = if args.dry_run {
+        let (os, arch) = host_platform();
+        (os.to_string(), arch.to_string())
+    } else {
+        rt.block_on(wharf_docker::engine_platform()).map_err(|e| {
+            eprintln!("error: cannot reach the Docker engine: {e}");
+            eprintln!("help: start dockerd, or point DOCKER_HOST at a running engine");
+            ExitCode::from(EXIT_FAILED)
+        })?
+    };
+    let run_info = task_args.run_info(&os, &arch);
+    let name = task_args.path().display().to_string();
+    let options = task_args
+        .load_options(run_info.clone(), args.strict)
+        .map_err(|e| input_error(&name, e))?;
+
+    // Load, resolving secrets after the first render (masked for a dry run).
+    // Every value given as a secret is masked, used by the task or not.
+    let mut secret_values: Vec<String> = local
+        .ids()
+        .filter_map(|id| local.get(id).map(str::to_string))
+        .collect();
+    let resolver = wharf_secrets::Resolver::new(local);
+    let loaded = if args.dry_run {
+        task_args.load(&options, &mut masked_secrets)
+    } else {
+        let mut resolve = |decls: &[Secret]| {
+            let values = rt
+                .block_on(resolver.resolve(decls))
+                .map_err(|e| e.to_string())?;
+            secret_values.extend(values.values().cloned());
+            Ok(values)
+        };
+        task_args.load(&options, &mut resolve)
+    }
+    .map_err(|e| input_error(&name, e))?;
+    if !loaded.warnings.is_empty() {
+        eprint!(
+            "{}",
+            report::render(&loaded.warnings, &loaded.sources, report::stderr_color())
+        );
+    }
+    let task = Arc::new(loaded.task);
+
+    if args.dry_run {
+        let context = task_args.context.display().to_string();
+        print!(
+            "{}",
+            crate::render::dry_run_text(&task, &run_info, &context, args.bind)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let status = rt.block_on(execute(args, &task_args, task, run_info, secret_values));
+    if let Some(handle) = local_registry {
+        rt.block_on(handle.shutdown());
+    }
+    Ok(ExitCode::from(match status {
+        RunStatus::Succeeded => 0,
+        RunStatus::Failed => EXIT_FAILED,
+        RunStatus::Interrupted => EXIT_INTERRUPTED,
+    }))
+}
+
+fn input_error(name: &str, e: InputError) -> ExitCode {
+    match e {
+        InputError::Read { path, error } => {
+            eprintln!("error: cannot read {}: {error}", path.display())
+        }
+        InputError::Invalid(failure) => {
+            eprint!(
+                "{}",
+                report::render(
+                    &failure.diagnostics,
+                    &failure.sources,
+                    report::stderr_color()
+                )
+            );
+            eprintln!("{}", report::summary(name, &failure.diagnostics));
+        }
+    }
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// Starts wharf's registry on its usual address, or finds one already serving there.
+async fn start_local_registry() -> Result<(String, Option<wharf_registry::LocalRegistry>), ExitCode>
+{
+    let addr: SocketAddr = LOCAL_REGISTRY
+        .parse()
+        .map_err(|_| ExitCode::from(EXIT_FAILED))?;
+    match wharf_registry::LocalRegistry::start(wharf_registry::default_root(), addr).await {
+        Ok(registry) => Ok((registry.addr.to_string(), Some(registry))),
+        Err(start_error) => {
+            if answers_as_registry(addr).await {
+                return Ok((addr.to_string(), None));
+            }
+            let any: SocketAddr = "127.0.0.1:0"
+                .parse()
+                .map_err(|_| ExitCode::from(EXIT_FAILED))?;
+            match wharf_registry::LocalRegistry::start(wharf_registry::default_root(), any).await {
+                Ok(registry) => {
+                    eprintln!(
+                        "wharf: {addr} is taken ({start_error}); using {} instead",
+                        registry.addr
+                    );
+                    Ok((registry.addr.to_string(), Some(registry)))
+                }
+                Err(e) => {
+                    eprintln!("error: cannot start wharf's local registry: {e}");
+                    eprintln!("help: pass --registry to push elsewhere");
+                    Err(ExitCode::from(EXIT_FAILED))
+                }
+            }
+        }
+    }
+}
+
+/// Whether something at `addr` answers `GET /v2/` like a registry.
+async fn answers_as_registry(addr: SocketAddr) -> bool {
+    let Ok(client) = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+    else {
+        return false;
+    };
+    client
+        .get(format!("http://{addr}/v2/"))
+        .send()
+        .await
+        .is_ok_and(|r| r.headers().contains_key("docker-distribution-api-version"))
+}
+
+async fn execute(
+    args: &RunArgs,
+    task_args: &crate::cli::TaskArgs,
+    task: Arc<wharf_spec::Task>,
+    run: RunInfo,
+    secrets: Vec<String>,
+) -> RunStatus {
+    let options = wharf_docker::DockerOptions {
+        run_id: run.id.clone(),
+        context_dir: task_args.context.clone(),
+        workspace: if args.bind {
+            wharf_docker::WorkspaceMode::Bind
+        } else {
+            wharf_docker::WorkspaceMode::Copy
+        },
+        shared_volume: run.shared_volume.clone(),
+        // What `docker login` stored; a broken config reads as no credentials, and
+        // the registry's refusal then says what is missing.
+        credentials: Arc::new(|host: &str| {
+            wharf_registry::credentials::lookup(host).ok().flatten()
+        }),
+        mount_docker_socket: !args.no_docker_socket,
+    };
+    let executor = match wharf_docker::DockerExecutor::connect(Arc::clone(&task), options).await {
+        Ok(e) => Arc::new(e),
+        Err(e) => {
+            eprintln!("error: cannot reach the Docker engine: {e}");
+            return RunStatus::Failed;
+        }
+    };
+
+    let style = if args.json {
+        Style::Json
+    } else if std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    {
+        Style::Color
+    } else {
+        Style::Plain
+    };
+    let ids: Vec<String> = task.steps.iter().map(|s| s.id.clone()).collect();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+    let printer = tokio::spawn(async move {
+        let mut renderer = Renderer::new(style, std::io::stdout(), &ids);
+        while let Some(event) = rx.recv().await {
+            renderer.event(&event);
+        }
+    });
+
+    let interrupt = CancellationToken::new();
+    let signals = tokio::spawn(watch_signals(interrupt.clone(), args.json));
+    let report = wharf_engine::run(
+        &task,
+        executor,
+        RunOptions {
+            run_id: run.id.clone(),
+            secrets,
+        },
+        tx,
+        interrupt,
+    )
+    .await;
+    signals.abort();
+    let _ = printer.await;
+    report.status
+}
+
+/// Waits for Ctrl-C, or SIGTERM (what CI systems send to cancel a job).
+async fn next_signal(term: &mut Option<tokio::signal::unix::Signal>) {
+    match term {
+        Some(t) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = t.recv() => {}
+            }
+        }
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// First Ctrl-C (or SIGTERM): stop the run and clean up. Second: exit at once.
+async fn watch_signals(interrupt: CancellationToken, quiet: bool) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    next_signal(&mut term).await;
+    if !quiet {
+        eprintln!(
+            "\nwharf: interrupted: stopping steps and removing the run's containers, networks and volumes (Ctrl-C again to force)"
+        );
+    }
+    interrupt.cancel();
+    next_signal(&mut term).await;
+    eprintln!("\nwharf: forced exit: some containers may remain; `wharf clean` removes them");
+    std::process::exit(i32::from(EXIT_INTERRUPTED));
+}
+
+/// `wharf clean`.
+pub fn clean(args: &CleanArgs) -> ExitCode {
+    let Ok(rt) = runtime() else {
+        return ExitCode::from(EXIT_FAILED);
+    };
+    match rt.block_on(wharf_docker::clean(args.run.as_deref())) {
+        Ok(report) => {
+            if report.removed.is_empty() {
+                println!("nothing to clean");
+            }
+            for item in &report.removed {
+                println!("removed {item}");
+            }
+            for e in &report.errors {
+                eprintln!("error: {e}");
+            }
+            if report.errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_FAILED)
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+/// `wharf registry serve`.
+pub fn registry_serve(args: &RegistryServeArgs) -> ExitCode {
+    let Ok(rt) = runtime() else {
+        return ExitCode::from(EXIT_FAILED);
+    };
+    rt.block_on(async {
+        let root = args
+            .root
+            .clone()
+            .unwrap_or_else(wharf_registry::default_root);
+        let registry = match wharf_registry::LocalRegistry::start(root.clone(), args.addr).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: cannot start the registry on {}: {e}", args.addr);
+                return ExitCode::from(EXIT_FAILED);
+            }
+        };
+        eprintln!(
+            "wharf: serving {} at http://{} (Ctrl-C stops)",
+            root.display(),
+            registry.addr
+        );
+        let _ = tokio::signal::ctrl_c().await;
+        registry.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
