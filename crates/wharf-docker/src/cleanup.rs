@@ -66,6 +66,7 @@ impl DockerExecutor {
     /// Removes everything labelled with this run, then networks shared with other runs
     /// that nobody uses any more. Returns what could not be done.
     pub(crate) async fn cleanup_run(&self) -> Vec<String> {
+        self.removals_finished().await;
         let mut report = CleanReport::default();
         if let Err(e) =
             remove_labelled(&self.docker, Some(&self.options.run_id), &mut report, false).await
@@ -139,9 +140,32 @@ async fn remove_labelled(
         }
     }
 
+    // Networks and volumes are independent once the containers are gone: removing a
+    // network is slow (the engine tears down its bridge), so both go at once.
+    let (networks, volumes) = tokio::join!(
+        remove_networks(docker, filters.clone(), strict),
+        remove_volumes(docker, filters)
+    );
+    for part in [networks?, volumes?] {
+        report.removed.extend(part.removed);
+        report.networks.extend(part.networks);
+        report.volumes.extend(part.volumes);
+        report.errors.extend(part.errors);
+    }
+    Ok(())
+}
+
+type Filters = std::collections::HashMap<String, Vec<String>>;
+
+async fn remove_networks(
+    docker: &Docker,
+    filters: Filters,
+    strict: bool,
+) -> Result<CleanReport, Error> {
+    let mut report = CleanReport::default();
     let networks = docker
         .list_networks(Some(ListNetworksOptions {
-            filters: Some(filters.clone()),
+            filters: Some(filters),
         }))
         .await
         .map_err(|e| Error::docker("cannot list wharf's networks", e))?;
@@ -158,7 +182,11 @@ async fn remove_labelled(
                 .push(format!("cannot remove network {name}: {}", describe(&e))),
         }
     }
+    Ok(report)
+}
 
+async fn remove_volumes(docker: &Docker, filters: Filters) -> Result<CleanReport, Error> {
+    let mut report = CleanReport::default();
     let volumes = docker
         .list_volumes(Some(ListVolumesOptions {
             filters: Some(filters),
@@ -167,9 +195,10 @@ async fn remove_labelled(
         .map_err(|e| Error::docker("cannot list wharf's volumes", e))?
         .volumes
         .unwrap_or_default();
-    for volume in volumes {
-        match remove_volume(docker, &volume.name).await {
-            Ok(()) => report.removed_volume(volume.name),
+    let removals = volumes.iter().map(|v| remove_volume(docker, &v.name));
+    for (result, volume) in join_all(removals).await.into_iter().zip(volumes.iter()) {
+        match result {
+            Ok(()) => report.removed_volume(volume.name.clone()),
             Err(e) if is_not_found(&e) => {}
             Err(e) => report.errors.push(format!(
                 "cannot remove volume {}: {}",
@@ -178,7 +207,7 @@ async fn remove_labelled(
             )),
         }
     }
-    Ok(())
+    Ok(report)
 }
 
 /// Removes a volume, waiting a little while a container the engine is still removing

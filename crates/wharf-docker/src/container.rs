@@ -53,27 +53,13 @@ impl DockerExecutor {
                 "step {id} was stopped before it started"
             )));
         }
-        self.free_container_name(id).await?;
-        let config = self.container_config(step, image, args)?;
-        self.docker
-            .create_container(
-                Some(CreateContainerOptions {
-                    name: Some(id.clone()),
-                    ..Default::default()
-                }),
-                config,
-            )
-            .await
-            .map_err(|e| {
-                if is_conflict(&e) {
-                    name_taken(id)
-                } else {
-                    Error::docker(
-                        format!("step {id}: cannot create a container from image {image}"),
-                        e,
-                    )
-                }
-            })?;
+        let container = match self.take_warm(step, image).await {
+            Some(container) => container,
+            None => {
+                let config = self.container_config(step, image, args)?;
+                self.create_container(id, image, config).await?
+            }
+        };
 
         if step.detach {
             if let Err(e) = self.docker.start_container(id, None).await {
@@ -86,11 +72,85 @@ impl DockerExecutor {
             return Ok(Exit::Detached);
         }
 
-        let result = self.attach_and_wait(step, image, output, cancel).await;
+        let result = self
+            .attach_and_wait(step, &container, image, output, cancel)
+            .await;
         if !step.keep {
-            self.remove_container(id).await;
+            self.remove_in_background(id);
         }
         result
+    }
+
+    /// Creates the container named `name`. When the name is taken, a container of this
+    /// run (an earlier attempt, or one kept with `keep`) is removed first; anyone
+    /// else's is an error. The first try asks nothing beforehand: a free name is the
+    /// common case.
+    pub(crate) async fn create_container(
+        &self,
+        name: &str,
+        image: &str,
+        config: ContainerCreateBody,
+    ) -> Result<String, Error> {
+        self.removal_finished(name).await;
+        let options = || {
+            Some(CreateContainerOptions {
+                name: Some(name.to_string()),
+                ..Default::default()
+            })
+        };
+        let first = self
+            .docker
+            .create_container(options(), config.clone())
+            .await;
+        let result = match first {
+            Err(e) if is_conflict(&e) => {
+                self.free_container_name(name).await?;
+                self.docker.create_container(options(), config).await
+            }
+            other => other,
+        };
+        result.map(|created| created.id).map_err(|e| {
+            if is_conflict(&e) {
+                name_taken(name)
+            } else {
+                Error::docker(
+                    format!("step {name}: cannot create a container from image {image}"),
+                    e,
+                )
+            }
+        })
+    }
+
+    /// Removes a finished step's container without making the run wait for it.
+    fn remove_in_background(&self, name: &str) {
+        let docker = self.docker.clone();
+        let owned = name.to_string();
+        let handle = tokio::spawn(async move {
+            let _ = docker.remove_container(&owned, Some(force_remove())).await;
+        });
+        if let Ok(mut removals) = self.removals.lock() {
+            removals.insert(name.to_string(), handle);
+        }
+    }
+
+    /// Waits for the background removal of `name`, if one is under way.
+    async fn removal_finished(&self, name: &str) {
+        let pending = self.removals.lock().ok().and_then(|mut r| r.remove(name));
+        if let Some(handle) = pending {
+            let _ = handle.await;
+        }
+    }
+
+    /// Waits for every background removal.
+    pub(crate) async fn removals_finished(&self) {
+        let pending: Vec<_> = self
+            .removals
+            .lock()
+            .map(|mut r| r.drain().map(|(_, h)| h).collect())
+            .unwrap_or_default();
+        for handle in pending {
+            let _ = handle.await;
+        }
     }
 
     /// Attaches, starts, streams the output and waits for the exit code (or kills the
@@ -98,6 +158,7 @@ impl DockerExecutor {
     async fn attach_and_wait(
         &self,
         step: &Step,
+        container: &str,
         image: &str,
         output: &Output,
         cancel: &CancellationToken,
@@ -149,6 +210,10 @@ impl DockerExecutor {
                     exit = Some(exit_code(id, waited)?);
                     drain = Some(Box::pin(tokio::time::sleep(DRAIN)));
                 }
+                code = self.exit_event(container), if exit.is_none() => {
+                    exit = Some(code);
+                    drain = Some(Box::pin(tokio::time::sleep(DRAIN)));
+                }
                 () = async { if let Some(d) = drain.as_mut() { d.await } }, if drain.is_some() && !logs_done => {
                     logs_done = true;
                 }
@@ -165,8 +230,17 @@ impl DockerExecutor {
         output: &Output,
         cancel: &CancellationToken,
     ) -> Result<(), Error> {
-        if !step.pull && images::is_present(&self.docker, image).await {
-            return Ok(());
+        if !step.pull {
+            let known = self
+                .present_images
+                .lock()
+                .is_ok_and(|present| present.contains(image));
+            if known || images::is_present(&self.docker, image).await {
+                if let Ok(mut present) = self.present_images.lock() {
+                    present.insert(image.to_string());
+                }
+                return Ok(());
+            }
         }
         images::pull(
             &self.docker,
@@ -210,7 +284,7 @@ impl DockerExecutor {
     }
 
     /// The container of a `cmd` step, as ACR's `docker run` line builds it (§5).
-    fn container_config(
+    pub(crate) fn container_config(
         &self,
         step: &Step,
         image: &str,

@@ -28,13 +28,16 @@ mod container;
 mod context;
 mod dockerignore;
 mod error;
+mod exits;
 mod images;
 mod labels;
 mod ports;
 mod prepare;
 mod push;
+mod warm;
 mod workspace;
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -125,6 +128,18 @@ pub struct DockerExecutor {
     preparing: Arc<tokio::sync::Mutex<()>>,
     /// Fired by cleanup: preparing stops at the next object.
     stop_preparing: CancellationToken,
+    /// Containers of finished steps being removed in the background, by name: the next
+    /// step starts without waiting for the removal, and cleanup waits for all of them.
+    removals: Arc<Mutex<HashMap<String, tokio::task::JoinHandle<()>>>>,
+    /// Images known to be present on the engine (present images stay present during a
+    /// run), so that each step does not ask again.
+    present_images: Arc<Mutex<HashSet<String>>>,
+    /// Ids of the steps the engine has started.
+    started: Arc<Mutex<HashSet<String>>>,
+    /// Exit codes from the run's `die` events ([`exits`]).
+    exits: Arc<exits::Exits>,
+    /// Containers being created ahead of their steps ([`warm`]).
+    warming: Arc<Mutex<HashMap<String, tokio::task::JoinHandle<Option<warm::Warm>>>>>,
 }
 
 impl fmt::Debug for DockerExecutor {
@@ -151,6 +166,11 @@ impl DockerExecutor {
             shared_networks: Arc::new(Mutex::new(Vec::new())),
             preparing: Arc::new(tokio::sync::Mutex::new(())),
             stop_preparing: CancellationToken::new(),
+            removals: Arc::default(),
+            present_images: Arc::default(),
+            started: Arc::default(),
+            exits: Arc::default(),
+            warming: Arc::default(),
         })
     }
 
@@ -163,6 +183,11 @@ impl DockerExecutor {
             shared_networks: Arc::clone(&self.shared_networks),
             preparing: Arc::clone(&self.preparing),
             stop_preparing: self.stop_preparing.clone(),
+            removals: Arc::clone(&self.removals),
+            present_images: Arc::clone(&self.present_images),
+            started: Arc::clone(&self.started),
+            exits: Arc::clone(&self.exits),
+            warming: Arc::clone(&self.warming),
         }
     }
 
@@ -198,6 +223,7 @@ pub async fn engine_platform() -> Result<(String, String), ExecError> {
 
 impl Executor for DockerExecutor {
     async fn prepare(&self) -> Result<(), ExecError> {
+        self.watch_exits();
         let guard = Arc::clone(&self.preparing).lock_owned().await;
         let this = self.handle();
         let task = tokio::spawn(async move {
@@ -217,6 +243,7 @@ impl Executor for DockerExecutor {
         output: Output,
         cancel: CancellationToken,
     ) -> Result<Exit, ExecError> {
+        self.step_started(step);
         let result = match &step.action {
             Action::Cmd { cmd } => self.run_cmd(step, cmd, &output, &cancel).await,
             Action::Build { build, .. } => self.run_build(step, build, &output, &cancel).await,
@@ -229,6 +256,7 @@ impl Executor for DockerExecutor {
     async fn cleanup(&self) -> Vec<String> {
         self.stop_preparing.cancel();
         let _prepared = self.preparing.lock().await;
+        self.warming_finished().await;
         self.cleanup_run().await
     }
 }

@@ -27,93 +27,100 @@ impl DockerExecutor {
         }
         self.unless_stopped(workspace::ensure_helper_image(&self.docker))
             .await?;
-        self.create_networks().await?;
-
-        let run = &self.options.run_id;
-        let workspace_volume = &self.options.shared_volume;
-        let driver_opts = match self.options.workspace {
-            WorkspaceMode::Copy => None,
-            WorkspaceMode::Bind => {
-                // A local volume bound to the context directory: steps (and anything they
-                // start through the Docker socket) mount it by name like in copy mode.
-                let dir = context
-                    .canonicalize()
-                    .map_err(|e| Error::io(format!("cannot resolve {}", context.display()), e))?;
-                let device = dir
-                    .to_str()
-                    .ok_or_else(|| Error::msg(format!("{} is not a UTF-8 path", dir.display())))?;
-                Some(HashMap::from([
-                    ("type".to_string(), "none".to_string()),
-                    ("o".to_string(), "bind".to_string()),
-                    ("device".to_string(), device.to_string()),
-                ]))
-            }
-        };
-        self.check_stopped()?;
-        workspace::create_volume(
-            &self.docker,
-            workspace_volume,
-            labels::for_run(run),
-            driver_opts,
-            "workspace",
-        )
-        .await?;
-        self.check_stopped()?;
-        workspace::create_volume(
-            &self.docker,
-            &labels::home_volume(run),
-            labels::for_run(run),
-            None,
-            "home (/acb/home)",
-        )
-        .await?;
-        let mut secret_volumes = Vec::new();
-        for volume in &self.task.volumes {
-            let docker_name = labels::secret_volume(run, &volume.name);
+        // Networks and storage do not depend on each other: prepare them at once.
+        let storage = async {
+            let run = &self.options.run_id;
+            let workspace_volume = &self.options.shared_volume;
+            let driver_opts = match self.options.workspace {
+                WorkspaceMode::Copy => None,
+                WorkspaceMode::Bind => {
+                    // A local volume bound to the context directory: steps (and anything they
+                    // start through the Docker socket) mount it by name like in copy mode.
+                    let dir = context.canonicalize().map_err(|e| {
+                        Error::io(format!("cannot resolve {}", context.display()), e)
+                    })?;
+                    let device = dir.to_str().ok_or_else(|| {
+                        Error::msg(format!("{} is not a UTF-8 path", dir.display()))
+                    })?;
+                    Some(HashMap::from([
+                        ("type".to_string(), "none".to_string()),
+                        ("o".to_string(), "bind".to_string()),
+                        ("device".to_string(), device.to_string()),
+                    ]))
+                }
+            };
             self.check_stopped()?;
             workspace::create_volume(
                 &self.docker,
-                &docker_name,
+                workspace_volume,
+                labels::for_run(run),
+                driver_opts,
+                "workspace",
+            )
+            .await?;
+            self.check_stopped()?;
+            workspace::create_volume(
+                &self.docker,
+                &labels::home_volume(run),
                 labels::for_run(run),
                 None,
-                &format!("secret ({})", volume.name),
+                "home (/acb/home)",
             )
             .await?;
-            secret_volumes.push((volume.name.clone(), docker_name));
-        }
-
-        self.check_stopped()?;
-        let helper =
-            workspace::create_helper(&self.docker, run, workspace_volume, &secret_volumes).await?;
-        if self.options.workspace == WorkspaceMode::Copy {
-            self.unless_stopped(workspace::upload_dir(
-                &self.docker,
-                &helper,
-                context,
-                HELPER_WORKSPACE,
-            ))
-            .await?;
-        }
-        for volume in &self.task.volumes {
-            let files: Vec<(&str, &[u8], u32)> = volume
-                .files
-                .iter()
-                .map(|(name, data)| (name.as_str(), data.as_slice(), SECRET_FILE_MODE))
-                .collect();
-            workspace::upload_files(
-                &self.docker,
-                &helper,
-                &files,
-                &workspace::helper_secret_dir(&volume.name),
-            )
-            .await
-            .map_err(|e| {
-                Error::docker(
-                    format!("cannot copy the files of secret volume {}", volume.name),
-                    e,
+            let mut secret_volumes = Vec::new();
+            for volume in &self.task.volumes {
+                let docker_name = labels::secret_volume(run, &volume.name);
+                self.check_stopped()?;
+                workspace::create_volume(
+                    &self.docker,
+                    &docker_name,
+                    labels::for_run(run),
+                    None,
+                    &format!("secret ({})", volume.name),
                 )
-            })?;
-        }
+                .await?;
+                secret_volumes.push((volume.name.clone(), docker_name));
+            }
+
+            self.check_stopped()?;
+            let helper =
+                workspace::create_helper(&self.docker, run, workspace_volume, &secret_volumes)
+                    .await?;
+            if self.options.workspace == WorkspaceMode::Copy {
+                self.unless_stopped(workspace::upload_dir(
+                    &self.docker,
+                    &helper,
+                    context,
+                    HELPER_WORKSPACE,
+                ))
+                .await?;
+            }
+            for volume in &self.task.volumes {
+                let files: Vec<(&str, &[u8], u32)> = volume
+                    .files
+                    .iter()
+                    .map(|(name, data)| (name.as_str(), data.as_slice(), SECRET_FILE_MODE))
+                    .collect();
+                workspace::upload_files(
+                    &self.docker,
+                    &helper,
+                    &files,
+                    &workspace::helper_secret_dir(&volume.name),
+                )
+                .await
+                .map_err(|e| {
+                    Error::docker(
+                        format!("cannot copy the files of secret volume {}", volume.name),
+                        e,
+                    )
+                })?;
+            }
+            Ok::<(), Error>(())
+        };
+        // Both run to completion, even when one fails: a creation dropped half way would
+        // still finish at the engine after cleanup has looked for what to remove.
+        let (networks, storage) = tokio::join!(self.create_networks(), storage);
+        networks.and(storage)?;
         Ok(())
     }
 

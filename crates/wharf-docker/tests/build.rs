@@ -213,3 +213,45 @@ async fn a_url_context_is_fetched_by_the_engine() {
     assert!(labels.contains(r#""origin":"remote""#), "{labels}");
     assert_clean(&t);
 }
+
+/// A step's container is created ahead of time while the steps before it run. When an
+/// earlier step rebuilds the image the step uses, the step must still run the new
+/// image, not the one its container was created from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuilt_image_is_used_even_when_the_container_was_made_ahead() {
+    require_docker!();
+    busybox();
+    let t = T::new("rebuild");
+    let repo = format!("wharf-test/rebuild{}", t.suffix);
+    let _images = Images(vec![format!("{repo}:latest")]);
+    // The tag exists before the run, with old content.
+    let old = context(&[(
+        "Dockerfile",
+        "FROM wharf-test/busybox:1\nRUN echo old > /content\n",
+    )]);
+    docker(&[
+        "build",
+        "-q",
+        "-t",
+        &format!("{repo}:latest"),
+        &old.path().display().to_string(),
+    ]);
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM wharf-test/busybox:1\nRUN echo new > /content\n",
+    )]);
+    let yaml = t.yaml(&format!(
+        r#"steps:
+  - id: slow@
+    cmd: wharf-test/busybox:1 sleep 1
+  - id: build@
+    build: -t {repo}:latest .
+  - id: read@
+    cmd: {repo}:latest cat /content
+"#
+    ));
+    let out = run_yaml(&yaml, t.options(ctx.path())).await;
+    assert_eq!(out.report.status, RunStatus::Succeeded, "{}", out.dump());
+    assert_eq!(out.logs(&t.id("read")), ["new"]);
+    assert_clean(&t);
+}

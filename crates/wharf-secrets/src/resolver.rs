@@ -35,7 +35,9 @@ pub struct Resolver {
 struct Inner {
     local: LocalSecrets,
     credentials: Credentials,
-    clients: Result<Clients, String>,
+    /// Built on the first Key Vault read: loading the system's CA certificates costs
+    /// tens of milliseconds, which a run whose secrets are all local never pays.
+    clients: std::sync::OnceLock<Result<Clients, String>>,
 }
 
 /// HTTP clients: `proxied` follows the usual proxy variables; `direct` never
@@ -63,12 +65,11 @@ impl Resolver {
     }
 
     pub(crate) fn with_env(local: LocalSecrets, env: EnvConfig) -> Resolver {
-        let clients = build_clients().map_err(|e| error_chain(&e));
         Resolver {
             inner: Arc::new(Inner {
                 local,
                 credentials: Credentials::new(env),
-                clients,
+                clients: std::sync::OnceLock::new(),
             }),
             timeout: DEFAULT_TIMEOUT,
         }
@@ -172,10 +173,14 @@ impl Inner {
     async fn fetch(&self, decl: &Secret, url: &VaultSecretUrl) -> Result<String, SecretError> {
         let id = || decl.id.clone();
         let vault = || url.vault.clone();
-        let clients = self.clients.as_ref().map_err(|e| SecretError::Internal {
-            id: id(),
-            message: format!("cannot set up the HTTP client: {e}"),
-        })?;
+        let clients = self
+            .clients
+            .get_or_init(|| build_clients().map_err(|e| error_chain(&e)))
+            .as_ref()
+            .map_err(|e| SecretError::Internal {
+                id: id(),
+                message: format!("cannot set up the HTTP client: {e}"),
+            })?;
         let client_id = decl
             .client_id
             .as_deref()
