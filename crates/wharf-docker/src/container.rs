@@ -143,14 +143,7 @@ impl DockerExecutor {
 
     /// Waits for every background removal.
     pub(crate) async fn removals_finished(&self) {
-        let pending: Vec<_> = self
-            .removals
-            .lock()
-            .map(|mut r| r.drain().map(|(_, h)| h).collect())
-            .unwrap_or_default();
-        for handle in pending {
-            let _ = handle.await;
-        }
+        crate::await_all(&self.removals).await;
     }
 
     /// Attaches, starts, streams the output and waits for the exit code (or kills the

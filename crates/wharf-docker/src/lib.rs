@@ -261,6 +261,17 @@ impl Executor for DockerExecutor {
     }
 }
 
+/// Takes every background task out of `tasks` and waits for each to end.
+pub(crate) async fn await_all<T>(tasks: &Mutex<HashMap<String, tokio::task::JoinHandle<T>>>) {
+    let pending: Vec<_> = tasks
+        .lock()
+        .map(|mut t| t.drain().map(|(_, handle)| handle).collect())
+        .unwrap_or_default();
+    for handle in pending {
+        let _ = handle.await;
+    }
+}
+
 /// See [`DockerExecutor::engine_network`].
 pub(crate) fn engine_network(task: &Task, run_id: &str, name: &str) -> String {
     let implicit_default = matches!(

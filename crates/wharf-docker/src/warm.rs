@@ -103,13 +103,6 @@ impl DockerExecutor {
 
     /// Waits for every container being created ahead of time (cleanup then finds them).
     pub(crate) async fn warming_finished(&self) {
-        let pending: Vec<_> = self
-            .warming
-            .lock()
-            .map(|mut w| w.drain().map(|(_, h)| h).collect())
-            .unwrap_or_default();
-        for handle in pending {
-            let _ = handle.await;
-        }
+        crate::await_all(&self.warming).await;
     }
 }

@@ -498,12 +498,7 @@ impl Loader<'_> {
                 Some(t)
             }
             Err(e) => {
-                self.diags.push(
-                    Diagnostic::error("template", template_message(&e.message)).at(
-                        self.task_file,
-                        chain.map_span(Span::new(e.span.start, e.span.end)),
-                    ),
-                );
+                self.template_error(&e, chain);
                 None
             }
         }
@@ -535,15 +530,18 @@ impl Loader<'_> {
                 Some(mapped)
             }
             Err(e) => {
-                self.diags.push(
-                    Diagnostic::error("template", template_message(&e.message)).at(
-                        self.task_file,
-                        chain.map_span(Span::new(e.span.start, e.span.end)),
-                    ),
-                );
+                self.template_error(&e, chain);
                 None
             }
         }
+    }
+
+    /// Reports a template error at its place in the task file.
+    fn template_error(&mut self, e: &wharf_template::Error, chain: &MapChain<'_>) {
+        let span = chain.map_span(Span::new(e.span.start, e.span.end));
+        self.diags.push(
+            Diagnostic::error("template", template_message(&e.message)).at(self.task_file, span),
+        );
     }
 
     fn parse_yaml(&mut self, text: &str, chain: &MapChain<'_>) -> Option<Option<yaml::Node>> {

@@ -91,16 +91,15 @@ pub fn resolve(
                 .with_label("reserved"),
                 id_span,
             );
-        } else if let Some(first) = seen.get(&id) {
+        } else if let Some(&first) = seen.get(&id) {
             let mut d = Diagnostic::error("duplicate-id", format!("step id `{id}` is used twice"))
-                .with_label("second use")
-                .with_related(Location { file, span: *first }, "first used here");
+                .with_label("second use");
             if raw_step.id.is_none() {
                 d = d.with_help(format!(
                     "this step has no id, so it gets the default `{id}`; give one of the two steps another id"
                 ));
             }
-            r.error(d, id_span);
+            r.duplicate(d, id_span, first, "first used here");
         } else {
             seen.insert(id.clone(), id_span);
         }
@@ -283,6 +282,15 @@ impl Resolver<'_> {
         self.diags.push(d.at(self.file, span));
     }
 
+    /// Reports `d` at `span`, pointing also at where the same thing came `first`.
+    fn duplicate(&mut self, d: Diagnostic, span: Span, first: Span, note: &str) {
+        let first = Location {
+            file: self.file,
+            span: first,
+        };
+        self.error(d.with_related(first, note), span);
+    }
+
     fn version(&mut self, raw: &RawTask) -> String {
         let Some(v) = raw.version.as_ref().filter(|v| !v.value.is_empty()) else {
             return DEFAULT_VERSION.to_string();
@@ -345,20 +353,15 @@ impl Resolver<'_> {
                     client.span,
                 );
             }
-            if let Some(first) = ids.get(id.value.as_str()) {
-                self.error(
+            if let Some(&first) = ids.get(id.value.as_str()) {
+                self.duplicate(
                     Diagnostic::error(
                         "duplicate-secret",
                         format!("duplicate secret found with ID: {}", id.value),
-                    )
-                    .with_related(
-                        Location {
-                            file: self.file,
-                            span: *first,
-                        },
-                        "first declared here",
                     ),
                     id.span,
+                    first,
+                    "first declared here",
                 );
                 continue;
             }
@@ -443,17 +446,12 @@ impl Resolver<'_> {
                     ),
                 }
             }
-            if let Some(first) = names.get(name) {
-                self.error(
-                    Diagnostic::error("duplicate-volume", "volume with duplicate name found")
-                        .with_related(
-                            Location {
-                                file: self.file,
-                                span: *first,
-                            },
-                            "first declared here",
-                        ),
+            if let Some(&first) = names.get(name) {
+                self.duplicate(
+                    Diagnostic::error("duplicate-volume", "volume with duplicate name found"),
                     name_span,
+                    first,
+                    "first declared here",
                 );
                 continue;
             }
@@ -810,17 +808,12 @@ impl Resolver<'_> {
                 continue;
             }
             let path_span = m.mount_path.as_ref().map_or(m.span, |p| p.span);
-            if let Some(first) = paths.get(path) {
-                self.error(
-                    Diagnostic::error("mount", "mount with duplicate container file path found")
-                        .with_related(
-                            Location {
-                                file: self.file,
-                                span: *first,
-                            },
-                            "first mounted here",
-                        ),
+            if let Some(&first) = paths.get(path) {
+                self.duplicate(
+                    Diagnostic::error("mount", "mount with duplicate container file path found"),
                     path_span,
+                    first,
+                    "first mounted here",
                 );
                 continue;
             }

@@ -18,10 +18,13 @@ use wharf_spec::values::host_platform;
 use wharf_spec::{Loaded, masked_secrets};
 
 use crate::cli::{Cli, Command, GraphFormat, PlanFormat, RegistryCommand, TaskArgs};
-use crate::task_input::InputError;
 
+/// The pipeline failed.
+const EXIT_FAILED: u8 = 1;
 /// Bad input or usage.
 const EXIT_USAGE: u8 = 2;
+/// Interrupted (Ctrl-C).
+const EXIT_INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -71,30 +74,11 @@ fn load_for_display(
             }
             Ok((loaded, run))
         }
-        Err(InputError::Read { path, error }) => {
-            eprintln!("error: cannot read {}: {error}", path.display());
-            if error.kind() == std::io::ErrorKind::NotFound
-                && args.file.is_none()
-                && args.file_flag.is_none()
-            {
-                eprintln!(
-                    "help: wharf looks for ./acb.yaml; pass another file as `wharf <command> FILE` or `-f FILE`"
-                );
-            }
-            Err(ExitCode::from(EXIT_USAGE))
-        }
-        Err(InputError::Invalid(failure)) => {
-            eprint!(
-                "{}",
-                report::render(
-                    &failure.diagnostics,
-                    &failure.sources,
-                    report::stderr_color()
-                )
-            );
-            eprintln!("{}", report::summary(&name, &failure.diagnostics));
-            Err(ExitCode::from(EXIT_USAGE))
-        }
+        Err(e) => Err(report::input_error(
+            &name,
+            e,
+            args.file.is_none() && args.file_flag.is_none(),
+        )),
     }
 }
 

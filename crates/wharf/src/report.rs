@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::io::IsTerminal;
+use std::process::ExitCode;
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
 use wharf_spec::{Diagnostic, Diagnostics, Severity, SourceFiles};
@@ -40,6 +41,40 @@ pub fn render(diagnostics: &Diagnostics, sources: &SourceFiles, color: bool) -> 
         out.push('\n');
     }
     out
+}
+
+/// Prints why a task could not be loaded and returns the exit code: 2 for bad input,
+/// 1 when only secrets could not be fetched (no login, Key Vault down: the run failed,
+/// the input is fine). `default_file` adds a hint when ./acb.yaml was assumed.
+pub fn input_error(name: &str, e: crate::task_input::InputError, default_file: bool) -> ExitCode {
+    match e {
+        crate::task_input::InputError::Read { path, error } => {
+            eprintln!("error: cannot read {}: {error}", path.display());
+            if default_file && error.kind() == std::io::ErrorKind::NotFound {
+                eprintln!(
+                    "help: wharf looks for ./acb.yaml; pass another file as `wharf <command> FILE` or `-f FILE`"
+                );
+            }
+            ExitCode::from(crate::EXIT_USAGE)
+        }
+        crate::task_input::InputError::Invalid(failure) => {
+            eprint!(
+                "{}",
+                render(&failure.diagnostics, &failure.sources, stderr_color())
+            );
+            eprintln!("{}", summary(name, &failure.diagnostics));
+            let only_secrets = failure
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .all(|d| d.code == "secret-resolve");
+            ExitCode::from(if only_secrets {
+                crate::EXIT_FAILED
+            } else {
+                crate::EXIT_USAGE
+            })
+        }
+    }
 }
 
 /// `error: acb.yaml has 2 errors and 1 warning`.

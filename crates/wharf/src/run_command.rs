@@ -18,12 +18,7 @@ use crate::output::{Renderer, Style};
 use crate::report;
 use crate::task_input::InputError;
 
-/// The pipeline failed.
-const EXIT_FAILED: u8 = 1;
-/// Bad input or usage.
-const EXIT_USAGE: u8 = 2;
-/// Interrupted (Ctrl-C).
-const EXIT_INTERRUPTED: u8 = 130;
+use crate::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE};
 
 /// Where wharf's own registry listens when no `--registry` is given.
 pub const LOCAL_REGISTRY: &str = "127.0.0.1:5050";
@@ -59,6 +54,17 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
     }
     for f in &args.secret_file {
         local.read_file(f).map_err(|e| usage(e.to_string()))?;
+    }
+
+    // A missing task file is reported before anything is started.
+    let path = args.task.path();
+    let default_file = args.task.file.is_none() && args.task.file_flag.is_none();
+    let input_error = |name: &str, e: InputError| report::input_error(name, e, default_file);
+    if let Err(error) = std::fs::metadata(&path) {
+        return Err(input_error(
+            &path.display().to_string(),
+            InputError::Read { path, error },
+        ));
     }
 
     // The registry: --registry, or wharf's own on loopback.
@@ -144,26 +150,6 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         RunStatus::Failed => EXIT_FAILED,
         RunStatus::Interrupted => EXIT_INTERRUPTED,
     }))
-}
-
-fn input_error(name: &str, e: InputError) -> ExitCode {
-    match e {
-        InputError::Read { path, error } => {
-            eprintln!("error: cannot read {}: {error}", path.display())
-        }
-        InputError::Invalid(failure) => {
-            eprint!(
-                "{}",
-                report::render(
-                    &failure.diagnostics,
-                    &failure.sources,
-                    report::stderr_color()
-                )
-            );
-            eprintln!("{}", report::summary(name, &failure.diagnostics));
-        }
-    }
-    ExitCode::from(EXIT_USAGE)
 }
 
 /// Starts wharf's registry on its usual address, or finds one already serving there.

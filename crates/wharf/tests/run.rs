@@ -415,3 +415,33 @@ fn the_hello_web_example_runs_end_to_end() {
         .args(["rmi", &format!("{}/hello-web:e2ehello", registry.host)])
         .output();
 }
+
+#[test]
+fn unreachable_secrets_fail_the_run_with_exit_1_and_say_how_to_pass_them() {
+    require_docker!();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(
+        dir.path(),
+        "acb.yaml",
+        &format!(
+            "secrets:\n  - id: pw\n    keyvault: https://example.vault.azure.net/secrets/pw\nsteps:\n  - cmd: {} echo {{{{.Secrets.pw}}}}\n",
+            busybox_image()
+        ),
+    );
+    // No managed identity endpoint here: the forced managed-identity credential fails at once.
+    let out = wharf()
+        .current_dir(dir.path())
+        .env("WHARF_AZURE_CREDENTIAL", "managed-identity")
+        .env_remove("IDENTITY_ENDPOINT")
+        .env_remove("IDENTITY_HEADER")
+        .args(["run", "--id", "e2ekv", "--registry", "localhost:5000"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("secret `pw`") && err.contains("--secret pw="),
+        "{err}"
+    );
+    assert_nothing_left("e2ekv");
+}
