@@ -445,3 +445,51 @@ fn unreachable_secrets_fail_the_run_with_exit_1_and_say_how_to_pass_them() {
     );
     assert_nothing_left("e2ekv");
 }
+
+#[test]
+fn a_second_ctrl_c_forces_the_exit_and_clean_sweeps_what_remains() {
+    require_docker!();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let image = busybox_image();
+    write(
+        dir.path(),
+        "acb.yaml",
+        &format!(
+            "steps:\n  - id: force-sleep\n    cmd: {image} sh -c 'echo sleeping; sleep 300'\n  - id: force-server\n    cmd: {image} httpd -f -p 8080\n    detach: true\n    when: [\"-\"]\n"
+        ),
+    );
+    let mut child = wharf()
+        .current_dir(dir.path())
+        .args(["run", "--id", "e2eforce", "--registry", "localhost:5000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(line)) if line.contains("sleeping") => break,
+            Some(Ok(_)) => {}
+            _ => panic!("the run ended before the step started"),
+        }
+    }
+    // The second signal comes while the first one's cleanup runs (removing the run's
+    // network alone takes well over 50 ms).
+    sh(Command::new("kill").args(["-INT", &child.id().to_string()]));
+    std::thread::sleep(Duration::from_millis(50));
+    sh(Command::new("kill").args(["-INT", &child.id().to_string()]));
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(130));
+    assert!(
+        text(&out.stderr).contains("forced exit"),
+        "{}",
+        text(&out.stderr)
+    );
+    let clean = wharf()
+        .args(["clean", "--run", "e2eforce"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(clean.status.success(), "{}", text(&clean.stderr));
+    assert_nothing_left("e2eforce");
+}
