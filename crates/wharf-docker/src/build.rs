@@ -43,6 +43,12 @@ impl DockerExecutor {
                 "note: wharf builds with the classic builder; DOCKER_BUILDKIT=1 is ignored",
             );
         }
+        if !cmd.rm {
+            output.line(
+                Stream::Stderr,
+                "note: wharf removes intermediate containers; --rm=false is ignored",
+            );
+        }
         if !cmd.ignored.is_empty() {
             output.line(
                 Stream::Stderr,
@@ -238,8 +244,11 @@ fn build_options(
         nocache: cmd.no_cache,
         cachefrom: (!cmd.cache_from.is_empty()).then(|| cmd.cache_from.clone()),
         pull: cmd.pull.then(|| "1".to_string()),
-        rm: cmd.rm,
-        forcerm: cmd.force_rm,
+        // Intermediate containers are always removed, also when the build fails
+        // (docker build keeps the failed step's container: --force-rm=false): a run
+        // leaves nothing behind.
+        rm: true,
+        forcerm: true,
         buildargs: (!build_args.is_empty()).then_some(build_args),
         labels: (!build_labels.is_empty()).then_some(build_labels),
         networkmode: cmd.network.clone(),

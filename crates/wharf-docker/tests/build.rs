@@ -146,10 +146,11 @@ async fn a_failing_build_fails_the_step_with_the_builders_message() {
     require_docker!();
     busybox();
     let t = T::new("bfail");
-    let ctx = context(&[(
-        "Dockerfile",
-        "FROM wharf-test/busybox:1\nRUN echo before failing; exit 7\n",
-    )]);
+    let dockerfile = format!(
+        "FROM wharf-test/busybox:1\nRUN echo before failing{}; exit 7\n",
+        t.suffix
+    );
+    let ctx = context(&[("Dockerfile", dockerfile.as_str())]);
     let yaml = t.yaml("steps:\n  - id: missing@\n    build: -f nope/Dockerfile .\n    ignoreErrors: true\n  - id: build@\n    build: -t wharf-test/never-built .\n");
     let out = run_yaml(&yaml, t.options(ctx.path())).await;
     assert_eq!(out.report.status, RunStatus::Failed);
@@ -160,11 +161,14 @@ async fn a_failing_build_fails_the_step_with_the_builders_message() {
         error.contains("the build failed") && error.contains("returned a non-zero code: 7"),
         "{error}"
     );
+    let marker = format!("before failing{}", t.suffix);
+    assert!(out.logs(&t.id("build")).contains(&marker), "{}", out.dump());
+    // The failed instruction's intermediate container is removed too.
+    let commands =
+        docker(&["ps", "-a", "--no-trunc", "--format", "{{.Command}}"]).unwrap_or_default();
     assert!(
-        out.logs(&t.id("build"))
-            .contains(&"before failing".to_string()),
-        "{}",
-        out.dump()
+        !commands.contains(&marker),
+        "an intermediate container remains: {commands}"
     );
     let missing = out.step(&t.id("missing")).error.unwrap_or_default();
     assert!(
