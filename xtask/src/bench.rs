@@ -232,7 +232,7 @@ fn run_steps(wharf: &Path) -> Result<Section> {
         Ok(())
     };
     // Interleave the sides so that machine noise hits them alike.
-    let rounds = 7;
+    let rounds = 11;
     let mut times: [Vec<Duration>; 5] = Default::default();
     wharf_run(&ten_file)?;
     bash(&script)?;
