@@ -288,20 +288,9 @@ pub(crate) fn engine_network(task: &Task, run_id: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wharf_spec::{LoadOptions, LocalFiles, load, masked_secrets};
 
     fn task(yaml: &str) -> Task {
-        let files = LocalFiles { base: ".".into() };
-        match load(
-            "acb.yaml",
-            yaml,
-            &LoadOptions::default(),
-            &files,
-            &mut masked_secrets,
-        ) {
-            Ok(l) => l.task,
-            Err(f) => panic!("{:?}", f.diagnostics),
-        }
+        wharf_spec::load_task(yaml).unwrap_or_else(|f| panic!("{:?}", f.diagnostics))
     }
 
     #[test]

@@ -13,7 +13,7 @@ use wharf_engine::{
     Event, ExecError, Executor, Exit, Output, RunOptions, RunReport, RunStatus, StepStatus, Stream,
     run,
 };
-use wharf_spec::{Action, LoadOptions, LocalFiles, Step, Task, load, masked_secrets};
+use wharf_spec::{Action, Step, Task};
 
 #[derive(Default)]
 struct Log {
@@ -131,17 +131,8 @@ impl Executor for Script {
 }
 
 fn task(yaml: &str) -> Task {
-    let files = LocalFiles { base: ".".into() };
-    match load(
-        "acb.yaml",
-        yaml,
-        &LoadOptions::default(),
-        &files,
-        &mut masked_secrets,
-    ) {
-        Ok(loaded) => loaded.task,
-        Err(f) => panic!("test task does not load: {:?}", f.diagnostics),
-    }
+    wharf_spec::load_task(yaml)
+        .unwrap_or_else(|f| panic!("test task does not load: {:?}", f.diagnostics))
 }
 
 async fn go(yaml: &str, script: Arc<Script>, secrets: &[&str]) -> (RunReport, Vec<Event>) {

@@ -42,7 +42,7 @@ pub use build_command::BuildCommand;
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 pub use load::{
     Files, LoadFailure, LoadOptions, Loaded, LocalFiles, SECRET_MASK, SecretResolver, load,
-    masked_secrets,
+    load_task, masked_secrets,
 };
 pub use resolve::TaskDefaults;
 pub use source::{FileId, LineCol, SourceFile, SourceFiles, Span};

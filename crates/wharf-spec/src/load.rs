@@ -119,6 +119,26 @@ pub fn masked_secrets(secrets: &[Secret]) -> Result<BTreeMap<String, String>, St
         .collect())
 }
 
+/// Loads a task from text alone: default options (no values, no run variables), no
+/// other files, and secrets masked. For tools and tests that need a [`Task`] from
+/// a snippet; real runs use [`load`].
+pub fn load_task(text: &str) -> Result<Task, LoadFailure> {
+    struct NoFiles;
+    impl Files for NoFiles {
+        fn read(&self, path: &str) -> Result<String, String> {
+            Err(format!("{path}: no files are available here"))
+        }
+    }
+    load(
+        "acb.yaml",
+        text,
+        &LoadOptions::default(),
+        &NoFiles,
+        &mut masked_secrets,
+    )
+    .map(|l| l.task)
+}
+
 /// Loads the task file `name` with contents `text`.
 pub fn load(
     name: &str,

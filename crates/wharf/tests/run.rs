@@ -34,6 +34,35 @@ fn run_in(dir: &Path, run_id: &str, extra: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run wharf: {e}"))
 }
 
+/// Starts `wharf run` in `dir` and reads its output until a line contains `marker`;
+/// returns the process and the rest of its output.
+fn spawn_until(
+    dir: &Path,
+    run_id: &str,
+    marker: &str,
+) -> (
+    std::process::Child,
+    std::io::Lines<BufReader<std::process::ChildStdout>>,
+) {
+    let mut child = wharf()
+        .current_dir(dir)
+        .args(["run", "--id", run_id, "--registry", "localhost:5000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(line)) if line.contains(marker) => break,
+            Some(Ok(_)) => {}
+            _ => panic!("the run ended before printing {marker:?}"),
+        }
+    }
+    (child, lines)
+}
+
 fn assert_nothing_left(run_id: &str) {
     let left = labelled(&format!("dev.wharf.run={run_id}"));
     assert!(left.is_empty(), "run {run_id} left {left:?}");
@@ -217,25 +246,7 @@ fn ctrl_c_stops_the_run_removes_everything_and_exits_130() {
             "steps:\n  - id: sigint-server\n    cmd: {image} httpd -f -p 8080\n    detach: true\n  - id: sigint-sleep\n    cmd: {image} sh -c 'echo sleeping; sleep 300'\n"
         ),
     );
-    let mut child = wharf()
-        .current_dir(dir.path())
-        .args(["run", "--id", "e2esigint", "--registry", "localhost:5000"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    // Wait until the long step is running.
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let mut lines = BufReader::new(stdout).lines();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        match lines.next() {
-            Some(Ok(line)) if line.contains("sleeping") => break,
-            Some(Ok(_)) => {}
-            _ => panic!("the run ended before the step started"),
-        }
-        assert!(Instant::now() < deadline, "the step did not start");
-    }
+    let (mut child, lines) = spawn_until(dir.path(), "e2esigint", "sleeping");
     sh(Command::new("kill").args(["-INT", &child.id().to_string()]));
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
@@ -458,22 +469,7 @@ fn a_second_ctrl_c_forces_the_exit_and_clean_sweeps_what_remains() {
             "steps:\n  - id: force-sleep\n    cmd: {image} sh -c 'echo sleeping; sleep 300'\n  - id: force-server\n    cmd: {image} httpd -f -p 8080\n    detach: true\n    when: [\"-\"]\n"
         ),
     );
-    let mut child = wharf()
-        .current_dir(dir.path())
-        .args(["run", "--id", "e2eforce", "--registry", "localhost:5000"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let mut lines = BufReader::new(stdout).lines();
-    loop {
-        match lines.next() {
-            Some(Ok(line)) if line.contains("sleeping") => break,
-            Some(Ok(_)) => {}
-            _ => panic!("the run ended before the step started"),
-        }
-    }
+    let (child, _lines) = spawn_until(dir.path(), "e2eforce", "sleeping");
     // The second signal comes while the first one's cleanup runs (removing the run's
     // network alone takes well over 50 ms).
     sh(Command::new("kill").args(["-INT", &child.id().to_string()]));

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use wharf_docker::{DockerExecutor, DockerOptions};
 use wharf_engine::{Event, RunOptions, RunReport, StepResult, StepStatus, Stream, run};
-use wharf_spec::{LoadOptions, LocalFiles, Task, load, masked_secrets};
+use wharf_spec::Task;
 
 /// One test's names: every step id, run id and network carries a unique suffix, since
 /// containers are named after step ids and tests run in parallel.
@@ -80,17 +80,8 @@ pub fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 pub fn task(yaml: &str) -> Task {
-    let files = LocalFiles { base: ".".into() };
-    match load(
-        "acb.yaml",
-        yaml,
-        &LoadOptions::default(),
-        &files,
-        &mut masked_secrets,
-    ) {
-        Ok(loaded) => loaded.task,
-        Err(f) => panic!("test task does not load: {:?}\n{yaml}", f.diagnostics),
-    }
+    wharf_spec::load_task(yaml)
+        .unwrap_or_else(|f| panic!("test task does not load: {:?}\n{yaml}", f.diagnostics))
 }
 
 /// A finished run.
