@@ -75,15 +75,8 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
             task_args.registry = Some(LOCAL_REGISTRY.to_string());
         } else {
             let (host, handle) = rt.block_on(start_local_registry())?;
-            if !args.json {
-                eprintln!(
-                    "wharf: no --registry given: pushing to wharf's own registry at {host} \
-                     (stored in {}; `wharf registry serve` serves it after the run)",
-                    wharf_registry::default_root().display()
-                );
-            }
             task_args.registry = Some(host);
-            local_registry = handle;
+            local_registry = Some(handle);
         }
     }
 
@@ -131,6 +124,19 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         );
     }
     let task = Arc::new(loaded.task);
+    let pushes = task
+        .steps
+        .iter()
+        .any(|s| matches!(s.action, wharf_spec::Action::Push { .. }));
+    if let (Some(_), Some(host), true, false) =
+        (&local_registry, &task_args.registry, pushes, args.json)
+    {
+        eprintln!(
+            "wharf: no --registry given: pushing to wharf's own registry at {host} \
+             (stored in {}; `wharf registry serve` serves it after the run)",
+            wharf_registry::default_root().display()
+        );
+    }
 
     if args.dry_run {
         let context = task_args.context.display().to_string();
@@ -142,7 +148,7 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
     }
 
     let status = rt.block_on(execute(args, &task_args, task, run_info, secret_values));
-    if let Some(handle) = local_registry {
+    if let Some(Some(handle)) = local_registry {
         rt.block_on(handle.shutdown());
     }
     Ok(ExitCode::from(match status {
