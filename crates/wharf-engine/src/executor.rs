@@ -5,7 +5,6 @@
 //! Docker container, a registry push, ...).
 
 use std::future::Future;
-use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -20,6 +19,8 @@ pub enum Exit {
     Code(i64),
     /// A detached container started and keeps running.
     Detached,
+    /// The step succeeded without a process exit code (a push).
+    Done,
 }
 
 /// An executor could not run the step at all (as opposed to the step failing).
@@ -87,23 +88,4 @@ pub trait Executor: Send + Sync + 'static {
     /// Removes everything the run created (containers, networks, volumes). Called once,
     /// however the run ended; returns the problems it met, if any.
     fn cleanup(&self) -> impl Future<Output = Vec<String>> + Send;
-}
-
-impl<E: Executor> Executor for Arc<E> {
-    fn prepare(&self) -> impl Future<Output = Result<(), ExecError>> + Send {
-        E::prepare(self)
-    }
-
-    fn run_step(
-        &self,
-        step: &Step,
-        output: Output,
-        cancel: CancellationToken,
-    ) -> impl Future<Output = Result<Exit, ExecError>> + Send {
-        E::run_step(self, step, output, cancel)
-    }
-
-    fn cleanup(&self) -> impl Future<Output = Vec<String>> + Send {
-        E::cleanup(self)
-    }
 }

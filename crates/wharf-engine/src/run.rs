@@ -359,7 +359,10 @@ async fn attempt<E: Executor>(
     };
     // The executor has dropped its output handle: the forwarder ends after the last line.
     let retry_matched = forwarder.await.unwrap_or(false);
-    let succeeded = matches!(result, Some(Ok(Exit::Code(0) | Exit::Detached)));
+    let succeeded = matches!(
+        result,
+        Some(Ok(Exit::Code(0) | Exit::Detached | Exit::Done))
+    );
     if stop.is_cancelled() && !succeeded {
         return Attempt::Stopped;
     }
@@ -374,7 +377,7 @@ async fn attempt<E: Executor>(
             retry_allowed,
         },
         Some(Ok(Exit::Code(0))) => Attempt::Success(Some(0)),
-        Some(Ok(Exit::Detached)) => Attempt::Success(None),
+        Some(Ok(Exit::Detached | Exit::Done)) => Attempt::Success(None),
         Some(Ok(Exit::Code(code))) => Attempt::Failure {
             exit_code: Some(code),
             error: format!("exit code {code}"),
