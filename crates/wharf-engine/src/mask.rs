@@ -10,6 +10,9 @@ use std::sync::Arc;
 /// What replaces a secret in output.
 pub const MASK: &str = "***";
 
+/// The shortest line of a multi-line secret that is masked on its own.
+pub const MIN_LINE_PART: usize = 4;
+
 /// Flush a line without a newline once it grows past this many bytes.
 const MAX_PENDING: usize = 16 * 1024;
 
@@ -21,20 +24,33 @@ pub struct Masker {
 }
 
 impl Masker {
-    /// A masker for `secrets`. Multi-line secrets are masked line by line (output is
-    /// line-based); empty values are ignored.
+    /// A masker for `secrets`. Output is line-based, so a multi-line secret is also
+    /// masked line by line (each line without its indentation) — but only its lines
+    /// that could identify it (at least
+    /// [`MIN_LINE_PART`] characters with a letter or digit): lines such as `{` or `}`
+    /// of a JSON key would otherwise mask ordinary text. Empty values are ignored.
     pub fn new<I, S>(secrets: I) -> Masker
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
         let mut needles: Vec<Vec<u8>> = Vec::new();
+        let mut add = |part: &str| {
+            if !part.is_empty() && !needles.iter().any(|n| n == part.as_bytes()) {
+                needles.push(part.as_bytes().to_vec());
+            }
+        };
         for secret in secrets {
             let secret = secret.as_ref();
-            for part in std::iter::once(secret).chain(secret.lines()) {
-                let part = part.trim_end_matches('\r');
-                if !part.is_empty() && !needles.iter().any(|n| n == part.as_bytes()) {
-                    needles.push(part.as_bytes().to_vec());
+            add(secret.trim_end_matches(['\r', '\n']));
+            if secret.contains('\n') {
+                for line in secret.lines() {
+                    let line = line.trim();
+                    let telling = line.chars().count() >= MIN_LINE_PART
+                        && line.chars().any(char::is_alphanumeric);
+                    if telling {
+                        add(line);
+                    }
                 }
             }
         }
@@ -62,25 +78,27 @@ impl Masker {
     }
 
     fn mask_bytes(&self, bytes: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        'outer: while i < bytes.len() {
-            for needle in self.needles.iter() {
-                if bytes[i..].starts_with(needle) {
-                    out.extend_from_slice(MASK.as_bytes());
-                    i += needle.len();
-                    continue 'outer;
-                }
-            }
-            out.push(bytes[i]);
-            i += 1;
+        if self.is_empty() {
+            return bytes.to_vec();
         }
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut last = 0;
+        for (start, end) in self.occurrences(bytes) {
+            out.extend_from_slice(&bytes[last..start]);
+            out.extend_from_slice(MASK.as_bytes());
+            last = end;
+        }
+        out.extend_from_slice(&bytes[last..]);
         out
     }
 
-    /// Occurrences of secrets in `bytes`, as `[start, end)` ranges, left to right.
+    /// Occurrences of secrets in `bytes`, as `[start, end)` ranges, left to right
+    /// (the longest secret wins where several start at the same byte).
     fn occurrences(&self, bytes: &[u8]) -> Vec<(usize, usize)> {
         let mut found = Vec::new();
+        if self.is_empty() {
+            return found;
+        }
         let mut i = 0;
         'outer: while i < bytes.len() {
             for needle in self.needles.iter() {
@@ -115,15 +133,16 @@ impl LineScrubber {
     /// Adds a chunk; returns the complete lines it finished (without line endings), masked.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<String> {
         let mut lines = Vec::new();
-        for &b in chunk {
-            if b == b'\n' {
-                if self.pending.last() == Some(&b'\r') {
-                    self.pending.pop();
-                }
-                lines.push(self.take_all());
-            } else {
-                self.pending.push(b);
+        let mut pieces = chunk.split(|&b| b == b'\n').peekable();
+        while let Some(piece) = pieces.next() {
+            self.pending.extend_from_slice(piece);
+            if pieces.peek().is_none() {
+                break; // the last piece has no newline after it (yet)
             }
+            if self.pending.last() == Some(&b'\r') {
+                self.pending.pop();
+            }
+            lines.push(self.take_all());
         }
         if self.pending.len() > MAX_PENDING {
             lines.push(self.take_safe_prefix());
@@ -175,6 +194,15 @@ mod tests {
         assert_eq!(m.mask("pw=hunter2!"), "pw=***!");
         assert_eq!(m.mask("a line two b"), "a *** b");
         assert_eq!(m.mask("nothing"), "nothing");
+    }
+
+    #[test]
+    fn short_lines_of_multiline_secrets_are_not_masked_alone() {
+        let key = "{\n  \"type\": \"service_account\",\n  \"private_key\": \"abcd1234\"\n}";
+        let m = Masker::new([key]);
+        assert_eq!(m.mask("if (x) { y }"), "if (x) { y }");
+        assert_eq!(m.mask("key: \"private_key\": \"abcd1234\""), "key: ***");
+        assert_eq!(m.mask(key), "***");
     }
 
     #[test]

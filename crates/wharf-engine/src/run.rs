@@ -4,7 +4,9 @@
 //! nothing new, stops what is running and leaves the rest skipped.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -153,7 +155,8 @@ async fn schedule<E: Executor>(
         .map(|s| s.depends_on.iter().filter_map(|d| index_of(d)).collect())
         .collect();
     let mut started = vec![false; task.steps.len()];
-    let mut running: JoinSet<(usize, StepResult)> = JoinSet::new();
+    let mut running: JoinSet<StepResult> = JoinSet::new();
+    let mut index_of_task = std::collections::HashMap::new();
     let mut failed = false;
     loop {
         if !stop.is_cancelled() {
@@ -170,29 +173,29 @@ async fn schedule<E: Executor>(
                     let executor = Arc::clone(executor);
                     let events = events.clone();
                     let stop = stop.clone();
-                    running.spawn(async move {
-                        let result = run_step(&step, executor, &events, &stop).await;
-                        (i, result)
-                    });
+                    let handle = running
+                        .spawn(async move { run_step(&step, executor, &events, &stop).await });
+                    index_of_task.insert(handle.id(), i);
                 }
             }
         }
-        let Some(joined) = running.join_next().await else {
+        let Some(joined) = running.join_next_with_id().await else {
             break;
         };
         let (i, result) = match joined {
-            Ok(r) => r,
+            Ok((id, result)) => (index_of_task.get(&id).copied().unwrap_or_default(), result),
             Err(e) => {
-                // A step task panicked: treat it as a failure of the whole run.
-                failed = true;
-                stop.cancel();
-                events.send(Event::Log {
-                    time: now(),
-                    step: String::new(),
-                    stream: Stream::Stderr,
-                    line: format!("internal error while running a step: {e}"),
-                });
-                continue;
+                // The step's task panicked (a bug): the step failed, and so does the run.
+                let i = index_of_task.get(&e.id()).copied().unwrap_or_default();
+                let result = StepResult {
+                    step: task.steps[i].id.clone(),
+                    status: StepStatus::Failed,
+                    exit_code: None,
+                    duration_ms: 0,
+                    attempts: 1,
+                    error: Some(events.masker.mask(&format!("internal error: {e}"))),
+                };
+                (i, result)
             }
         };
         if result.status == StepStatus::Failed {
@@ -226,6 +229,17 @@ async fn run_step<E: Executor>(
     events: &Events,
     stop: &CancellationToken,
 ) -> StepResult {
+    if step.start_delay > 0 && !sleep_or_stop(Duration::from_secs(step.start_delay), stop).await {
+        return StepResult {
+            step: step.id.clone(),
+            status: StepStatus::Cancelled,
+            exit_code: None,
+            duration_ms: 0,
+            attempts: 0,
+            error: Some("the run stopped".into()),
+        };
+    }
+    // The duration starts after startDelay, as docs/events.md says.
     let started = Instant::now();
     let finish = |status, exit_code, attempts, error: Option<String>| StepResult {
         step: step.id.clone(),
@@ -235,14 +249,6 @@ async fn run_step<E: Executor>(
         attempts,
         error: error.map(|e| events.masker.mask(&e)),
     };
-    if step.start_delay > 0 && !sleep_or_stop(Duration::from_secs(step.start_delay), stop).await {
-        return finish(
-            StepStatus::Cancelled,
-            None,
-            0,
-            Some("the run stopped".into()),
-        );
-    }
     // ACR retries only cmd and build steps; push steps retry inside the executor.
     let retries = match step.action {
         Action::Push { .. } => 0,
@@ -366,7 +372,16 @@ async fn attempt<E: Executor>(
     if stop.is_cancelled() && !succeeded {
         return Attempt::Stopped;
     }
-    let retry_allowed = step.retry_on_errors.is_empty() || retry_matched;
+    // ACR matches retryOnErrors against the docker client's output, where engine
+    // errors (a failed pull, a port already allocated) appear too.
+    let error_matches = |message: &str| {
+        step.retry_on_errors
+            .iter()
+            .any(|r| message.contains(r.as_str()))
+    };
+    let retry_allowed = step.retry_on_errors.is_empty()
+        || retry_matched
+        || matches!(&result, Some(Err(e)) if error_matches(&e.message));
     match result {
         None => Attempt::Failure {
             exit_code: None,

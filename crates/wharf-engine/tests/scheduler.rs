@@ -111,6 +111,7 @@ impl Executor for Script {
                     }
                 }
             }
+            ["panic"] => panic!("a bug in the executor"),
             ["hang"] => {
                 cancel.cancelled().await;
                 self.note(&step.id, "cancelled");
@@ -473,4 +474,50 @@ async fn push_steps_are_not_retried_by_the_engine() {
     .await;
     assert_eq!(report.status, RunStatus::Failed);
     assert_eq!(exec.0.lock().map(|n| *n).unwrap_or(0), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_duration_starts_after_start_delay() {
+    let script = Arc::new(Script::default());
+    let (report, _) = go(
+        "steps:\n- {id: s, cmd: sleep 2000, startDelay: 5}\n",
+        script,
+        &[],
+    )
+    .await;
+    assert_eq!(report.steps[0].duration_ms, 2000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_on_errors_also_matches_engine_errors() {
+    let script = Arc::new(Script::default());
+    let (report, _) = go(
+        "steps:\n- {id: s, cmd: error port is already allocated, retries: 2, retryDelay: 1, retryOnErrors: [already allocated]}\n",
+        script,
+        &[],
+    )
+    .await;
+    assert_eq!(report.steps[0].attempts, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_step_fails_the_run_instead_of_vanishing() {
+    let script = Arc::new(Script::default());
+    let (report, _) = go(
+        "steps:\n- {id: boom, cmd: panic}\n- {id: after, cmd: ok}\n",
+        script.clone(),
+        &[],
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Failed);
+    assert_eq!(status(&report, "boom"), StepStatus::Failed);
+    let error = report.steps[0].error.clone().unwrap_or_default();
+    assert!(error.contains("internal error"), "{error}");
+    assert_eq!(status(&report, "after"), StepStatus::Skipped);
+    let cleaned = script
+        .log
+        .lock()
+        .map(|l| l.cleaned)
+        .unwrap_or_else(|e| e.into_inner().cleaned);
+    assert_eq!(cleaned, 1);
 }
