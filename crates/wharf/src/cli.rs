@@ -58,8 +58,9 @@ pub struct TaskArgs {
     /// The registry login server, for $Registry and {{.Run.Registry}}.
     #[arg(long = "registry", env = "WHARF_REGISTRY", value_name = "REGISTRY")]
     pub registry: Option<String>,
-    /// The run id, for $ID and {{.Run.ID}} (default: a new short id).
-    #[arg(long = "id", value_name = "ID")]
+    /// The run id, for $ID and {{.Run.ID}} (default: a new short id). Letters, digits,
+    /// '_', '.' and '-', starting with a letter or digit: it names Docker objects.
+    #[arg(long = "id", value_name = "ID", value_parser = parse_run_id)]
     pub id: Option<String>,
     /// Default environment for every step: KEY=VALUE (repeatable; the task's own env wins).
     #[arg(long = "env", value_name = "KEY=VALUE")]
@@ -173,4 +174,35 @@ pub struct RegistryServeArgs {
     /// Storage directory (default: the local data directory, wharf/registry).
     #[arg(long, value_name = "DIR")]
     pub root: Option<std::path::PathBuf>,
+}
+
+/// A run id names Docker objects (volumes, networks) and labels, so it must be a valid
+/// part of a Docker name.
+fn parse_run_id(id: &str) -> Result<String, String> {
+    let mut chars = id.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if first_ok && rest_ok && id.len() <= 64 {
+        Ok(id.to_string())
+    } else {
+        Err(
+            "use up to 64 letters, digits, '_', '.' and '-', starting with a letter or digit"
+                .into(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_run_id;
+
+    #[test]
+    fn run_ids_must_be_docker_name_parts() {
+        assert!(parse_run_id("cb1").is_ok());
+        assert!(parse_run_id("pr-12.build_3").is_ok());
+        assert!(parse_run_id("pr#12").is_err());
+        assert!(parse_run_id("-x").is_err());
+        assert!(parse_run_id("").is_err());
+        assert!(parse_run_id(&"a".repeat(65)).is_err());
+    }
 }

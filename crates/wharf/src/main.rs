@@ -78,6 +78,7 @@ fn load_for_display(
             &name,
             e,
             args.file.is_none() && args.file_flag.is_none(),
+            &wharf_engine::Masker::default(),
         )),
     }
 }

@@ -65,13 +65,7 @@ impl<W: Write> Renderer<W> {
     }
 
     fn prefix(&self, step: &str) -> String {
-        let name: String = if step.chars().count() > self.width {
-            let mut s: String = step.chars().take(self.width - 1).collect();
-            s.push('…');
-            s
-        } else {
-            step.to_string()
-        };
+        let name = shorten(step, self.width);
         let padded = format!("{name:<width$}", width = self.width);
         match (self.style, self.colors.get(step)) {
             (Style::Color, Some(c)) => format!("\x1b[{c}m{padded} |{RESET}"),
@@ -121,7 +115,9 @@ impl<W: Write> Renderer<W> {
                 step, stream, line, ..
             } => {
                 if step.is_empty() {
-                    return writeln!(self.out, "wharf: {line}");
+                    // wharf's own problem (the run could not be prepared): stderr.
+                    eprintln!("wharf: {line}");
+                    return Ok(());
                 }
                 let text = match stream {
                     Stream::Stderr if self.style == Style::Color => self.paint("31", line),
@@ -160,7 +156,7 @@ impl<W: Write> Renderer<W> {
                 ..
             } => {
                 for e in cleanup_errors {
-                    writeln!(self.out, "wharf: cleanup: {e}")?;
+                    eprintln!("wharf: cleanup: {e}");
                 }
                 writeln!(self.out)?;
                 self.summary(steps)?;
@@ -208,6 +204,21 @@ impl<W: Write> Renderer<W> {
         }
         Ok(())
     }
+}
+
+/// `step` in at most `width` characters: long ids lose their middle, so that ids
+/// sharing a long prefix (`integration-test-backend-1`, `-2`) stay apart.
+fn shorten(step: &str, width: usize) -> String {
+    let chars: Vec<char> = step.chars().collect();
+    if chars.len() <= width {
+        return step.to_string();
+    }
+    let tail = (width - 1) / 2;
+    let head = width - 1 - tail;
+    let mut out: String = chars[..head].iter().collect();
+    out.push('…');
+    out.extend(&chars[chars.len() - tail..]);
+    out
 }
 
 fn step_line(r: &StepResult) -> String {
@@ -348,6 +359,19 @@ mod tests {
             let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
             assert!(v["event"].is_string(), "{line}");
         }
+    }
+
+    #[test]
+    fn long_ids_keep_their_ends() {
+        assert_eq!(shorten("build", 24), "build");
+        let a = shorten("integration-test-backend-service-1", 24);
+        let b = shorten("integration-test-backend-service-2", 24);
+        assert_eq!(a.chars().count(), 24);
+        assert_ne!(a, b);
+        assert!(
+            a.starts_with("integration") && a.ends_with("service-1"),
+            "{a}"
+        );
     }
 
     #[test]

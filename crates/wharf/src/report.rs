@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use wharf_engine::Masker;
 use wharf_spec::{Diagnostic, Diagnostics, Severity, SourceFiles};
 
 /// Whether to use colour on stderr: a terminal, and `NO_COLOR` unset.
@@ -46,7 +47,12 @@ pub fn render(diagnostics: &Diagnostics, sources: &SourceFiles, color: bool) -> 
 /// Prints why a task could not be loaded and returns the exit code: 2 for bad input,
 /// 1 when only secrets could not be fetched (no login, Key Vault down: the run failed,
 /// the input is fine). `default_file` adds a hint when ./acb.yaml was assumed.
-pub fn input_error(name: &str, e: crate::task_input::InputError, default_file: bool) -> ExitCode {
+pub fn input_error(
+    name: &str,
+    e: crate::task_input::InputError,
+    default_file: bool,
+    masker: &Masker,
+) -> ExitCode {
     match e {
         crate::task_input::InputError::Read { path, error } => {
             eprintln!("error: cannot read {}: {error}", path.display());
@@ -58,10 +64,8 @@ pub fn input_error(name: &str, e: crate::task_input::InputError, default_file: b
             ExitCode::from(crate::EXIT_USAGE)
         }
         crate::task_input::InputError::Invalid(failure) => {
-            eprint!(
-                "{}",
-                render(&failure.diagnostics, &failure.sources, stderr_color())
-            );
+            let diagnostics = masked(&failure.diagnostics, masker);
+            eprint!("{}", render(&diagnostics, &failure.sources, stderr_color()));
             eprintln!("{}", summary(name, &failure.diagnostics));
             let only_secrets = failure
                 .diagnostics
@@ -75,6 +79,26 @@ pub fn input_error(name: &str, e: crate::task_input::InputError, default_file: b
             })
         }
     }
+}
+
+/// The diagnostics with every secret value masked: once secrets are resolved, a
+/// problem found after rendering may quote one (an env entry, a step id).
+pub fn masked(diagnostics: &Diagnostics, masker: &Masker) -> Diagnostics {
+    if masker.is_empty() {
+        return diagnostics.clone();
+    }
+    let mut out = Diagnostics::new();
+    for d in diagnostics {
+        let mut d = d.clone();
+        d.message = masker.mask(&d.message);
+        d.label = d.label.map(|l| masker.mask(&l));
+        d.help = d.help.map(|h| masker.mask(&h));
+        for (_, note) in &mut d.related {
+            *note = masker.mask(note);
+        }
+        out.push(d);
+    }
+    out
 }
 
 /// `error: acb.yaml has 2 errors and 1 warning`.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use wharf_engine::{Event, RunOptions, RunStatus};
+use wharf_engine::{Event, Masker, RunOptions, RunStatus};
 use wharf_spec::values::host_platform;
 use wharf_spec::{RunInfo, Secret, masked_secrets};
 
@@ -59,12 +59,22 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
     // A missing task file is reported before anything is started.
     let path = args.task.path();
     let default_file = args.task.file.is_none() && args.task.file_flag.is_none();
-    let input_error = |name: &str, e: InputError| report::input_error(name, e, default_file);
+    let input_error = |name: &str, e: InputError, masker: &Masker| {
+        report::input_error(name, e, default_file, masker)
+    };
+    let unmasked = Masker::default();
     if let Err(error) = std::fs::metadata(&path) {
         return Err(input_error(
             &path.display().to_string(),
             InputError::Read { path, error },
+            &unmasked,
         ));
+    }
+    if !args.task.context.is_dir() {
+        return Err(usage(format!(
+            "the context {} is not a directory",
+            args.task.context.display()
+        )));
     }
 
     // The registry: --registry, or wharf's own on loopback.
@@ -95,7 +105,7 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
     let name = task_args.path().display().to_string();
     let options = task_args
         .load_options(run_info.clone(), args.strict)
-        .map_err(|e| input_error(&name, e))?;
+        .map_err(|e| input_error(&name, e, &unmasked))?;
 
     // Load, resolving secrets after the first render (masked for a dry run).
     // Every value given as a secret is masked, used by the task or not.
@@ -115,12 +125,25 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
             Ok(values)
         };
         task_args.load(&options, &mut resolve)
+    };
+    let loaded = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => return Err(input_error(&name, e, &Masker::new(&secret_values))),
+    };
+    // The files of secret volumes are secrets too.
+    for volume in &loaded.task.volumes {
+        for (_, content) in &volume.files {
+            if let Ok(text) = std::str::from_utf8(content) {
+                secret_values.push(text.to_string());
+            }
+        }
     }
-    .map_err(|e| input_error(&name, e))?;
+    let masker = Masker::new(&secret_values);
     if !loaded.warnings.is_empty() {
+        let warnings = report::masked(&loaded.warnings, &masker);
         eprint!(
             "{}",
-            report::render(&loaded.warnings, &loaded.sources, report::stderr_color())
+            report::render(&warnings, &loaded.sources, report::stderr_color())
         );
     }
     let task = Arc::new(loaded.task);
@@ -222,11 +245,7 @@ async fn execute(
             wharf_docker::WorkspaceMode::Copy
         },
         shared_volume: run.shared_volume.clone(),
-        // What `docker login` stored; a broken config reads as no credentials, and
-        // the registry's refusal then says what is missing.
-        credentials: Arc::new(|host: &str| {
-            wharf_registry::credentials::lookup(host).ok().flatten()
-        }),
+        credentials: credentials_lookup(),
         mount_docker_socket: !args.no_docker_socket,
     };
     let executor = match wharf_docker::DockerExecutor::connect(Arc::clone(&task), options).await {
@@ -288,7 +307,32 @@ async fn next_signal(term: &mut Option<tokio::signal::unix::Signal>) {
     }
 }
 
-/// First Ctrl-C (or SIGTERM): stop the run and clean up. Second: exit at once.
+/// What `docker login` stored, per registry host: looked up once per host per run
+/// (a credential helper may be a slow process), off the async workers. A config or
+/// helper that fails is reported once, then treated as no credentials.
+fn credentials_lookup() -> wharf_docker::CredentialLookup {
+    let cache: std::sync::Mutex<
+        std::collections::HashMap<String, Option<wharf_registry::credentials::Credential>>,
+    > = std::sync::Mutex::default();
+    Arc::new(move |host: &str| {
+        if let Some(known) = cache.lock().ok().and_then(|c| c.get(host).cloned()) {
+            return known;
+        }
+        let found = tokio::task::block_in_place(|| wharf_registry::credentials::lookup(host));
+        let credential = found.unwrap_or_else(|e| {
+            eprintln!("wharf: warning: cannot read the credentials for {host}: {e}");
+            None
+        });
+        if let Ok(mut c) = cache.lock() {
+            c.insert(host.to_string(), credential.clone());
+        }
+        credential
+    })
+}
+
+/// First Ctrl-C (or SIGTERM): stop the run and clean up. A second Ctrl-C exits at
+/// once. A SIGTERM during cleanup does not: CI systems send SIGINT, then SIGTERM a few
+/// seconds later, and cleanup must finish.
 async fn watch_signals(interrupt: CancellationToken, quiet: bool) {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     next_signal(&mut term).await;
@@ -298,7 +342,7 @@ async fn watch_signals(interrupt: CancellationToken, quiet: bool) {
         );
     }
     interrupt.cancel();
-    next_signal(&mut term).await;
+    let _ = tokio::signal::ctrl_c().await;
     eprintln!("\nwharf: forced exit: some containers may remain; `wharf clean` removes them");
     std::process::exit(i32::from(EXIT_INTERRUPTED));
 }

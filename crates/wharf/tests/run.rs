@@ -489,3 +489,84 @@ fn a_second_ctrl_c_forces_the_exit_and_clean_sweeps_what_remains() {
     assert!(clean.status.success(), "{}", text(&clean.stderr));
     assert_nothing_left("e2eforce");
 }
+
+#[test]
+fn secrets_are_masked_in_diagnostics_and_secret_volume_files() {
+    require_docker!();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let image = busybox_image();
+    // "dG9wLXNlY3JldC1maWxlLTk5" is base64 for "top-secret-file-99".
+    write(
+        dir.path(),
+        "acb.yaml",
+        &format!(
+            "secrets:\n  - id: pw\n    keyvault: https://example.vault.azure.net/secrets/pw\nvolumes:\n  - name: creds\n    secret:\n      token: dG9wLXNlY3JldC1maWxlLTk5\nsteps:\n  - id: mask-diag\n    cmd: {image} sh -c 'cat /creds/token; echo'\n    env: [\"{{{{.Secrets.pw}}}}\"]\n    volumeMounts:\n      - name: creds\n        mountPath: /creds\n"
+        ),
+    );
+    let out = run_in(
+        dir.path(),
+        "e2emaskdiag",
+        &[
+            "--secret",
+            "pw=hunter2-value",
+            "--registry",
+            "localhost:5000",
+        ],
+    );
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("has no `=`"),
+        "the env warning is shown: {all}"
+    );
+    assert!(
+        !all.contains("hunter2"),
+        "a secret leaked in a diagnostic: {all}"
+    );
+    assert!(
+        !all.contains("top-secret-file-99"),
+        "a secret file leaked: {all}"
+    );
+    assert_nothing_left("e2emaskdiag");
+}
+
+#[test]
+fn a_missing_context_and_a_bad_run_id_are_usage_errors() {
+    require_docker!();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(dir.path(), "acb.yaml", "steps:\n  - cmd: busybox true\n");
+    let out = wharf()
+        .current_dir(dir.path())
+        .args(["run", "-C", "no-such-dir", "--registry", "localhost:5000"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("not a directory"));
+    let out = run_in(dir.path(), "pr#12", &["--registry", "localhost:5000"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+#[test]
+fn sigterm_during_cleanup_does_not_abort_it() {
+    require_docker!();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let image = busybox_image();
+    write(
+        dir.path(),
+        "acb.yaml",
+        &format!("steps:\n  - id: term-sleep\n    cmd: {image} sh -c 'echo sleeping; sleep 300'\n"),
+    );
+    let (child, _lines) = spawn_until(dir.path(), "e2eterm", "sleeping");
+    // What CI systems do on cancel: SIGINT, then SIGTERM a moment later.
+    sh(Command::new("kill").args(["-INT", &child.id().to_string()]));
+    std::thread::sleep(Duration::from_millis(50));
+    sh(Command::new("kill").args(["-TERM", &child.id().to_string()]));
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("forced exit"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_nothing_left("e2eterm");
+}
