@@ -170,6 +170,52 @@ fn chunked_uploads_follow_content_range() {
 }
 
 #[test]
+fn a_content_range_without_a_length_is_refused_with_416() {
+    let dir = temp_dir();
+    let served = Served::start(dir.path());
+    let http = client();
+    let location = header(
+        &http
+            .post(served.url("/v2/huge/blobs/uploads/"))
+            .send()
+            .expect("POST"),
+        "Location",
+    );
+    // 0-18446744073709551615 would be 2^64 bytes: its length does not fit in a u64.
+    for range in [
+        "0-18446744073709551615",
+        "bytes 0-18446744073709551615/*",
+        "0-99999999999999999999",
+    ] {
+        let refused = http
+            .patch(served.url(&location))
+            .header("Content-Range", range)
+            .body("x")
+            .send()
+            .expect("PATCH with an impossible range");
+        assert_eq!(refused.status().as_u16(), 416, "{range}");
+        assert_eq!(error_code(refused), "RANGE_INVALID", "{range}");
+    }
+    // The session is untouched and still works.
+    let status = http.get(served.url(&location)).send().expect("status");
+    assert_eq!(status.status().as_u16(), 204);
+    assert_eq!(header(&status, "Range"), "0-0");
+    let chunk = http
+        .patch(served.url(&location))
+        .header("Content-Range", "0-0")
+        .body("x")
+        .send()
+        .expect("PATCH");
+    assert_eq!(chunk.status().as_u16(), 202);
+    let d = digest(b"x");
+    let done = http
+        .put(served.url(&format!("{location}?digest={d}")))
+        .send()
+        .expect("PUT");
+    assert_eq!(done.status().as_u16(), 201);
+}
+
+#[test]
 fn blobs_are_per_repository_and_mountable() {
     let dir = temp_dir();
     let served = Served::start(dir.path());

@@ -7,16 +7,19 @@ use std::path::PathBuf;
 /// No variant carries a secret value, an access token or a client secret, so
 /// both `Display` and `Debug` are safe to print and log. Messages name the
 /// secret id (and, for Key Vault, the vault) so the user knows which
-/// declaration failed.
+/// declaration failed; [`SecretError::id`] gives that id. A malformed
+/// `--secret` is named by its position, never by its text, which may be a
+/// value given without `ID=`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SecretError {
     /// A `--secret` flag is malformed or names an unset environment variable.
-    #[error("--secret {flag}: {reason}")]
+    #[error("the {} --secret: {reason}", ordinal(*position))]
     Flag {
-        /// The flag as the user wrote it, with any value replaced by `…`.
-        flag: String,
-        /// What is wrong.
+        /// Which `--secret` flag (1-based, in the order given to
+        /// [`LocalSecrets::parse_flag`](crate::LocalSecrets::parse_flag)).
+        position: usize,
+        /// What is wrong, and the expected form; never any of the flag's text.
         reason: String,
     },
 
@@ -168,4 +171,119 @@ pub enum SecretError {
         /// What failed.
         message: String,
     },
+}
+
+impl SecretError {
+    /// The id of the secret declaration this error is about, so that a caller
+    /// can point at that declaration; `None` for errors about `--secret` flags
+    /// and `--secret-file` files, which belong to no declaration.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            SecretError::Flag { .. } | SecretError::Io { .. } | SecretError::Dotenv { .. } => None,
+            SecretError::InvalidUrl { id, .. }
+            | SecretError::Credential { id, .. }
+            | SecretError::Unauthorized { id, .. }
+            | SecretError::Forbidden { id, .. }
+            | SecretError::NotFound { id, .. }
+            | SecretError::KeyVault { id, .. }
+            | SecretError::Transport { id, .. }
+            | SecretError::InvalidResponse { id, .. }
+            | SecretError::Timeout { id, .. }
+            | SecretError::Internal { id, .. } => Some(id.as_str()).filter(|id| !id.is_empty()),
+        }
+    }
+}
+
+/// `1st`, `2nd`, `3rd`, `4th`, …, `11th`, `12th`, `13th`, `21st`, …
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordinals() {
+        let shown: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111]
+            .into_iter()
+            .map(ordinal)
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st",
+                "111th"
+            ]
+        );
+    }
+
+    #[test]
+    fn id_names_the_declaration() {
+        let id = |e: SecretError| e.id().map(str::to_owned);
+        let vault = || "https://v.vault.azure.net".to_owned();
+        assert_eq!(
+            id(SecretError::InvalidUrl {
+                id: "pw".into(),
+                url: "x".into(),
+                reason: "r".into(),
+            }),
+            Some("pw".into())
+        );
+        assert_eq!(
+            id(SecretError::Credential {
+                id: "a".into(),
+                vault: vault(),
+                credential: "c".into(),
+                message: "m".into(),
+            }),
+            Some("a".into())
+        );
+        assert_eq!(
+            id(SecretError::NotFound {
+                id: "b".into(),
+                vault: vault(),
+                what: "w".into(),
+                detail: "d".into(),
+            }),
+            Some("b".into())
+        );
+        assert_eq!(
+            id(SecretError::Timeout {
+                id: "c".into(),
+                vault: vault(),
+                seconds: 30,
+            }),
+            Some("c".into())
+        );
+        assert_eq!(
+            id(SecretError::Internal {
+                id: String::new(),
+                message: "m".into(),
+            }),
+            None
+        );
+        assert_eq!(
+            id(SecretError::Flag {
+                position: 1,
+                reason: "r".into(),
+            }),
+            None
+        );
+        assert_eq!(
+            id(SecretError::Dotenv {
+                path: "f".into(),
+                line: 1,
+                reason: "r".into(),
+            }),
+            None
+        );
+    }
 }

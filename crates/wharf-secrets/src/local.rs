@@ -15,7 +15,14 @@ use crate::dotenv;
 #[derive(Clone, Default)]
 pub struct LocalSecrets {
     values: BTreeMap<String, String>,
+    /// How many `--secret` flags have been applied (or refused), to name a bad
+    /// one by its position.
+    flags: usize,
 }
+
+/// The forms a `--secret` flag may take, for error messages.
+const EXPECTED_FLAG: &str = "expected --secret ID=VALUE, or --secret ID to take the value \
+                             of the environment variable ID";
 
 impl LocalSecrets {
     /// No values.
@@ -28,7 +35,10 @@ impl LocalSecrets {
     /// environment variable `id` (like act's `-s NAME`). A later flag for the
     /// same id replaces the earlier value.
     ///
-    /// Errors name the flag, never the value.
+    /// Errors name the flag by its position among the `--secret` flags
+    /// applied to this value (the 1st, the 2nd, …) and say what form is
+    /// expected; they never repeat any of the flag's text, which may be a value
+    /// whose `ID=` was forgotten.
     pub fn parse_flag(&mut self, arg: &str) -> Result<(), SecretError> {
         self.parse_flag_with(arg, |name| std::env::var_os(name))
     }
@@ -39,30 +49,38 @@ impl LocalSecrets {
         arg: &str,
         env: impl Fn(&str) -> Option<OsString>,
     ) -> Result<(), SecretError> {
+        self.flags += 1;
+        let position = self.flags;
+        // No message below may contain `arg` or any part of it.
+        let error = |reason: String| SecretError::Flag { position, reason };
         match arg.split_once('=') {
             Some((id, value)) => {
-                validate_id(id).map_err(|reason| SecretError::Flag {
-                    flag: format!("`{id}=…`"),
-                    reason: format!("invalid id: {reason} (expected ID=VALUE or ID)"),
+                validate_id(id).map_err(|reason| {
+                    error(format!(
+                        "the text before the first `=` is not a secret id ({reason}); \
+                         {EXPECTED_FLAG}"
+                    ))
                 })?;
                 self.values.insert(id.to_owned(), value.to_owned());
             }
             None => {
-                validate_id(arg).map_err(|reason| SecretError::Flag {
-                    flag: format!("`{arg}`"),
-                    reason: format!("invalid id: {reason} (expected ID=VALUE or ID)"),
+                validate_id(arg).map_err(|reason| {
+                    error(format!(
+                        "it has no `=` and is not a secret id ({reason}); {EXPECTED_FLAG}"
+                    ))
                 })?;
-                let flag = || format!("`{arg}`");
-                let value = env(arg).ok_or_else(|| SecretError::Flag {
-                    flag: flag(),
-                    reason: format!(
-                        "no value given and environment variable `{arg}` is not set \
-                         (use --secret {arg}=VALUE, or set {arg})"
-                    ),
+                let value = env(arg).ok_or_else(|| {
+                    error(format!(
+                        "it has no `=`, and no environment variable of that name is set \
+                         (the argument is not shown, in case it is a value); {EXPECTED_FLAG}"
+                    ))
                 })?;
-                let value = value.into_string().map_err(|_| SecretError::Flag {
-                    flag: flag(),
-                    reason: format!("environment variable `{arg}` is not valid UTF-8"),
+                let value = value.into_string().map_err(|_| {
+                    error(
+                        "it has no `=`, and the environment variable it names is not valid \
+                         UTF-8"
+                            .to_owned(),
+                    )
                 })?;
                 self.values.insert(arg.to_owned(), value);
             }
@@ -178,24 +196,59 @@ mod tests {
     }
 
     #[test]
-    fn bad_flags_name_the_flag_not_the_value() {
+    fn bad_flags_name_the_position_never_the_text() -> Result<(), SecretError> {
         let mut local = LocalSecrets::new();
+        local.parse_flag_with("ok=1", env)?;
         let cases = [
-            ("=hunter2", "invalid id"),
-            ("my id=hunter2", "invalid id"),
-            ("NOT_SET", "environment variable `NOT_SET` is not set"),
+            // `ID=` forgotten: the value itself, a value with blanks, a value
+            // with `=` in it.
+            (
+                "hunter2",
+                "the 2nd --secret: it has no `=`, and no environment variable",
+            ),
+            (
+                "hunter2 and more",
+                "the 3rd --secret: it has no `=` and is not a secret id",
+            ),
+            (
+                "hunter2 x=y",
+                "the 4th --secret: the text before the first `=` is not",
+            ),
+            (
+                "=hunter2",
+                "the 5th --secret: the text before the first `=` is not",
+            ),
         ];
         for (arg, expected) in cases {
             let Err(e) = local.parse_flag_with(arg, env) else {
                 panic!("{arg:?} should fail");
             };
             let msg = e.to_string();
-            assert!(msg.starts_with("--secret "), "{msg}");
-            assert!(msg.contains(expected), "{msg}");
-            assert!(!msg.contains("hunter2"), "{msg}");
-            assert!(!format!("{e:?}").contains("hunter2"));
+            assert!(msg.starts_with(expected), "{msg}");
+            assert!(msg.contains("expected --secret ID=VALUE"), "{msg}");
+            assert_eq!(e.id(), None);
+            for shown in [msg, format!("{e:?}")] {
+                assert!(!shown.contains("hunter2"), "{shown}");
+                assert!(!shown.contains("x=y"), "{shown}");
+            }
         }
-        assert!(local.is_empty());
+        assert_eq!(local.ids().collect::<Vec<_>>(), ["ok"]);
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_non_utf8_environment_value_is_refused_without_naming_it() {
+        use std::os::unix::ffi::OsStringExt;
+        let mut local = LocalSecrets::new();
+        let Err(e) = local.parse_flag_with("hunter2", |_| Some(OsString::from_vec(vec![0xff])))
+        else {
+            panic!("accepted a non-UTF-8 value");
+        };
+        let msg = e.to_string();
+        assert!(msg.starts_with("the 1st --secret: "), "{msg}");
+        assert!(msg.contains("not valid UTF-8"), "{msg}");
+        assert!(!msg.contains("hunter2"), "{msg}");
     }
 
     #[test]

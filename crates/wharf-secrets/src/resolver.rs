@@ -106,12 +106,14 @@ impl Resolver {
                 values.insert(decl.id.clone(), value.to_owned());
                 continue;
             }
-            let url =
-                vault_url::parse(&decl.keyvault).map_err(|reason| SecretError::InvalidUrl {
+            let allow_loopback = self.inner.credentials.env().allow_loopback();
+            let url = vault_url::parse(&decl.keyvault, allow_loopback).map_err(|reason| {
+                SecretError::InvalidUrl {
                     id: decl.id.clone(),
                     url: vault_url::for_display(&decl.keyvault),
                     reason,
-                })?;
+                }
+            })?;
             remote.push((index, decl.clone(), url));
         }
 
@@ -186,9 +188,9 @@ impl Inner {
             .as_deref()
             .map(str::trim)
             .filter(|c| !c.is_empty());
-        let (credential, plan) = self
+        let (token, plan) = self
             .credentials
-            .get(client_id, &clients.direct)
+            .token(client_id, url.scope, &clients.direct)
             .await
             .map_err(
                 |CredentialFailure {
@@ -201,15 +203,6 @@ impl Inner {
                     message,
                 },
             )?;
-        let token = credential
-            .get_token(&[url.scope], None)
-            .await
-            .map_err(|e| SecretError::Credential {
-                id: id(),
-                vault: vault(),
-                credential: plan.to_string(),
-                message: error_chain(&e),
-            })?;
         let token = token.token.secret();
         let client = if url.loopback {
             &clients.direct
@@ -311,6 +304,15 @@ mod tests {
         })
     }
 
+    /// [`no_credentials`], with loopback vaults allowed.
+    fn no_credentials_loopback_allowed() -> EnvConfig {
+        EnvConfig::from_lookup(|name| match name {
+            crate::credential::MODE_ENV => Some("client-secret".to_owned()),
+            crate::vault_url::ALLOW_LOOPBACK_ENV => Some("1".to_owned()),
+            _ => None,
+        })
+    }
+
     #[tokio::test]
     async fn local_values_win_without_network() -> Result<(), SecretError> {
         let mut local = LocalSecrets::new();
@@ -344,7 +346,7 @@ mod tests {
         ] {
             let result = resolver
                 .resolve(&[
-                    decl("ok", "http://127.0.0.1:9/secrets/ok"),
+                    decl("ok", "https://ok.vault.azure.net/secrets/ok"),
                     decl("bad", url),
                 ])
                 .await;
@@ -362,6 +364,56 @@ mod tests {
         }
     }
 
+    /// A listener that counts the connections it gets.
+    async fn counting_listener() -> std::io::Result<(String, Arc<std::sync::atomic::AtomicUsize>)> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = Arc::clone(&count);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        Ok((base, count))
+    }
+
+    #[tokio::test]
+    async fn loopback_vaults_are_refused_unless_the_environment_opts_in()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let (base, connections) = counting_listener().await?;
+        let declared = [decl("pw", &format!("{base}/secrets/pw"))];
+
+        let resolver = Resolver::with_env(LocalSecrets::new(), no_credentials());
+        let Err(e) = resolver.resolve(&declared).await else {
+            panic!("a loopback vault was accepted");
+        };
+        assert!(matches!(e, SecretError::InvalidUrl { .. }), "{e:?}");
+        assert_eq!(e.id(), Some("pw"));
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("secret `pw`: invalid keyvault URL")
+                && msg.contains("is a loopback address")
+                && msg.contains("WHARF_KEYVAULT_ALLOW_LOOPBACK=1"),
+            "{msg}"
+        );
+
+        // With the opt-in the URL is accepted; this environment has no
+        // credential, so the read stops there.
+        let resolver = Resolver::with_env(LocalSecrets::new(), no_credentials_loopback_allowed());
+        let Err(e) = resolver.resolve(&declared).await else {
+            panic!("resolved without a credential");
+        };
+        assert!(matches!(e, SecretError::Credential { .. }), "{e:?}");
+        assert_eq!(
+            connections.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "nothing was sent to the loopback port"
+        );
+        Ok(())
+    }
+
     #[tokio::test]
     async fn credential_configuration_errors_name_the_secret() {
         let resolver = Resolver::with_env(LocalSecrets::new(), no_credentials());
@@ -374,6 +426,7 @@ mod tests {
         let Err(e) = result else {
             panic!("resolved without a credential");
         };
+        assert_eq!(e.id(), Some("pw"));
         let msg = e.to_string();
         assert!(
             msg.starts_with(
@@ -386,7 +439,7 @@ mod tests {
 
     #[test]
     fn status_errors_map_and_blank_out_the_token() -> Result<(), String> {
-        let url = vault_url::parse("https://myvault.vault.azure.net/secrets/password/v1")?;
+        let url = vault_url::parse("https://myvault.vault.azure.net/secrets/password/v1", false)?;
         let d = decl("pw", "unused");
         let plan = Plan::ManagedIdentity(Some("c1".to_owned()));
         let status = |code: u16| FetchError::Status {

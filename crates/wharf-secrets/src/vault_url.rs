@@ -10,6 +10,10 @@ pub(crate) const API_VERSION: &str = "7.4";
 /// Token scope for the public cloud (also used for loopback test vaults).
 pub(crate) const PUBLIC_SCOPE: &str = "https://vault.azure.net/.default";
 
+/// The environment variable that, set to `1`, lets loopback vault URLs through
+/// (for tests against a local stand-in Key Vault).
+pub(crate) const ALLOW_LOOPBACK_ENV: &str = "WHARF_KEYVAULT_ALLOW_LOOPBACK";
+
 /// Known vault host suffixes and the token scope of their cloud.
 const CLOUDS: &[(&str, &str)] = &[
     (".vault.azure.net", PUBLIC_SCOPE),
@@ -68,12 +72,16 @@ pub(crate) fn for_display(raw: &str) -> String {
 
 const SHAPE: &str = "expected https://<vault>.vault.azure.net/secrets/<name>[/<version>]";
 
-/// Parse a declaration's `keyvault` URL. Only `https` is accepted, except
-/// plain `http` to a loopback host (`localhost`, `127.0.0.0/8`, `[::1]`),
-/// which exists for local testing against a stand-in Key Vault. The host must
-/// be a Key Vault host of a known cloud (or loopback), so that a task file can
-/// never make wharf send a Key Vault token to an arbitrary server.
-pub(crate) fn parse(raw: &str) -> Result<VaultSecretUrl, String> {
+/// Parse a declaration's `keyvault` URL. The host must be a Key Vault host of
+/// a known cloud, over `https`, so that a task file can never make wharf send
+/// a Key Vault token to an arbitrary server.
+///
+/// A loopback host (`localhost`, `127.0.0.0/8`, `[::1]`; `http` or `https`)
+/// is accepted only with `allow_loopback` — the environment's opt-in
+/// [`ALLOW_LOOPBACK_ENV`]`=1`, for tests against a local stand-in Key Vault.
+/// It receives a public-cloud token: without the opt-in, any task file could
+/// have the user's token (e.g. from `az login`) sent to any local port.
+pub(crate) fn parse(raw: &str, allow_loopback: bool) -> Result<VaultSecretUrl, String> {
     let url = Url::parse(raw.trim()).map_err(|e| format!("not a URL ({e}); {SHAPE}"))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err("must not contain a user name or password".to_owned());
@@ -87,6 +95,14 @@ pub(crate) fn parse(raw: &str) -> Result<VaultSecretUrl, String> {
         Some(Host::Ipv6(a)) => (a.is_loopback(), None),
         None => return Err(format!("has no host; {SHAPE}")),
     };
+    if loopback && !allow_loopback {
+        let host = url.host_str().unwrap_or_default();
+        return Err(format!(
+            "host `{host}` is a loopback address, not an Azure Key Vault host; wharf sends a \
+             Key Vault token to a loopback address only when the environment sets \
+             {ALLOW_LOOPBACK_ENV}=1, which is meant for tests against a local stand-in; {SHAPE}"
+        ));
+    }
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}
@@ -166,7 +182,14 @@ mod tests {
     use super::*;
 
     fn ok(raw: &str) -> VaultSecretUrl {
-        match parse(raw) {
+        match parse(raw, false) {
+            Ok(u) => u,
+            Err(e) => panic!("{raw}: {e}"),
+        }
+    }
+
+    fn ok_with_loopback(raw: &str) -> VaultSecretUrl {
+        match parse(raw, true) {
             Ok(u) => u,
             Err(e) => panic!("{raw}: {e}"),
         }
@@ -222,22 +245,46 @@ mod tests {
         );
     }
 
+    const LOOPBACK: [&str; 6] = [
+        "http://127.0.0.1:8200/secrets/s",
+        "http://localhost/secrets/s",
+        "http://LocalHost:9/secrets/s",
+        "http://[::1]:1/secrets/s/v1",
+        "https://127.0.0.1/secrets/s",
+        "https://127.8.9.10:443/secrets/s",
+    ];
+
     #[test]
-    fn loopback_may_use_http_and_gets_the_public_scope() {
-        for raw in [
-            "http://127.0.0.1:8200/secrets/s",
-            "http://localhost/secrets/s",
-            "http://[::1]:1/secrets/s/v1",
-            "https://127.0.0.1/secrets/s",
-        ] {
-            let u = ok(raw);
+    fn loopback_is_refused_without_the_opt_in() {
+        for raw in LOOPBACK {
+            match parse(raw, false) {
+                Ok(u) => panic!("{raw} accepted without the opt-in: {u:?}"),
+                Err(e) => {
+                    assert!(e.contains("is a loopback address"), "{raw}: {e}");
+                    assert!(e.contains("WHARF_KEYVAULT_ALLOW_LOOPBACK=1"), "{raw}: {e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn loopback_with_the_opt_in_may_use_http_and_gets_the_public_scope() {
+        for raw in LOOPBACK {
+            let u = ok_with_loopback(raw);
             assert!(u.loopback, "{raw}");
             assert_eq!(u.scope, PUBLIC_SCOPE, "{raw}");
         }
         assert_eq!(
-            ok("http://127.0.0.1:8200/secrets/s").request.as_str(),
+            ok_with_loopback("http://127.0.0.1:8200/secrets/s")
+                .request
+                .as_str(),
             "http://127.0.0.1:8200/secrets/s?api-version=7.4"
         );
+        // The opt-in changes nothing for other hosts.
+        assert!(!ok_with_loopback("https://v.vault.azure.net/secrets/s").loopback);
+        for raw in ["http://10.0.0.1/secrets/a", "https://example.com/secrets/s"] {
+            assert!(parse(raw, true).is_err(), "{raw}");
+        }
     }
 
     #[test]
@@ -281,7 +328,7 @@ mod tests {
             ("http://10.0.0.1/secrets/a", "plain http"),
         ];
         for (raw, expected) in cases {
-            match parse(raw) {
+            match parse(raw, false) {
                 Ok(u) => panic!("{raw} should be refused, got {u:?}"),
                 Err(e) => assert!(e.contains(expected), "{raw}: {e}"),
             }

@@ -5,10 +5,11 @@
 //! `azure_identity` finds the managed identity endpoint in the process
 //! environment (`IDENTITY_ENDPOINT`, `IDENTITY_HEADER`), and changing the
 //! environment of a running process is `unsafe`, which this workspace forbids.
-//! So `key_vault_and_managed_identity_on_the_wire` starts the server, then runs
-//! this test binary again with that environment to execute `child_scenarios`
-//! (which checks the values and errors the API returns), and finally checks
-//! the requests the server saw.
+//! So each test starts the server, then runs this test binary again with that
+//! environment to execute its scenarios in the child (which check the values
+//! and errors the API returns), and finally checks the requests the server
+//! saw. The child's environment also opts in to loopback vaults
+//! (`WHARF_KEYVAULT_ALLOW_LOOPBACK=1`), without which the stand-in is refused.
 
 use std::error::Error;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,6 +25,13 @@ use wharf_spec::Secret;
 
 const CLIENT_ID: &str = "c1a2b3c4-0000-1111-2222-333344445555";
 const IDENTITY_HEADER: &str = "test-identity-header-5f1e";
+/// An `IDENTITY_HEADER` for which the stand-in has no identity at all.
+const NO_IDENTITY_HEADER: &str = "test-identity-header-without-identity";
+const ALLOW_LOOPBACK_ENV: &str = "WHARF_KEYVAULT_ALLOW_LOOPBACK";
+/// A file whose presence makes the fake `az` fail.
+const AZ_FAIL_ENV: &str = "WHARF_SECRETS_TEST_AZ_FAIL";
+/// The token the fake `az` prints.
+const AZ_TOKEN: &str = "tok-az-cli";
 const VAULT_ENV: &str = "WHARF_SECRETS_TEST_VAULT";
 const FROM_ENV_VAR: &str = "WHARF_SECRETS_TEST_FROM_ENV";
 const FROM_ENV_VALUE: &str = "value-from-the-environment";
@@ -170,6 +178,13 @@ fn kv_error(code: &str, message: &str) -> serde_json::Value {
 /// The App Service managed identity endpoint and Key Vault's get-secret API.
 async fn route(req: &Seen, state: &State) -> (u16, serde_json::Value) {
     if req.path == "/msi/token" {
+        if req.header("x-identity-header") == Some(NO_IDENTITY_HEADER) {
+            // What Azure answers when no such identity is assigned.
+            return (
+                400,
+                json!({ "error": "invalid_request", "error_description": "Identity not found" }),
+            );
+        }
         if req.header("x-identity-header") != Some(IDENTITY_HEADER) {
             return (
                 401,
@@ -256,22 +271,18 @@ async fn route(req: &Seen, state: &State) -> (u16, serde_json::Value) {
 // The tests
 // ---------------------------------------------------------------------------
 
-/// Runs the scenarios in a child process with the managed identity
-/// environment pointing at the stand-in, then checks what went over the wire.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_vault_and_managed_identity_on_the_wire() -> Result<(), Box<dyn Error>> {
-    if std::env::var_os(VAULT_ENV).is_some() {
-        // We are the child process started below.
-        return child_scenarios().await;
-    }
-    let server = Server::start().await?;
+/// Runs test `test` of this binary in a child process whose managed identity
+/// environment points at the stand-in (with `identity_header`), with loopback
+/// vaults allowed and `extra` variables set; fails unless every scenario
+/// passed and no token was printed.
+async fn run_child(
+    test: &str,
+    server: &Server,
+    identity_header: &str,
+    extra: &[(&str, std::ffi::OsString)],
+) -> Result<(), Box<dyn Error>> {
     let mut child = tokio::process::Command::new(std::env::current_exe()?);
-    child.args([
-        "key_vault_and_managed_identity_on_the_wire",
-        "--exact",
-        "--nocapture",
-        "--test-threads=1",
-    ]);
+    child.args([test, "--exact", "--nocapture", "--test-threads=1"]);
     for var in [
         "AZURE_CLIENT_ID",
         "AZURE_TENANT_ID",
@@ -294,9 +305,13 @@ async fn key_vault_and_managed_identity_on_the_wire() -> Result<(), Box<dyn Erro
     child
         .env(VAULT_ENV, &server.base)
         .env("IDENTITY_ENDPOINT", format!("{}/msi/token", server.base))
-        .env("IDENTITY_HEADER", IDENTITY_HEADER)
+        .env("IDENTITY_HEADER", identity_header)
+        .env(ALLOW_LOOPBACK_ENV, "1")
         .env(FROM_ENV_VAR, FROM_ENV_VALUE)
         .kill_on_drop(true);
+    for (name, value) in extra {
+        child.env(name, value);
+    }
     let out = child.output().await?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -310,6 +325,25 @@ async fn key_vault_and_managed_identity_on_the_wire() -> Result<(), Box<dyn Erro
         !stdout.contains("tok-") && !stderr.contains("tok-"),
         "{stdout}\n{stderr}"
     );
+    Ok(())
+}
+
+/// Runs the scenarios in a child process with the managed identity
+/// environment pointing at the stand-in, then checks what went over the wire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_vault_and_managed_identity_on_the_wire() -> Result<(), Box<dyn Error>> {
+    if std::env::var_os(VAULT_ENV).is_some() {
+        // We are the child process started below.
+        return child_scenarios().await;
+    }
+    let server = Server::start().await?;
+    run_child(
+        "key_vault_and_managed_identity_on_the_wire",
+        &server,
+        IDENTITY_HEADER,
+        &[],
+    )
+    .await?;
 
     let seen = server.seen();
     let count = |path: &str| seen.iter().filter(|r| r.path == path).count();
@@ -390,6 +424,8 @@ fn expect_err<T: std::fmt::Debug>(result: Result<T, SecretError>) -> SecretError
 async fn child_scenarios() -> Result<(), Box<dyn Error>> {
     let base = std::env::var(VAULT_ENV)?;
     let url = |path: &str| format!("{base}/secrets/{path}");
+    // The parent opted in to loopback vaults for this process.
+    assert_eq!(std::env::var(ALLOW_LOOPBACK_ENV).as_deref(), Ok("1"));
 
     let mut local = LocalSecrets::new();
     local.parse_flag("given=local-value")?;
@@ -494,6 +530,136 @@ async fn child_scenarios() -> Result<(), Box<dyn Error>> {
         matches!(e, SecretError::NotFound { ref id, .. } if id == "m"),
         "{e:?}"
     );
+
+    println!("{DONE}");
+    Ok(())
+}
+
+/// The fake `az` (prints a token unless the file named by [`AZ_FAIL_ENV`]
+/// exists) and a fake `azd` that is never logged in, so that no real login on
+/// this machine takes part.
+#[cfg(unix)]
+fn fake_developer_tools(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let az = format!(
+        "#!/bin/sh\n\
+         if [ -e \"${AZ_FAIL_ENV}\" ]; then\n\
+         \techo \"ERROR: Please run 'az login' to setup account.\" >&2\n\
+         \texit 1\n\
+         fi\n\
+         printf '{{\"accessToken\":\"{AZ_TOKEN}\",\"expires_on\":%s,\"tokenType\":\"Bearer\"}}\\n' \
+         \"$(( $(date +%s) + 3600 ))\"\n"
+    );
+    let azd = "#!/bin/sh\necho 'ERROR: not logged in, run `azd auth login` to login' >&2\nexit 1\n";
+    for (name, script) in [("az", az.as_str()), ("azd", azd)] {
+        let path = dir.join(name);
+        std::fs::write(&path, script)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(())
+}
+
+/// A managed identity endpoint that has no identity for the secret: without
+/// a declared clientID the developer login is tried next (here a fake `az`),
+/// with one the failure is final; when both fail the error names both.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_identity_without_a_token_falls_back_to_the_developer_login()
+-> Result<(), Box<dyn Error>> {
+    if std::env::var_os(VAULT_ENV).is_some() {
+        return fallback_child_scenarios().await;
+    }
+    let tools = tempfile::tempdir()?;
+    fake_developer_tools(tools.path())?;
+    let mut path = std::ffi::OsString::from(tools.path());
+    if let Some(inherited) = std::env::var_os("PATH") {
+        path.push(":");
+        path.push(inherited);
+    }
+    let server = Server::start().await?;
+    run_child(
+        "managed_identity_without_a_token_falls_back_to_the_developer_login",
+        &server,
+        NO_IDENTITY_HEADER,
+        &[
+            ("PATH", path),
+            (AZ_FAIL_ENV, tools.path().join("az-fails").into_os_string()),
+        ],
+    )
+    .await?;
+
+    let seen = server.seen();
+    // The managed identity was asked first, for both declarations.
+    let tokens: Vec<&Seen> = seen.iter().filter(|r| r.path == "/msi/token").collect();
+    assert!(
+        tokens.iter().any(|t| t.query("client_id").is_none())
+            && tokens
+                .iter()
+                .any(|t| t.query("client_id") == Some(CLIENT_ID)),
+        "{tokens:#?}"
+    );
+    // Key Vault was read once, with the developer login's token.
+    let kv: Vec<&Seen> = seen
+        .iter()
+        .filter(|r| r.path.starts_with("/secrets/"))
+        .collect();
+    assert_eq!(kv.len(), 1, "{kv:#?}");
+    assert_eq!(kv[0].path, "/secrets/password");
+    assert_eq!(
+        kv[0].header("authorization"),
+        Some(format!("Bearer {AZ_TOKEN}").as_str())
+    );
+    Ok(())
+}
+
+/// The scenarios of the fallback test, in the child process.
+#[cfg(unix)]
+async fn fallback_child_scenarios() -> Result<(), Box<dyn Error>> {
+    let base = std::env::var(VAULT_ENV)?;
+    let url = |path: &str| format!("{base}/secrets/{path}");
+
+    // No clientID: the system-assigned identity does not exist, `az` answers.
+    let resolver = Resolver::new(LocalSecrets::new());
+    let values = resolver
+        .resolve(&[decl("pw", url("password"), None)])
+        .await?;
+    assert_eq!(
+        values.get("pw").map(String::as_str),
+        Some("uami-secret-value")
+    );
+
+    // A declared clientID is the identity ACR would use: no fallback.
+    let e = expect_err(
+        resolver
+            .resolve(&[decl("uami", url("password"), Some(CLIENT_ID))])
+            .await,
+    );
+    assert!(matches!(e, SecretError::Credential { .. }), "{e:?}");
+    assert_eq!(e.id(), Some("uami"));
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&format!(
+            "from the user-assigned managed identity with client ID {CLIENT_ID}:"
+        )) && !msg.contains("Azure CLI"),
+        "{msg}"
+    );
+
+    // Both fail: the error says what was tried, in order.
+    std::fs::write(std::env::var(AZ_FAIL_ENV)?, "")?;
+    let resolver = Resolver::new(LocalSecrets::new());
+    let e = expect_err(resolver.resolve(&[decl("pw", url("password"), None)]).await);
+    assert!(matches!(e, SecretError::Credential { .. }), "{e:?}");
+    let msg = e.to_string();
+    for part in [
+        "secret `pw`: cannot get a token for Key Vault",
+        "from the system-assigned managed identity or the Azure CLI / Azure Developer CLI login:",
+        "tried the system-assigned managed identity: ",
+        "; then the Azure CLI / Azure Developer CLI login: ",
+        "az login",
+        "--secret pw=VALUE",
+    ] {
+        assert!(msg.contains(part), "{part:?} not in {msg}");
+    }
 
     println!("{DONE}");
     Ok(())

@@ -1,6 +1,7 @@
 //! Docker's `config.json`: where it is, its shape, and matching its keys to a host.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -21,7 +22,10 @@ pub fn docker_config_dir() -> Option<PathBuf> {
         .map(|home| PathBuf::from(home).join(".docker"))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `config.json` as far as credentials go. `Debug` is written by hand: it shows the
+/// `auths` keys, user names, `credsStore` and `credHelpers`, never `auth`, `password`
+/// or `identitytoken`.
+#[derive(Default, Deserialize)]
 pub(super) struct ConfigFile {
     #[serde(default)]
     auths: Option<HashMap<String, AuthEntry>>,
@@ -31,7 +35,8 @@ pub(super) struct ConfigFile {
     cred_helpers: Option<HashMap<String, String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// One `auths` entry; its `Debug` shows the user name and which secrets are present.
+#[derive(Default, Deserialize)]
 struct AuthEntry {
     #[serde(default)]
     auth: Option<String>,
@@ -41,6 +46,59 @@ struct AuthEntry {
     password: Option<String>,
     #[serde(default)]
     identitytoken: Option<String>,
+}
+
+impl fmt::Debug for ConfigFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Sorted, so the output does not depend on HashMap order.
+        let auths = self.auths.as_ref().map(|auths| {
+            let mut entries: Vec<_> = auths.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            entries
+        });
+        let helpers = self.cred_helpers.as_ref().map(|helpers| {
+            let mut entries: Vec<_> = helpers.iter().collect();
+            entries.sort();
+            entries
+        });
+        f.debug_struct("ConfigFile")
+            .field("auths", &auths.map(DebugMap))
+            .field("creds_store", &self.creds_store)
+            .field("cred_helpers", &helpers.map(DebugMap))
+            .finish()
+    }
+}
+
+impl fmt::Debug for AuthEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthEntry")
+            .field("auth", &self.auth.as_ref().map(|_| Redacted))
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| Redacted))
+            .field(
+                "identitytoken",
+                &self.identitytoken.as_ref().map(|_| Redacted),
+            )
+            .finish()
+    }
+}
+
+/// Stands in for a secret in `Debug` output.
+struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Sorted `(key, value)` pairs shown as a map.
+struct DebugMap<'a, V>(Vec<(&'a String, &'a V)>);
+
+impl<V: fmt::Debug> fmt::Debug for DebugMap<'_, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.0.iter().copied()).finish()
+    }
 }
 
 /// Reads the config file; `Ok(None)` when it does not exist.
@@ -170,5 +228,39 @@ mod tests {
         assert_eq!(normalize("registry-1.docker.io"), "docker.io");
         assert_eq!(server_address("docker.io"), DOCKER_HUB_SERVER);
         assert_eq!(server_address("localhost:5000"), "localhost:5000");
+    }
+
+    #[test]
+    fn debug_output_hides_auth_password_and_identity_token() {
+        // "bWU6aHVudGVyMg==" is base64 for "me:hunter2".
+        let json = r#"{
+            "auths": {
+                "a.example": {"auth": "bWU6aHVudGVyMg=="},
+                "b.example": {"username": "bob", "password": "pw-secret-1"},
+                "c.example": {"identitytoken": "tok-secret-2"}
+            },
+            "credsStore": "desktop",
+            "credHelpers": {"d.example": "acr"}
+        }"#;
+        let config: ConfigFile = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+        let shown = format!("{config:?} {config:#?}");
+        for secret in ["bWU6aHVudGVyMg==", "hunter2", "pw-secret-1", "tok-secret-2"] {
+            assert!(!shown.contains(secret), "{secret} shown in {shown}");
+        }
+        for visible in [
+            "a.example",
+            "c.example",
+            "bob",
+            "desktop",
+            "d.example",
+            "acr",
+        ] {
+            assert!(shown.contains(visible), "{visible} not in {shown}");
+        }
+        assert!(shown.contains("<redacted>"), "{shown}");
+        assert_eq!(
+            format!("{:?}", AuthEntry::default()),
+            "AuthEntry { auth: None, username: None, password: None, identitytoken: None }"
+        );
     }
 }

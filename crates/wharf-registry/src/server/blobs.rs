@@ -1,10 +1,14 @@
 //! Blobs and blob uploads: HEAD/GET/DELETE blobs, and the upload protocol (monolithic
 //! POST, sessions with streamed or chunked PATCH, PUT to finish, cross-repository mount).
+//!
+//! A session left idle for [`SESSION_IDLE_LIMIT`] is dropped, with its data, when a new
+//! session starts.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -22,6 +26,8 @@ use super::storage::Digest;
 const WRITE_BUFFER: usize = 1 << 20;
 /// Read chunk for blob downloads.
 const READ_CHUNK: usize = 256 << 10;
+/// How long an upload session may go without a request before it is dropped.
+pub(crate) const SESSION_IDLE_LIMIT: Duration = Duration::from_secs(60 * 60);
 
 /// An upload session in progress. Its data lives in `uploads/<id>`; the hash is kept
 /// running so finishing does not re-read the data.
@@ -29,7 +35,27 @@ const READ_CHUNK: usize = 256 << 10;
 pub(crate) struct Session {
     name: String,
     path: PathBuf,
+    /// When a request last used the session (looked it up or finished appending).
+    last_used: std::sync::Mutex<Instant>,
     progress: tokio::sync::Mutex<Progress>,
+}
+
+impl Session {
+    fn touch(&self) {
+        *self
+            .last_used
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
+    }
+
+    /// Whether the session has gone unused for `limit` at `now`.
+    fn idle(&self, now: Instant, limit: Duration) -> bool {
+        let last_used = *self
+            .last_used
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        now.saturating_duration_since(last_used) >= limit
+    }
 }
 
 #[derive(Debug)]
@@ -41,7 +67,31 @@ struct Progress {
 
 /// The sessions of one server, by id. Each session has its own lock, so uploads run in
 /// parallel while requests to the same session are serialized.
-pub(crate) type Uploads = std::sync::Mutex<HashMap<String, Arc<Session>>>;
+#[derive(Debug)]
+pub(crate) struct Uploads {
+    sessions: std::sync::Mutex<HashMap<String, Arc<Session>>>,
+    idle_limit: Duration,
+}
+
+impl Default for Uploads {
+    fn default() -> Uploads {
+        Uploads::with_idle_limit(SESSION_IDLE_LIMIT)
+    }
+}
+
+impl Uploads {
+    /// No sessions; a session idle for `idle_limit` is dropped when a new one starts.
+    pub(crate) fn with_idle_limit(idle_limit: Duration) -> Uploads {
+        Uploads {
+            sessions: std::sync::Mutex::new(HashMap::new()),
+            idle_limit,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Session>>> {
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
 
 /// `GET`/`HEAD /v2/<name>/blobs/<digest>`, with single `Range` requests honoured.
 pub(crate) async fn get(
@@ -62,7 +112,12 @@ pub(crate) async fn get(
         None => None,
     };
     let (status, start, len) = match range {
-        Some((start, end)) => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
+        Some((start, end)) => {
+            let len = span(start, end).ok_or_else(|| {
+                ApiError::range_invalid(format!("range {start}-{end} has no valid length"))
+            })?;
+            (StatusCode::PARTIAL_CONTENT, start, len)
+        }
         None => (StatusCode::OK, 0, size),
     };
     let body = if head {
@@ -185,12 +240,14 @@ pub(crate) async fn start_upload(
         state.stats.blobs_uploaded.fetch_add(1, Ordering::Relaxed);
         return blob_created(name, &expected);
     }
+    expire_idle_sessions(state, Instant::now()).await;
     let id = uuid::Uuid::new_v4().to_string();
     let path = state.storage.upload_path(&id);
     tokio::fs::File::create(&path).await?;
     let session = Session {
         name: name.to_string(),
         path,
+        last_used: std::sync::Mutex::new(Instant::now()),
         progress: tokio::sync::Mutex::new(Progress {
             size: 0,
             hasher: Sha256::new(),
@@ -290,20 +347,48 @@ pub(crate) async fn cancel_upload(
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
-fn sessions(state: &AppState) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Session>>> {
-    state
-        .uploads
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+fn sessions(state: &AppState) -> MutexGuard<'_, HashMap<String, Arc<Session>>> {
+    state.uploads.lock()
 }
 
-/// The session `id`, which must belong to repository `name`.
+/// The session `id`, which must belong to repository `name`; it counts as used now.
 fn session(state: &AppState, name: &str, id: &str) -> Result<Arc<Session>, ApiError> {
-    sessions(state)
+    let sessions = sessions(state);
+    let session = sessions
         .get(id)
         .filter(|session| session.name == name)
-        .cloned()
-        .ok_or_else(ApiError::upload_unknown)
+        .ok_or_else(ApiError::upload_unknown)?;
+    // Under the sessions lock, so an expiry sweep never drops a session just looked up.
+    session.touch();
+    Ok(Arc::clone(session))
+}
+
+/// Drops the sessions that have been idle for the idle limit at `now`, and deletes their
+/// data. A session a request is working on (its progress is locked) is kept.
+async fn expire_idle_sessions(state: &AppState, now: Instant) {
+    let limit = state.uploads.idle_limit;
+    let mut expired = Vec::new();
+    sessions(state).retain(|_, session| {
+        if !session.idle(now, limit) {
+            return true;
+        }
+        let Ok(mut progress) = session.progress.try_lock() else {
+            return true;
+        };
+        // A request that looked the session up before this sweep finds it finished.
+        progress.finished = true;
+        expired.push(session.path.clone());
+        false
+    });
+    for path in expired {
+        // Best effort: a leftover file is removed when a later server opens the store.
+        let _ = tokio::fs::remove_file(&path).await;
+    }
+}
+
+/// The number of bytes in `start..=end`, when it fits in a `u64`.
+fn span(start: u64, end: u64) -> Option<u64> {
+    end.checked_sub(start)?.checked_add(1)
 }
 
 /// Appends a request body to a session, checking `Content-Range` and `Content-Length`.
@@ -332,17 +417,22 @@ async fn append_chunk(
         .await
         .and_then(|written| {
             if let Some((start, end)) = range
-                && end + 1 - start != written
+                && span(start, end) != Some(written)
             {
                 return Err(ApiError::range_invalid(format!(
                     "Content-Range {start}-{end} does not match the {written} bytes sent"
                 )));
             }
-            check_length(headers, written).map(|()| written)
+            check_length(headers, written)?;
+            upload
+                .size
+                .checked_add(written)
+                .ok_or_else(|| ApiError::size_invalid("the upload would be larger than 2^64 bytes"))
         });
+    session.touch();
     match result {
-        Ok(written) => {
-            upload.size += written;
+        Ok(size) => {
+            upload.size = size;
             Ok(())
         }
         Err(e) => {
@@ -372,7 +462,7 @@ async fn append(path: &Path, mut body: Body, hasher: &mut Sha256) -> Result<u64,
         if let Ok(data) = frame.into_data() {
             file.write_all(&data).await?;
             hasher.update(&data);
-            written += data.len() as u64;
+            written = written.saturating_add(data.len() as u64);
         }
     }
     file.flush().await?;
@@ -396,7 +486,8 @@ fn content_range(headers: &HeaderMap) -> Result<Option<(u64, u64)>, ApiError> {
     let (start, end) = text.split_once('-').ok_or_else(invalid)?;
     let start: u64 = start.trim().parse().map_err(|_| invalid())?;
     let end: u64 = end.trim().parse().map_err(|_| invalid())?;
-    if end < start {
+    // `end` must not be below `start`, and the chunk's length must fit in a u64.
+    if span(start, end).is_none() {
         return Err(invalid());
     }
     Ok(Some((start, end)))
@@ -487,10 +578,131 @@ mod tests {
             );
             assert_eq!(content_range(&headers).ok(), Some(Some(expected)), "{text}");
         }
+        for bad in [
+            "9-0",
+            "0-18446744073709551615",
+            "bytes 0-18446744073709551615/*",
+        ] {
+            headers.insert(
+                header::CONTENT_RANGE,
+                axum::http::HeaderValue::from_static(bad),
+            );
+            let code = content_range(&headers).err().map(|e| e.code());
+            assert_eq!(code, Some("RANGE_INVALID"), "{bad}");
+        }
+        // The largest chunk that has a length.
         headers.insert(
             header::CONTENT_RANGE,
-            axum::http::HeaderValue::from_static("9-0"),
+            axum::http::HeaderValue::from_static("1-18446744073709551615"),
         );
-        assert!(content_range(&headers).is_err());
+        assert_eq!(content_range(&headers).ok(), Some(Some((1, u64::MAX))));
+    }
+
+    #[test]
+    fn spans_never_overflow() {
+        assert_eq!(span(0, 0), Some(1));
+        assert_eq!(span(10, 19), Some(10));
+        assert_eq!(span(1, u64::MAX), Some(u64::MAX));
+        assert_eq!(span(0, u64::MAX), None);
+        assert_eq!(span(5, 4), None);
+    }
+
+    async fn state_in(dir: &Path, idle_limit: Duration) -> AppState {
+        let storage = super::super::storage::Storage::open(dir.to_path_buf())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        AppState {
+            storage,
+            uploads: Uploads::with_idle_limit(idle_limit),
+            stats: super::super::Counters::default(),
+        }
+    }
+
+    /// Starts a session in `name` and returns its id and data file.
+    async fn new_session(state: &AppState, name: &str) -> (String, PathBuf) {
+        let response = start_upload(
+            state,
+            name,
+            &HashMap::new(),
+            &HeaderMap::new(),
+            Body::empty(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let id = response
+            .headers()
+            .get("Docker-Upload-UUID")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("no upload id"))
+            .to_string();
+        let path = state.storage.upload_path(&id);
+        (id, path)
+    }
+
+    fn status_code(result: Result<Response, ApiError>) -> Result<StatusCode, &'static str> {
+        result.map(|r| r.status()).map_err(|e| e.code())
+    }
+
+    #[tokio::test]
+    async fn idle_sessions_expire_with_their_data() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let state = state_in(dir.path(), SESSION_IDLE_LIMIT).await;
+        let (idle, idle_path) = new_session(&state, "app").await;
+        let (busy, busy_path) = new_session(&state, "app").await;
+        let written = patch(&state, "app", &idle, &HeaderMap::new(), Body::from("abc")).await;
+        assert_eq!(status_code(written), Ok(StatusCode::ACCEPTED));
+        assert!(idle_path.exists() && busy_path.exists());
+
+        // Just under the limit nothing expires.
+        let soon = Instant::now() + SESSION_IDLE_LIMIT - Duration::from_secs(60);
+        expire_idle_sessions(&state, soon).await;
+        assert_eq!(sessions(&state).len(), 2);
+
+        // An hour later both are idle, but one is in the middle of a request: kept.
+        let later = Instant::now() + SESSION_IDLE_LIMIT + Duration::from_secs(1);
+        let in_use = session(&state, "app", &busy).unwrap_or_else(|e| panic!("{e:?}"));
+        let guard = in_use.progress.lock().await;
+        expire_idle_sessions(&state, later).await;
+        drop(guard);
+        assert!(!idle_path.exists(), "the idle session's data is deleted");
+        assert!(busy_path.exists());
+        assert_eq!(
+            status_code(upload_status(&state, "app", &idle).await),
+            Err("BLOB_UPLOAD_UNKNOWN")
+        );
+        assert_eq!(
+            status_code(upload_status(&state, "app", &busy).await),
+            Ok(StatusCode::NO_CONTENT)
+        );
+    }
+
+    #[tokio::test]
+    async fn starting_a_session_expires_idle_ones() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        // Every session is idle by the time the next one starts.
+        let state = state_in(dir.path(), Duration::ZERO).await;
+        let (first, first_path) = new_session(&state, "app").await;
+        assert!(first_path.exists());
+        let (second, second_path) = new_session(&state, "app").await;
+        assert!(!first_path.exists(), "the idle session's data is deleted");
+        assert!(second_path.exists());
+        assert_eq!(
+            status_code(patch(&state, "app", &first, &HeaderMap::new(), Body::from("x")).await),
+            Err("BLOB_UPLOAD_UNKNOWN")
+        );
+        let ids: Vec<String> = sessions(&state).keys().cloned().collect();
+        assert_eq!(ids, vec![second]);
+    }
+
+    #[tokio::test]
+    async fn a_session_looked_up_before_it_expires_is_refused_after() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let state = state_in(dir.path(), SESSION_IDLE_LIMIT).await;
+        let (id, path) = new_session(&state, "app").await;
+        let found = session(&state, "app", &id).unwrap_or_else(|e| panic!("{e:?}"));
+        expire_idle_sessions(&state, Instant::now() + 2 * SESSION_IDLE_LIMIT).await;
+        assert!(!path.exists());
+        assert!(found.progress.lock().await.finished);
     }
 }

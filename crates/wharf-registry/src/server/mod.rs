@@ -16,7 +16,9 @@
 //!
 //! Content is kept on disk under a root directory (see [`default_root`]), so a later
 //! process serves the same images. Only `sha256` digests are accepted. Upload sessions
-//! live in the serving process: an upload interrupted by a restart starts again.
+//! live in the serving process: an upload interrupted by a restart starts again, and a
+//! session no request has used for an hour is dropped, with its data, when a new session
+//! starts.
 
 mod blobs;
 mod errors;
