@@ -2,8 +2,8 @@
 //! `$names`, and image aliases such as `bash` in the first word of a `cmd`.
 //!
 //! Follows Azure/acr-builder `graph/preprocessor.go`: precedence is inline `values`,
-//! then `src` files (later ones first), then the global defaults; a name is letters
-//! and digits and ends at the first other character; `$$` is a literal `$`; an
+//! then `src` files (later ones first), then the global defaults; a name is ASCII
+//! letters and digits and ends at the first other character; `$$` is a literal `$`; an
 //! unknown `$name` is left as written.
 
 use std::collections::HashMap;
@@ -33,22 +33,12 @@ pub const GLOBAL_ALIASES: &[(&str, &str)] = &[
     ("cssc", "mcr.microsoft.com/acr/cssc:2ff604c"),
 ];
 
-/// Where an alias's text was defined, for messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AliasOrigin {
-    /// ACR's built-in defaults.
-    Global,
-    /// The task file's `alias.values` or a `src` file; the span is in the mapped
-    /// text the definition was read from.
-    Defined,
-}
-
 /// The alias table of one task.
 #[derive(Clone, Debug)]
 pub struct Aliases {
     /// The character that starts an alias.
     pub directive: char,
-    map: HashMap<String, (String, AliasOrigin)>,
+    map: HashMap<String, String>,
 }
 
 impl Default for Aliases {
@@ -64,28 +54,19 @@ impl Aliases {
             directive: DEFAULT_DIRECTIVE,
             map: GLOBAL_ALIASES
                 .iter()
-                .map(|(k, v)| (k.to_string(), (v.to_string(), AliasOrigin::Global)))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         }
     }
 
     /// Defines (or redefines) `name`.
     pub fn define(&mut self, name: &str, text: &str) {
-        self.map
-            .insert(name.to_string(), (text.to_string(), AliasOrigin::Defined));
+        self.map.insert(name.to_string(), text.to_string());
     }
 
     /// The text of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.map.get(name).map(|(t, _)| t.as_str())
-    }
-
-    /// Name to text, for command alias expansion.
-    pub fn to_map(&self) -> HashMap<String, String> {
-        self.map
-            .iter()
-            .map(|(k, (v, _))| (k.clone(), v.clone()))
-            .collect()
+        self.map.get(name).map(String::as_str)
     }
 
     /// Replaces every `<directive>name` in `input` whose name is defined, as ACR's
@@ -117,12 +98,12 @@ impl Aliases {
                 literal_start = i + c.len_utf8();
                 continue;
             }
-            if c.is_alphanumeric() {
+            if is_name_char(c) {
                 continue;
             }
             let name = &input[name_start..i];
             match self.map.get(name) {
-                Some((text, _)) => {
+                Some(text) => {
                     out.push_generated(text, Span::new(start, i));
                     if c == d {
                         pending = Some(i);
@@ -132,7 +113,7 @@ impl Aliases {
                     }
                 }
                 None => {
-                    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    if is_valid_name(name) {
                         unknown.push((name.to_string(), Span::new(start, i)));
                     }
                     // Left verbatim, including the character that ended it.
@@ -146,7 +127,7 @@ impl Aliases {
                 // The text ended inside a name: keep it as written.
                 let name = &input[start + d.len_utf8()..];
                 match self.map.get(name) {
-                    Some((text, _)) => out.push_generated(text, Span::new(start, input.len())),
+                    Some(text) => out.push_generated(text, Span::new(start, input.len())),
                     None => out.push_copied(&input[start..], start),
                 }
             }
@@ -165,16 +146,22 @@ pub struct Substituted {
     pub unknown: Vec<(String, Span)>,
 }
 
+/// Whether `c` can be part of an alias name: ACR's `isAlphanumeric` takes ASCII
+/// letters and digits only, so `$IDé` is `$ID` followed by `é`.
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+}
+
 /// Whether `name` is a valid alias name (ASCII letters and digits).
 pub fn is_valid_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric())
+    !name.is_empty() && name.chars().all(is_name_char)
 }
 
 /// Checks a directive override; returns the character or why it is refused.
 pub fn parse_directive(value: &str) -> Result<char, &'static str> {
     let mut chars = value.chars();
     match (chars.next(), chars.next()) {
-        (Some(c), None) if c.is_ascii_alphanumeric() => {
+        (Some(c), None) if is_name_char(c) => {
             Err("overwritten directives may not be alphanumeric characters")
         }
         (Some(c), None) => Ok(c),
@@ -208,6 +195,8 @@ mod tests {
         assert_eq!(sub(&a, "$ID2 $MY_VAR"), "$ID2 $MY_VAR");
         assert_eq!(sub(&a, "cost $ 5 and $"), "cost $ 5 and $");
         assert_eq!(sub(&a, "end $a"), "end A");
+        // Names are ASCII: a non-ASCII letter ends them.
+        assert_eq!(sub(&a, "$IDé $aé"), "{{.Run.ID}}é Aé");
     }
 
     #[test]

@@ -92,8 +92,8 @@ const IGNORED_VALUE_FLAGS: &[&str] = &[
     "--metadata-file",
 ];
 
-/// Boolean flags.
-const BOOL_FLAGS: &[&str] = &[
+/// Boolean flags: they take no separate value (only `--flag=false` forms).
+pub(crate) const BOOL_FLAGS: &[&str] = &[
     "--no-cache",
     "--pull",
     "-q",
@@ -193,7 +193,7 @@ impl BuildCommand {
 }
 
 /// Splits `--flag=value` and `-tvalue`/`-t=value` forms.
-fn split_flag(word: &str) -> (String, Option<String>) {
+pub(crate) fn split_flag(word: &str) -> (String, Option<String>) {
     if let Some(long) = word.strip_prefix("--") {
         return match long.split_once('=') {
             Some((name, value)) => (format!("--{name}"), Some(value.to_string())),

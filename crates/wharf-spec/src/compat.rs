@@ -5,9 +5,11 @@
 //! cannot do in the cloud; each such place is listed here so a file can be kept
 //! portable.
 
-use crate::decode::RawTask;
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::build_command::{BOOL_FLAGS, BuildCommand, split_flag};
+use crate::decode::{RawStep, RawTask};
+use crate::diagnostic::{Diagnostic, Diagnostics, Location};
 use crate::load::Loaded;
+use crate::source::Span;
 use crate::task::Action;
 
 /// ACR caps a whole run at this many seconds unless the task sets `--timeout`.
@@ -19,50 +21,51 @@ pub fn acr_compatibility(loaded: &Loaded) -> Diagnostics {
     let file = loaded.task_file;
     let raw: &RawTask = &loaded.raw;
     for d in &loaded.warnings {
-        if d.code == "sprig-v3" {
-            out.push(Diagnostic::warning("acr-sprig-v3", d.message.clone()).at_opt(d.location));
-        }
-        if d.code == "unknown-key" {
-            out.push(
+        match d.code {
+            "sprig-v3" => out.push(
+                Diagnostic::warning("acr-sprig-v3", d.message.clone()).at_opt(d.location),
+            ),
+            "unknown-key" => out.push(
                 Diagnostic::warning("acr-ignored-key", d.message.clone())
                     .at_opt(d.location)
                     .with_help("az acr run silently ignores it"),
-            );
+            ),
+            "when-duplicate" => out.push(
+                Diagnostic::warning(
+                    "acr-when-duplicate",
+                    "this id is listed twice in `when`: az acr run counts it twice, never starts the step, and the run hangs",
+                )
+                .at_opt(d.location)
+                .with_help("list each id once"),
+            ),
+            _ => {}
         }
     }
+    // Each env value that reaches ACR's shell, once per place it is written.
+    let mut quoting_flagged: Vec<(Option<Span>, &str)> = Vec::new();
     for (raw_step, step) in raw.steps.iter().zip(&loaded.task.steps) {
-        if let Some(when) = &raw_step.when {
-            let mut seen: Vec<&str> = Vec::new();
-            for w in &when.value {
-                if seen.contains(&w.value.as_str()) {
-                    out.push(
-                        Diagnostic::warning(
-                            "acr-when-duplicate",
-                            format!("`{}` is listed twice in `when`: az acr run never starts this step and the run hangs", w.value),
-                        )
-                        .at(file, w.span),
-                    );
-                }
-                seen.push(&w.value);
+        for entry in &step.env {
+            let (key, value) = entry.split_once('=').unwrap_or((entry, ""));
+            if !value
+                .chars()
+                .any(|c| c.is_whitespace() || "'\"$`\\;&|<>()*?#~".contains(c))
+            {
+                continue;
             }
-        }
-        if let Some(env) = &raw_step.env {
-            for e in &env.value {
-                let value = e.value.split_once('=').map_or("", |(_, v)| v);
-                if value
-                    .chars()
-                    .any(|c| c.is_whitespace() || "'\"$`\\;&|<>()*?#~".contains(c))
-                {
-                    out.push(
-                        Diagnostic::warning(
-                            "acr-env-quoting",
-                            "az acr run passes env values to a shell unquoted, so this value is split or expanded there",
-                        )
-                        .at(file, e.span)
-                        .with_help("wharf passes it exactly; for ACR avoid spaces and shell characters in env values"),
-                    );
-                }
+            let at = env_origin(raw, raw_step, entry);
+            if quoting_flagged.contains(&(at, entry)) {
+                continue;
             }
+            quoting_flagged.push((at, entry));
+            let message = match at {
+                Some(_) => "az acr run passes env values to a shell unquoted, so this value is split or expanded there".to_string(),
+                None => format!("az acr run passes env values to a shell unquoted, so the value of --env {key} is split or expanded there"),
+            };
+            out.push(
+                Diagnostic::warning("acr-env-quoting", message)
+                    .at_opt(at.map(|span| Location { file, span }))
+                    .with_help("wharf passes it exactly; for ACR avoid spaces and shell characters in env values"),
+            );
         }
         if !is_container_name(&step.id) {
             out.push(
@@ -84,7 +87,7 @@ pub fn acr_compatibility(loaded: &Loaded) -> Diagnostics {
             );
         }
         if let (Action::Build { build, .. }, Some(b)) = (&step.action, &raw_step.build)
-            && let Ok(parsed) = crate::build_command::BuildCommand::parse(build)
+            && let Ok(parsed) = BuildCommand::parse(build)
         {
             if parsed.context.starts_with('/') || parsed.context.starts_with("..") {
                 out.push(
@@ -95,11 +98,13 @@ pub fn acr_compatibility(loaded: &Loaded) -> Diagnostics {
                     .at(file, b.span),
                 );
             }
-            if context_hidden_by_flag(build) {
+            if parsed.context != "."
+                && let Some(flag) = context_hidden_by_flag(build)
+            {
                 out.push(
                     Diagnostic::warning(
                         "acr-context-after-flag",
-                        "ACR's build parser takes a context right after a boolean flag as the flag's value and scans `.` instead",
+                        format!("ACR's build parser takes the word after `{flag}` as that flag's value, so it misses the context `{}` and scans `.` instead", parsed.context),
                     )
                     .at(file, b.span)
                     .with_help("put the context after a flag that takes a value, or last after -t/-f"),
@@ -125,26 +130,33 @@ pub fn acr_compatibility(loaded: &Loaded) -> Diagnostics {
     out
 }
 
-/// ACR's parser: the context is the last word that is neither a flag nor right after a flag.
-fn context_hidden_by_flag(build: &str) -> bool {
+/// Where an env entry of a step comes from: the step's own `env`, the task's
+/// (whose entries ACR splits on commas), or `--env` (`None`).
+fn env_origin(raw: &RawTask, step: &RawStep, entry: &str) -> Option<Span> {
+    let own = step.env.iter().flat_map(|l| &l.value);
+    if let Some(e) = own.into_iter().find(|e| e.value == entry) {
+        return Some(e.span);
+    }
+    raw.env
+        .iter()
+        .flat_map(|l| &l.value)
+        .find(|e| e.value.split(',').any(|part| part == entry))
+        .map(|e| e.span)
+}
+
+/// ACR's parser takes as the context the last word that is neither a flag nor
+/// right after a flag. A context that docker finds right after a flag that takes no
+/// separate value (a boolean flag, or `--flag=value`) is missed; returns that flag.
+fn context_hidden_by_flag(build: &str) -> Option<&str> {
     let words: Vec<&str> = build.split_whitespace().collect();
-    let Some(last) = words.last() else {
-        return false;
+    let [.., before, last] = words.as_slice() else {
+        return None;
     };
-    words.len() >= 2
-        && !last.starts_with('-')
-        && words[words.len() - 2].starts_with('-')
-        && matches!(
-            words[words.len() - 2],
-            "--no-cache"
-                | "--pull"
-                | "-q"
-                | "--quiet"
-                | "--rm"
-                | "--force-rm"
-                | "--squash"
-                | "--compress"
-        )
+    if last.starts_with('-') || !before.starts_with('-') {
+        return None;
+    }
+    let (flag, inline) = split_flag(before);
+    (inline.is_some() || BOOL_FLAGS.contains(&flag.as_str())).then_some(*before)
 }
 
 /// Docker's container name rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
@@ -168,8 +180,76 @@ mod tests {
     }
 
     #[test]
-    fn context_after_boolean_flag() {
-        assert!(context_hidden_by_flag("-t a --no-cache ."));
-        assert!(!context_hidden_by_flag("--no-cache -t a ."));
+    fn context_after_a_flag_without_separate_value() {
+        assert_eq!(
+            context_hidden_by_flag("-t a --no-cache ."),
+            Some("--no-cache")
+        );
+        // Every boolean flag docker build knows, and inline values.
+        assert_eq!(
+            context_hidden_by_flag("--disable-content-trust ctx"),
+            Some("--disable-content-trust")
+        );
+        assert_eq!(context_hidden_by_flag("--load ctx"), Some("--load"));
+        assert_eq!(context_hidden_by_flag("--tag=app ctx"), Some("--tag=app"));
+        assert_eq!(context_hidden_by_flag("--no-cache -t a ."), None);
+        assert_eq!(context_hidden_by_flag("ctx"), None);
+    }
+
+    fn findings(text: &str) -> Vec<String> {
+        let mut options = crate::LoadOptions::default();
+        options.defaults.env = vec!["CLI=a b".into()];
+        let files = crate::LocalFiles { base: ".".into() };
+        let loaded = crate::load(
+            "acb.yaml",
+            text,
+            &options,
+            &files,
+            &mut crate::masked_secrets,
+        );
+        let Ok(loaded) = loaded else {
+            panic!("{:?}", loaded.err().map(|f| f.diagnostics))
+        };
+        acr_compatibility(&loaded)
+            .iter()
+            .map(|d| d.short(&loaded.sources))
+            .collect()
+    }
+
+    #[test]
+    fn env_quoting_is_checked_on_what_reaches_each_step() {
+        let text = "env: [\"T=task value\", OK=1]\nsteps:\n  - id: one\n    cmd: busybox env\n    env: [\"S=step value\"]\n  - id: two\n    cmd: busybox env\n  - id: three\n    cmd: busybox env\n    env: [\"T=own\"]\n";
+        assert_eq!(
+            findings(text),
+            [
+                "warning[acr-env-quoting]: az acr run passes env values to a shell unquoted, so the value of --env CLI is split or expanded there",
+                "acb.yaml:1:7: warning[acr-env-quoting]: az acr run passes env values to a shell unquoted, so this value is split or expanded there",
+                "acb.yaml:5:11: warning[acr-env-quoting]: az acr run passes env values to a shell unquoted, so this value is split or expanded there",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missed_context_is_flagged_unless_it_is_the_default() {
+        let found = findings("steps:\n  - build: -t a --load ctx\n  - build: -t b --no-cache .\n");
+        let missed: Vec<&String> = found
+            .iter()
+            .filter(|f| f.contains("acr-context-after-flag"))
+            .collect();
+        assert_eq!(missed.len(), 1, "{found:?}");
+        assert!(missed[0].starts_with("acb.yaml:2:12:"), "{found:?}");
+        assert!(missed[0].contains("after `--load`"), "{found:?}");
+    }
+
+    #[test]
+    fn duplicate_when_comes_from_the_loader() {
+        let text = "steps:\n  - id: ab\n    cmd: busybox true\n  - id: cd\n    cmd: busybox true\n    when: [ab, ab]\n";
+        let found = findings(text);
+        assert!(
+            found
+                .iter()
+                .any(|f| f.starts_with("acb.yaml:6:16: warning[acr-when-duplicate]")),
+            "{found:?}"
+        );
     }
 }

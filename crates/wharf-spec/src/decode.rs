@@ -2,11 +2,11 @@
 //! unknown key reported (all of them, not just the first).
 //!
 //! Types follow ACR's Go structs decoded by yaml.v2: a string field takes any
-//! scalar's text, an int field only an integer, a bool field only a boolean; null
-//! is the zero value.
+//! scalar's text, an int field an integer (or a float, truncated, when it fits), a
+//! bool field only a boolean; null is the zero value.
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::properties::{self, Kind, Property};
+use crate::properties::{self, Property};
 use crate::source::{FileId, Span};
 use crate::source_map::MapChain;
 use crate::yaml::{Node, NodeKind, Resolved};
@@ -423,7 +423,11 @@ impl<'a> Decoder<'a> {
     fn wrong_type(&mut self, key: &str, expected: &str, node: &Node) {
         let mut d = Diagnostic::error(
             "wrong-type",
-            format!("`{key}` must be {expected}, not {}", node.describe()),
+            format!(
+                "{} must be {expected}, not {}",
+                subject(key),
+                node.describe()
+            ),
         );
         if let (Some(s), "an integer" | "a boolean") = (node.as_scalar(), expected)
             && !s.plain
@@ -465,9 +469,29 @@ impl<'a> Decoder<'a> {
     }
 
     fn int(&mut self, node: &Node, key: &str) -> Option<Spanned<i64>> {
-        match node.as_scalar().map(|s| s.resolve()) {
-            Some(Resolved::Null) => None,
-            Some(Resolved::Int(i)) => Some(Spanned::new(i, self.locate(node.span))),
+        match node.as_scalar().map(|s| (s, s.resolve())) {
+            Some((_, Resolved::Null)) => None,
+            Some((_, Resolved::Int(i))) => Some(Spanned::new(i, self.locate(node.span))),
+            // yaml.v2 stores a float in an int field when it fits, dropping the fraction.
+            Some((s, Resolved::Float(f))) if fits_i64(f) => {
+                let i = f.trunc() as i64;
+                if f.fract() != 0.0 {
+                    self.report(
+                        Diagnostic::warning(
+                            "float-truncated",
+                            format!(
+                                "{} takes whole numbers; ACR drops the fraction of {} and uses {i}",
+                                subject(key),
+                                s.value
+                            ),
+                        )
+                        .with_label(format!("used as {i}"))
+                        .with_help(format!("write {i}")),
+                        node.span,
+                    );
+                }
+                Some(Spanned::new(i, self.locate(node.span)))
+            }
             _ => {
                 self.wrong_type(key, "an integer", node);
                 None
@@ -576,16 +600,20 @@ impl<'a> Decoder<'a> {
     }
 }
 
-/// Kind names used in the JSON Schema and docs.
-pub fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::String => "string",
-        Kind::Int => "integer",
-        Kind::Bool => "boolean",
-        Kind::StringList => "list of strings",
-        Kind::IntList => "list of integers",
-        Kind::StringMap => "mapping of strings",
-        Kind::ObjectList(_) => "list of objects",
-        Kind::Object(_) => "object",
+/// `key` as the subject of a message: a bare key is quoted (`timeout`), a phrase
+/// that already quotes its key (each entry of `ports`) is kept.
+fn subject(key: &str) -> String {
+    if key.contains('`') {
+        key.to_string()
+    } else {
+        format!("`{key}`")
     }
+}
+
+/// Whether yaml.v2 converts `f` to an int64: finite and in range (it truncates).
+fn fits_i64(f: f64) -> bool {
+    // -2^63 and 2^63, both exactly representable.
+    const MIN: f64 = -9_223_372_036_854_775_808.0;
+    const MAX: f64 = 9_223_372_036_854_775_808.0;
+    f.is_finite() && (MIN..MAX).contains(&f)
 }

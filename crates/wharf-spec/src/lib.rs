@@ -41,8 +41,8 @@ pub mod yaml;
 pub use build_command::BuildCommand;
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 pub use load::{
-    Files, LoadFailure, LoadOptions, Loaded, LocalFiles, SECRET_MASK, SecretResolver, load,
-    load_task, masked_secrets,
+    Files, LoadFailure, LoadOptions, Loaded, LocalFiles, SECRET_MASK, SecretFailure,
+    SecretResolver, load, load_task, masked_secrets,
 };
 pub use resolve::TaskDefaults;
 pub use source::{FileId, LineCol, SourceFile, SourceFiles, Span};

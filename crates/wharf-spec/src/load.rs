@@ -14,12 +14,13 @@
 //! pass found it.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use wharf_template::{MissingKey, Options as TemplateOptions, OriginKind, Template, Value};
 
 use crate::alias::{self, Aliases};
-use crate::decode::{Decoder, RawTask};
+use crate::decode::{Decoder, RawTask, Spanned};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::preprocess::{self, VersionLine};
 use crate::resolve::{self, TaskDefaults};
@@ -104,15 +105,39 @@ pub struct LoadFailure {
     pub sources: SourceFiles,
 }
 
-/// Resolves secret declarations to values (Key Vault, `--secret`, or masks for plans).
+/// Resolves secret declarations to values by id (Key Vault, `--secret`, or masks
+/// for plans).
 pub type SecretResolver<'a> =
-    &'a mut dyn FnMut(&[Secret]) -> Result<BTreeMap<String, String>, String>;
+    &'a mut dyn FnMut(&[Secret]) -> Result<BTreeMap<String, String>, SecretFailure>;
+
+/// Why a [`SecretResolver`] could not give the values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretFailure {
+    /// The id of the declaration that failed, when the failure is one secret's: the
+    /// error is reported at that declaration (otherwise at the first one).
+    pub id: Option<String>,
+    /// What went wrong; never a secret value.
+    pub message: String,
+}
+
+impl From<String> for SecretFailure {
+    /// A failure that belongs to no particular secret.
+    fn from(message: String) -> SecretFailure {
+        SecretFailure { id: None, message }
+    }
+}
+
+impl fmt::Display for SecretFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
 
 /// The mask `wharf plan` shows for secret values.
 pub const SECRET_MASK: &str = "***";
 
 /// A resolver that never reveals values: every secret renders as [`SECRET_MASK`].
-pub fn masked_secrets(secrets: &[Secret]) -> Result<BTreeMap<String, String>, String> {
+pub fn masked_secrets(secrets: &[Secret]) -> Result<BTreeMap<String, String>, SecretFailure> {
     Ok(secrets
         .iter()
         .map(|s| (s.id.clone(), SECRET_MASK.to_string()))
@@ -215,9 +240,20 @@ impl Loader<'_> {
             v
         });
         let aliases_enabled = preprocess::aliases_enabled(version_line.as_ref());
+        if preprocess::quotes_enable_aliases(version_line.as_ref())
+            && let Some(v) = &version_line
+        {
+            self.diags.push(
+                Diagnostic::warning(
+                    "alias-version-quoted",
+                    "aliases are on because the quotes around the version are removed; older acr-builder releases compare the quoted text and leave aliases off",
+                )
+                .with_help(format!("write `version: {}` without quotes", v.value))
+                .at(self.task_file, v.span),
+            );
+        }
         let values = self.values()?;
-        let no_secrets = BTreeMap::new();
-        let data = values::template_data(&self.options.run, &values, &no_secrets);
+        let data = self.template_data(&values, &BTreeMap::new())?;
 
         let pass = if aliases_enabled {
             self.alias_pass(&stripped, &data)?
@@ -234,60 +270,40 @@ impl Loader<'_> {
             .then(&pass.substituted);
         let template = self.parse_template(self.name, pass.substituted.text(), &base)?;
 
-        // First pass: find secret declarations, as ACR does, when the text mentions them.
+        // First pass: find secret declarations, as ACR does, when the text mentions
+        // them. Its problems are the final pass's too, so only that one reports them.
         let mut resolved_secrets = BTreeMap::new();
         if pass.substituted.text().contains("secrets") {
-            let mut scratch = Diagnostics::new();
-            let declared = self.render_and_decode(&template, &data, &base, &mut scratch);
+            let outer = std::mem::take(&mut *self.diags);
+            let declared = self.render_and_decode(&template, &data, &base);
+            *self.diags = outer;
             if let Some((raw, _)) = declared {
-                // As in ACR, the task is validated before any secret is resolved: when
-                // a declaration is malformed, nothing is resolved and validation after
-                // the final render reports it.
-                let mut decls: Vec<Secret> = Vec::new();
-                let mut well_formed = true;
-                for s in &raw.secrets {
-                    let id = s.id.as_ref().map(|i| i.value.as_str()).unwrap_or_default();
-                    let keyvault = s
-                        .keyvault
-                        .as_ref()
-                        .map(|k| k.value.as_str())
-                        .unwrap_or_default();
-                    let client_ok = s
-                        .client_id
-                        .as_ref()
-                        .is_none_or(|c| c.value.is_empty() || resolve::is_guid(&c.value));
-                    if id.is_empty()
-                        || id.chars().any(char::is_whitespace)
-                        || keyvault.is_empty()
-                        || !client_ok
-                        || decls.iter().any(|d| d.id == id)
-                    {
-                        well_formed = false;
-                        break;
-                    }
-                    decls.push(Secret {
-                        id: id.to_string(),
-                        keyvault: keyvault.to_string(),
-                        client_id: s
-                            .client_id
-                            .as_ref()
-                            .map(|c| c.value.clone())
-                            .filter(|c| !c.is_empty()),
-                    });
-                }
-                if !well_formed {
-                    decls.clear();
-                }
-                if !decls.is_empty() {
+                // As in ACR, the declarations are validated before any secret is
+                // resolved: when one is malformed, nothing is resolved and the final
+                // pass reports it.
+                let (decls, problems) = resolve::check_secrets(&raw.secrets, self.task_file);
+                if problems.is_empty() && !decls.is_empty() {
                     match secrets(&decls) {
                         Ok(v) => resolved_secrets = v,
-                        Err(message) => {
+                        Err(failure) => {
+                            let failed = failure
+                                .id
+                                .as_deref()
+                                .and_then(|id| {
+                                    raw.secrets
+                                        .iter()
+                                        .find(|s| s.id.as_ref().is_some_and(|i| i.value == id))
+                                })
+                                .or_else(|| raw.secrets.first());
                             self.diags.push(
                                 Diagnostic::error(
                                     "secret-resolve",
-                                    format!("failed to resolve secrets: {message}"),
+                                    format!("failed to resolve secrets: {}", failure.message),
                                 )
-                                .at(self.task_file, raw.secrets[0].span),
+                                .at(
+                                    self.task_file,
+                                    failed.map_or_else(Span::default, |s| s.span),
+                                ),
                             );
                             return None;
                         }
@@ -295,11 +311,8 @@ impl Loader<'_> {
                 }
             }
         }
-        let data = values::template_data(&self.options.run, &values, &resolved_secrets);
-        let mut diags = Diagnostics::new();
-        let decoded = self.render_and_decode(&template, &data, &base, &mut diags);
-        self.diags.extend(diags);
-        let (raw, rendered) = decoded?;
+        let data = self.template_data(&values, &resolved_secrets)?;
+        let (raw, rendered) = self.render_and_decode(&template, &data, &base)?;
         if let (false, Some(span)) = (aliases_enabled, raw.alias_span) {
             self.diags.push(
                 Diagnostic::warning(
@@ -309,12 +322,11 @@ impl Loader<'_> {
                 .at(self.task_file, span),
             );
         }
-        let command_aliases = pass.aliases.as_ref().map(Aliases::to_map);
         let task = resolve::resolve(
             &raw,
             self.task_file,
             &self.options.defaults,
-            command_aliases.as_ref(),
+            pass.aliases.as_ref(),
             self.diags,
         )?;
         Some(Loaded {
@@ -327,6 +339,24 @@ impl Loader<'_> {
             raw,
             rendered: rendered.into_text(),
         })
+    }
+
+    /// The template data, or an error when the values cannot be written as JSON.
+    fn template_data(
+        &mut self,
+        values: &BTreeMap<String, Value>,
+        secrets: &BTreeMap<String, String>,
+    ) -> Option<Value> {
+        match values::template_data(&self.options.run, values, secrets) {
+            Ok(data) => Some(data),
+            Err(message) => {
+                self.diags
+                    .push(Diagnostic::error("values-json", message).with_help(
+                        "ACR writes the values as JSON for .ValuesJSON, which cannot hold NaN or infinities",
+                    ));
+                None
+            }
+        }
     }
 
     /// Values files, then `--set` on top.
@@ -390,22 +420,7 @@ impl Loader<'_> {
             for src in &raw.src {
                 self.alias_source(&src.value, src.span, &mut aliases);
             }
-            for (name, text) in &raw.values {
-                if !alias::is_valid_name(&name.value) {
-                    self.diags.push(
-                        Diagnostic::error(
-                            "alias-name",
-                            format!(
-                                "alias key names only support alphanumeric characters: {:?}",
-                                name.value
-                            ),
-                        )
-                        .at(self.task_file, name.span),
-                    );
-                    continue;
-                }
-                aliases.define(&name.value, &text.value);
-            }
+            self.define_aliases(self.task_file, &raw.values, &mut aliases);
             if let Some(d) = raw.directive.as_ref().filter(|d| !d.value.is_empty()) {
                 match alias::parse_directive(&d.value) {
                     Ok(c) => aliases.directive = c,
@@ -484,8 +499,21 @@ impl Loader<'_> {
         };
         let mut decoder = Decoder::new(file, chain, self.diags);
         let entries = decoder.string_map_document(node.as_ref());
-        for (name, value) in entries {
-            if !alias::is_valid_name(&name.value) {
+        self.define_aliases(file, &entries, aliases);
+    }
+
+    /// Defines `entries` (read from `file`), refusing names that are not ASCII
+    /// letters and digits.
+    fn define_aliases(
+        &mut self,
+        file: FileId,
+        entries: &[(Spanned<String>, Spanned<String>)],
+        aliases: &mut Aliases,
+    ) {
+        for (name, text) in entries {
+            if alias::is_valid_name(&name.value) {
+                aliases.define(&name.value, &text.value);
+            } else {
                 self.diags.push(
                     Diagnostic::error(
                         "alias-name",
@@ -496,9 +524,7 @@ impl Loader<'_> {
                     )
                     .at(file, name.span),
                 );
-                continue;
             }
-            aliases.define(&name.value, &value.value);
         }
     }
 
@@ -576,26 +602,17 @@ impl Loader<'_> {
         }
     }
 
-    /// Renders the task template, parses the YAML and decodes it, reporting into `diags`.
+    /// Renders the task template, parses the YAML and decodes it.
     fn render_and_decode(
         &mut self,
         template: &Template,
         data: &Value,
         base: &MapChain<'_>,
-        diags: &mut Diagnostics,
     ) -> Option<(RawTask, MappedText)> {
-        let mut loader = Loader {
-            name: self.name,
-            task_file: self.task_file,
-            options: self.options,
-            files: self.files,
-            sources: &mut *self.sources,
-            diags,
-        };
-        let rendered = loader.execute(template, data, base)?;
+        let rendered = self.execute(template, data, base)?;
         let chain = base.clone().then(&rendered);
-        let node = loader.parse_yaml(rendered.text(), &chain)?;
-        let raw = Decoder::new(self.task_file, chain, loader.diags).task(node.as_ref());
+        let node = self.parse_yaml(rendered.text(), &chain)?;
+        let raw = Decoder::new(self.task_file, chain, self.diags).task(node.as_ref());
         Some((raw, rendered))
     }
 }
@@ -633,7 +650,48 @@ fn template_message(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::template_message;
+    use super::*;
+
+    fn secret_failure_place(failure: SecretFailure) -> Option<String> {
+        let text = "secrets:\n  - id: a\n    keyvault: https://v.vault.azure.net/secrets/a\n  - id: b\n    keyvault: https://v.vault.azure.net/secrets/b\nsteps:\n  - cmd: busybox true\n";
+        let files = LocalFiles { base: ".".into() };
+        let mut resolver = |_: &[Secret]| Err(failure.clone());
+        let result = load(
+            "acb.yaml",
+            text,
+            &LoadOptions::default(),
+            &files,
+            &mut resolver,
+        );
+        let failure = result.err()?;
+        let first = failure.diagnostics.iter().next()?;
+        Some(first.short(&failure.sources))
+    }
+
+    #[test]
+    fn secret_failures_are_placed_at_their_declaration() {
+        assert_eq!(
+            secret_failure_place(SecretFailure {
+                id: Some("b".into()),
+                message: "denied".into(),
+            })
+            .as_deref(),
+            Some("acb.yaml:4:5: error[secret-resolve]: failed to resolve secrets: denied")
+        );
+        // A failure of no particular secret (or of an unknown id) goes to the first.
+        for failure in [
+            SecretFailure::from("no network".to_string()),
+            SecretFailure {
+                id: Some("zz".into()),
+                message: "no network".into(),
+            },
+        ] {
+            assert_eq!(
+                secret_failure_place(failure).as_deref(),
+                Some("acb.yaml:2:5: error[secret-resolve]: failed to resolve secrets: no network")
+            );
+        }
+    }
 
     #[test]
     fn go_template_prefixes_are_dropped() {

@@ -37,6 +37,9 @@ pub fn strip_comment_lines(text: &str) -> MappedText {
 pub struct VersionLine {
     /// The value, trimmed, with one pair of surrounding quotes removed.
     pub value: String,
+    /// Whether the value was written in quotes. Older acr-builder releases compare
+    /// the quoted text, which sorts before `v1.1.0`, and leave aliases off.
+    pub quoted: bool,
     /// Where the value is.
     pub span: Span,
 }
@@ -64,6 +67,7 @@ pub fn find_version(text: &str) -> Option<VersionLine> {
         let begin = value_start + lead + quote;
         return Some(VersionLine {
             value: unquoted.to_string(),
+            quoted: quote == 1,
             span: Span::new(begin, begin + unquoted.len()),
         });
     }
@@ -80,12 +84,21 @@ fn strip_quotes(s: &str) -> &str {
 }
 
 /// The first version whose files get the alias pass. ACR compares version strings
-/// as plain strings, so `v1.2.0` counts and `V1.1.0` does not.
+/// as plain strings, so `V1.1.0` — a valid version, as versions are otherwise
+/// compared case-insensitively — leaves aliases off. (Strings that sort after
+/// `v1.1.0`, such as `v1.2.0`, would turn them on, but they are not valid versions.)
 pub const ALIAS_VERSION: &str = "v1.1.0";
 
-/// Whether ACR turns aliases on for this version string.
+/// Whether ACR turns aliases on for this version string. Quotes are removed first,
+/// as current acr-builder does.
 pub fn aliases_enabled(version: Option<&VersionLine>) -> bool {
     version.is_some_and(|v| v.value.as_str() >= ALIAS_VERSION)
+}
+
+/// Whether only the removal of quotes turns aliases on: older acr-builder releases
+/// compare the quoted text (`"v1.1.0"` sorts before `v1.1.0`) and leave them off.
+pub fn quotes_enable_aliases(version: Option<&VersionLine>) -> bool {
+    version.is_some_and(|v| v.quoted) && aliases_enabled(version)
 }
 
 /// The text split into the `alias:` block and everything else.
@@ -162,6 +175,12 @@ mod tests {
         let v = find_version(" # c\n\nversion  : \"v1.1.0\"  \nsteps:\n");
         assert_eq!(v.as_ref().map(|v| v.value.as_str()), Some("v1.1.0"));
         assert!(aliases_enabled(v.as_ref()));
+        assert!(quotes_enable_aliases(v.as_ref()));
+        let plain = find_version("version: v1.1.0\n");
+        assert!(aliases_enabled(plain.as_ref()) && !quotes_enable_aliases(plain.as_ref()));
+        assert!(!quotes_enable_aliases(
+            find_version("version: 'v1.0.0'").as_ref()
+        ));
         assert_eq!(find_version("steps: []\nversion: v1.1.0\n"), None);
         assert_eq!(find_version("versionOfTask: v1.1.0\n"), None);
         assert_eq!(find_version("  version: v1.1.0\n"), None);

@@ -33,7 +33,7 @@ pub struct Property {
     pub kind: Kind,
     /// One or two sentences for editors and docs.
     pub doc: &'static str,
-    /// Allowed values, when they are a fixed set (matched case-insensitively).
+    /// Allowed values, when ACR checks them against a fixed set (case-insensitively).
     pub one_of: &'static [&'static str],
     /// ACR parses the key but never acts on it.
     pub inert: bool,
@@ -173,10 +173,11 @@ pub const STEP: &[Property] = &[
         Kind::String,
         "Network to attach the container to. Default: the run's default network.",
     ),
-    Property {
-        one_of: &["default", "process", "hyperv"],
-        ..prop("isolation", Kind::String, "Container isolation (Windows).")
-    },
+    prop(
+        "isolation",
+        Kind::String,
+        "Container isolation, as docker run --isolation (Windows: default, process, hyperv).",
+    ),
     prop(
         "entryPoint",
         Kind::String,

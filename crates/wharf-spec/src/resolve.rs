@@ -8,15 +8,19 @@
 use std::collections::{BTreeSet, HashMap};
 
 use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use wharf_template::go;
 
+use crate::alias::Aliases;
 use crate::build_command::BuildCommand;
 use crate::decode::{RawMount, RawSecret, RawStep, RawTask, RawVolume, Spanned};
 use crate::diagnostic::{Diagnostic, Diagnostics, Location};
 use crate::source::{FileId, Span};
 use crate::task::{
-    Action, Cache, DEFAULT_NETWORK, DEFAULT_RETRY_DELAY, DEFAULT_STEP_TIMEOUT, DEFAULT_VERSION,
-    IMMEDIATE, Network, ROOT_ID, Secret, Step, Task, VALID_VERSIONS, Volume, VolumeMount,
-    WORKSPACE,
+    self, Action, Cache, DEFAULT_NETWORK, DEFAULT_RETRY_DELAY, DEFAULT_STEP_TIMEOUT,
+    DEFAULT_VERSION, IMMEDIATE, Network, ROOT_ID, Secret, Step, Task, VALID_VERSIONS, Volume,
+    VolumeMount, WORKSPACE,
 };
 
 /// Settings that come from the command line rather than the file (`acb exec` flags).
@@ -35,7 +39,7 @@ pub fn resolve(
     raw: &RawTask,
     file: FileId,
     defaults: &TaskDefaults,
-    command_aliases: Option<&HashMap<String, String>>,
+    command_aliases: Option<&Aliases>,
     diags: &mut Diagnostics,
 ) -> Option<Task> {
     let mut r = Resolver {
@@ -43,7 +47,10 @@ pub fn resolve(
         diags,
         errors: 0,
     };
-    let secrets = r.secrets(&raw.secrets);
+    let (secrets, problems) = check_secrets(&raw.secrets, file);
+    for d in problems {
+        r.report(d);
+    }
     let volumes = r.volumes(&raw.volumes);
     for step in &raw.steps {
         r.mount_names(step, &raw.volumes);
@@ -51,11 +58,7 @@ pub fn resolve(
     let version = r.version(raw);
     let task_env = r.task_env(raw, defaults);
     let networks = networks(raw, defaults);
-    let default_network = networks
-        .iter()
-        .rev()
-        .find(|n| n.is_default)
-        .map(|n| n.name.clone());
+    let default_network = task::default_network(&networks).map(|n| n.name.clone());
     let step_timeout = match raw.step_timeout.as_ref().map(|t| t.value) {
         Some(t) if t > 0 => t.unsigned_abs(),
         _ => DEFAULT_STEP_TIMEOUT,
@@ -69,18 +72,18 @@ pub fn resolve(
 
     let mut steps = Vec::with_capacity(raw.steps.len());
     let mut seen: HashMap<String, Span> = HashMap::new();
-    let all_ids: Vec<(usize, String)> = raw
+    let ids: Vec<String> = raw
         .steps
         .iter()
         .enumerate()
-        .map(|(i, s)| (i, step_id(s, i)))
+        .map(|(i, s)| step_id(s, i))
         .collect();
-    let mut previous: Option<String> = None;
-    for (index, raw_step) in raw.steps.iter().enumerate() {
-        let id = step_id(raw_step, index);
-        let env = r.step_env(raw_step, task_env.as_ref());
+    let mut previous: Option<&str> = None;
+    for (index, (raw_step, id)) in raw.steps.iter().zip(&ids).enumerate() {
+        let env = r.step_env(raw_step, &task_env, index == 0);
         let action = r.action(raw_step, command_aliases);
-        r.step_rules(raw_step, &id, &action);
+        r.step_rules(raw_step, id, &action);
+        let cache = r.cache(raw_step, &action);
         let id_span = raw_step.id.as_ref().map_or(raw_step.span, |s| s.span);
         if id == ROOT_ID {
             r.error(
@@ -91,7 +94,7 @@ pub fn resolve(
                 .with_label("reserved"),
                 id_span,
             );
-        } else if let Some(&first) = seen.get(&id) {
+        } else if let Some(&first) = seen.get(id) {
             let mut d = Diagnostic::error("duplicate-id", format!("step id `{id}` is used twice"))
                 .with_label("second use");
             if raw_step.id.is_none() {
@@ -103,14 +106,14 @@ pub fn resolve(
         } else {
             seen.insert(id.clone(), id_span);
         }
-        let depends_on = r.depends_on(raw_step, &id, previous.as_deref(), &seen, &all_ids, index);
-        previous = Some(id.clone());
+        let depends_on = r.depends_on(raw_step, id, previous, &seen, &ids[index + 1..]);
+        previous = Some(id);
 
         let Some(action) = action else {
             continue;
         };
         steps.push(Step {
-            id,
+            id: id.clone(),
             action,
             depends_on,
             timeout: match raw_step.timeout.as_ref().map(|t| t.value) {
@@ -146,13 +149,7 @@ pub fn resolve(
             pull: flag(raw_step.pull.as_ref()),
             cmd_download_retries: non_negative(raw_step.cmd_download_retries.as_ref()),
             cmd_download_retry_delay: non_negative(raw_step.cmd_download_retry_delay.as_ref()),
-            cache: raw_step.cache.as_ref().and_then(|c| {
-                match c.value.to_ascii_lowercase().as_str() {
-                    "enabled" => Some(Cache::Enabled),
-                    "disabled" => Some(Cache::Disabled),
-                    _ => None,
-                }
-            }),
+            cache,
             volume_mounts: raw_step
                 .volume_mounts
                 .iter()
@@ -173,7 +170,7 @@ pub fn resolve(
         version,
         step_timeout,
         working_directory: working_directory(task_workdir),
-        env: task_env.unwrap_or_default(),
+        env: task_env.into_iter().map(|e| e.text).collect(),
         secrets,
         networks,
         volumes,
@@ -215,26 +212,13 @@ fn ints(v: Option<&Spanned<Vec<Spanned<i64>>>>) -> Vec<i64> {
 pub fn working_directory(dir: Option<String>) -> String {
     match dir {
         None => WORKSPACE.to_string(),
-        Some(d) if d.starts_with('/') => clean_path(&d),
-        Some(d) => clean_path(&format!("{WORKSPACE}/{d}")),
+        Some(d) if d.starts_with('/') => go::clean_path(&d),
+        Some(d) => go::clean_path(&format!("{WORKSPACE}/{d}")),
     }
 }
 
-/// Lexically cleans an absolute path as Go's `path.Clean` does.
-fn clean_path(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    format!("/{}", parts.join("/"))
-}
-
+/// The task's networks, then the command line's `--network` (an existing network
+/// that becomes the default); without any, ACR's default network.
 fn networks(raw: &RawTask, defaults: &TaskDefaults) -> Vec<Network> {
     let mut networks: Vec<Network> = raw
         .networks
@@ -247,25 +231,194 @@ fn networks(raw: &RawTask, defaults: &TaskDefaults) -> Vec<Network> {
             is_default: flag(n.is_default.as_ref()),
         })
         .collect();
-    if let Some(external) = defaults.network.as_ref().filter(|n| !n.is_empty()) {
-        networks.push(Network {
-            name: external.clone(),
-            driver: "bridge".into(),
-            ipv6: false,
-            skip_creation: true,
-            is_default: true,
-        });
+    let external = defaults.network.as_ref().filter(|n| !n.is_empty());
+    if let Some(name) = external {
+        networks.push(default_bridge(name, true));
     }
     if networks.is_empty() {
-        networks.push(Network {
-            name: DEFAULT_NETWORK.into(),
-            driver: "bridge".into(),
-            ipv6: false,
-            skip_creation: false,
-            is_default: true,
-        });
+        networks.push(default_bridge(DEFAULT_NETWORK, false));
     }
     networks
+}
+
+/// A bridge network that steps without a network of their own join.
+fn default_bridge(name: &str, skip_creation: bool) -> Network {
+    Network {
+        name: name.to_string(),
+        driver: "bridge".into(),
+        ipv6: false,
+        skip_creation,
+        is_default: true,
+    }
+}
+
+/// ACR's `cache` values, compared case-insensitively.
+fn parse_cache(value: &str) -> Option<Cache> {
+    match value.to_ascii_lowercase().as_str() {
+        "enabled" => Some(Cache::Enabled),
+        "disabled" => Some(Cache::Disabled),
+        _ => None,
+    }
+}
+
+/// Go's `base64.StdEncoding.DecodeString`: padding is required, the unused bits
+/// of the last character need not be zero (`YR==` is `a`), and line breaks
+/// anywhere are skipped, so the wrapped output of `base64` decodes.
+fn decode_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    const GO_STD: GeneralPurpose = GeneralPurpose::new(
+        &alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+    );
+    let compact: String = text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+    GO_STD.decode(compact)
+}
+
+/// One environment entry and where it is written (`None`: `--env`).
+#[derive(Clone, Debug)]
+struct EnvEntry {
+    text: String,
+    at: Option<Span>,
+}
+
+impl EnvEntry {
+    fn list(entries: Option<&Spanned<Vec<Spanned<String>>>>) -> Vec<EnvEntry> {
+        entries
+            .map(|l| {
+                l.value
+                    .iter()
+                    .map(|e| EnvEntry {
+                        text: e.value.clone(),
+                        at: Some(e.span),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// An entry [`merge_envs`] cannot use because it has no `=`.
+struct BadEnv {
+    /// The entry (for a source entry, the comma-separated part at fault).
+    text: String,
+    /// Where the entry is written.
+    at: Option<Span>,
+    /// Whether it is an entry of `dest` (else of `src`).
+    in_dest: bool,
+}
+
+/// ACR's `mergeEnvs(dest, src)`: with an empty `src`, `dest` unchanged and
+/// unchecked. Otherwise the entries of `dest`, then the parts of every `src` entry
+/// split on commas whose keys `dest` lacks. Entries (or parts) without `=` are
+/// returned apart and left out; ACR stops at the first.
+fn merge_envs(dest: &[EnvEntry], src: &[EnvEntry]) -> (Vec<EnvEntry>, Vec<BadEnv>) {
+    if src.is_empty() {
+        return (dest.to_vec(), Vec::new());
+    }
+    let mut out = Vec::new();
+    let mut bad = Vec::new();
+    let mut keys = BTreeSet::new();
+    for entry in dest {
+        match entry.text.split_once('=') {
+            Some((k, _)) => {
+                keys.insert(k);
+                out.push(entry.clone());
+            }
+            None => bad.push(BadEnv {
+                text: entry.text.clone(),
+                at: entry.at,
+                in_dest: true,
+            }),
+        }
+    }
+    for entry in src {
+        for part in entry.text.split(',') {
+            match part.split_once('=') {
+                Some((k, _)) if keys.contains(k) => {}
+                Some(_) => out.push(EnvEntry {
+                    text: part.to_string(),
+                    at: entry.at,
+                }),
+                None => bad.push(BadEnv {
+                    text: part.to_string(),
+                    at: entry.at,
+                    in_dest: false,
+                }),
+            }
+        }
+    }
+    (out, bad)
+}
+
+/// ACR's secret checks (`Task.Validate`): an id without whitespace, a `keyvault`,
+/// a GUID `clientID` when there is one, unique ids. Returns the well-formed
+/// declarations and the problems, placed in `file`. The loader uses it before
+/// resolving secrets and again on the final task.
+pub(crate) fn check_secrets(raw: &[RawSecret], file: FileId) -> (Vec<Secret>, Vec<Diagnostic>) {
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    let mut ids: HashMap<&str, Span> = HashMap::new();
+    for s in raw {
+        let Some(id) = s.id.as_ref().filter(|i| !i.value.is_empty()) else {
+            problems.push(
+                Diagnostic::error("secret-id", "secret is missing an ID")
+                    .with_help("give the secret an `id:`")
+                    .at(file, s.span),
+            );
+            continue;
+        };
+        let mut ok = true;
+        if id.value.chars().any(char::is_whitespace) {
+            problems.push(
+                Diagnostic::error("secret-id", "secret ID cannot contain spaces").at(file, id.span),
+            );
+            ok = false;
+        }
+        let Some(keyvault) = s.keyvault.as_ref().filter(|k| !k.value.is_empty()) else {
+            problems.push(
+                Diagnostic::error(
+                    "secret-source",
+                    format!("secret `{}` should contain either keyvault property", id.value),
+                )
+                .with_help("add `keyvault: https://<vault>.vault.azure.net/secrets/<name>`; for local runs pass the value with --secret")
+                .at(file, s.span),
+            );
+            continue;
+        };
+        if let Some(client) = s.client_id.as_ref().filter(|c| !c.value.is_empty())
+            && !is_guid(&client.value)
+        {
+            problems.push(
+                Diagnostic::error(
+                    "secret-client-id",
+                    format!("msi client ID of secret `{}` is not a valid guid", id.value),
+                )
+                .at(file, client.span),
+            );
+            ok = false;
+        }
+        if let Some(&first) = ids.get(id.value.as_str()) {
+            problems.push(
+                Diagnostic::error(
+                    "duplicate-secret",
+                    format!("duplicate secret found with ID: {}", id.value),
+                )
+                .with_related(Location { file, span: first }, "first declared here")
+                .at(file, id.span),
+            );
+            continue;
+        }
+        ids.insert(&id.value, id.span);
+        if ok {
+            out.push(Secret {
+                id: id.value.clone(),
+                keyvault: keyvault.value.clone(),
+                client_id: text(s.client_id.as_ref()),
+            });
+        }
+    }
+    (out, problems)
 }
 
 struct Resolver<'d> {
@@ -275,11 +428,25 @@ struct Resolver<'d> {
 }
 
 impl Resolver<'_> {
-    fn error(&mut self, d: Diagnostic, span: Span) {
+    /// Records `d` as it is (placed or not), counting errors.
+    fn report(&mut self, d: Diagnostic) {
         if d.is_error() {
             self.errors += 1;
         }
-        self.diags.push(d.at(self.file, span));
+        self.diags.push(d);
+    }
+
+    /// Records `d` at `span` of the task file.
+    fn error(&mut self, d: Diagnostic, span: Span) {
+        self.report(d.at(self.file, span));
+    }
+
+    /// Records `d` at `span` of the task file, or unplaced.
+    fn error_at(&mut self, d: Diagnostic, span: Option<Span>) {
+        match span {
+            Some(span) => self.error(d, span),
+            None => self.report(d),
+        }
     }
 
     /// Reports `d` at `span`, pointing also at where the same thing came `first`.
@@ -311,68 +478,6 @@ impl Resolver<'_> {
             );
         }
         v.value.clone()
-    }
-
-    fn secrets(&mut self, raw: &[RawSecret]) -> Vec<Secret> {
-        let mut out = Vec::new();
-        let mut ids: HashMap<&str, Span> = HashMap::new();
-        for s in raw {
-            let Some(id) = s.id.as_ref().filter(|i| !i.value.is_empty()) else {
-                self.error(
-                    Diagnostic::error("secret-id", "secret is missing an ID")
-                        .with_help("give the secret an `id:`"),
-                    s.span,
-                );
-                continue;
-            };
-            if id.value.chars().any(char::is_whitespace) {
-                self.error(
-                    Diagnostic::error("secret-id", "secret ID cannot contain spaces"),
-                    id.span,
-                );
-            }
-            let Some(keyvault) = s.keyvault.as_ref().filter(|k| !k.value.is_empty()) else {
-                self.error(
-                    Diagnostic::error(
-                        "secret-source",
-                        format!("secret `{}` should contain either keyvault property", id.value),
-                    )
-                    .with_help("add `keyvault: https://<vault>.vault.azure.net/secrets/<name>`; for local runs pass the value with --secret"),
-                    s.span,
-                );
-                continue;
-            };
-            if let Some(client) = s.client_id.as_ref().filter(|c| !c.value.is_empty())
-                && !is_guid(&client.value)
-            {
-                self.error(
-                    Diagnostic::error(
-                        "secret-client-id",
-                        format!("msi client ID of secret `{}` is not a valid guid", id.value),
-                    ),
-                    client.span,
-                );
-            }
-            if let Some(&first) = ids.get(id.value.as_str()) {
-                self.duplicate(
-                    Diagnostic::error(
-                        "duplicate-secret",
-                        format!("duplicate secret found with ID: {}", id.value),
-                    ),
-                    id.span,
-                    first,
-                    "first declared here",
-                );
-                continue;
-            }
-            ids.insert(&id.value, id.span);
-            out.push(Secret {
-                id: id.value.clone(),
-                keyvault: keyvault.value.clone(),
-                client_id: text(s.client_id.as_ref()),
-            });
-        }
-        out
     }
 
     fn volumes(&mut self, raw: &[RawVolume]) -> Vec<Volume> {
@@ -434,7 +539,7 @@ impl Resolver<'_> {
                     );
                 }
                 // wharf: ACR finds bad base64 only when the run starts; we report it here.
-                match base64::engine::general_purpose::STANDARD.decode(content.value.trim()) {
+                match decode_base64(&content.value) {
                     Ok(bytes) => files.push((file.value.clone(), bytes)),
                     Err(_) => self.error(
                         Diagnostic::error(
@@ -494,17 +599,14 @@ impl Resolver<'_> {
         }
     }
 
-    /// Merges the command line's `--env` defaults into the task's env.
-    fn task_env(&mut self, raw: &RawTask, defaults: &TaskDefaults) -> Option<Vec<String>> {
-        let own: Vec<Spanned<String>> = raw
-            .env
-            .as_ref()
-            .map(|l| l.value.clone())
-            .unwrap_or_default();
+    /// Merges the command line's `--env` defaults into the task's env: ACR's
+    /// `mergeEnvs(task, --env)`.
+    fn task_env(&mut self, raw: &RawTask, defaults: &TaskDefaults) -> Vec<EnvEntry> {
+        let own = EnvEntry::list(raw.env.as_ref());
         for entry in &own {
-            if entry.value.contains(',') && entry.value.contains('=') {
-                let parts: Vec<&str> = entry.value.split(',').collect();
-                self.error(
+            if entry.text.contains(',') && entry.text.contains('=') {
+                let parts: Vec<&str> = entry.text.split(',').collect();
+                self.error_at(
                     Diagnostic::warning(
                         "env-comma",
                         format!(
@@ -514,121 +616,88 @@ impl Resolver<'_> {
                         ),
                     )
                     .with_help("to keep a comma in a value, set the variable on each step instead"),
-                    entry.span,
+                    entry.at,
                 );
             }
         }
-        let cli: Vec<String> = defaults
+        let cli: Vec<EnvEntry> = defaults
             .env
             .iter()
-            .flat_map(|e| e.split(','))
-            .map(String::from)
+            .map(|e| EnvEntry {
+                text: e.clone(),
+                at: None,
+            })
             .collect();
-        if cli.is_empty() {
-            return Some(own.into_iter().map(|s| s.value).collect());
-        }
-        let mut keys = BTreeSet::new();
-        let mut out = Vec::new();
-        for entry in &own {
-            match entry.value.split_once('=') {
-                Some((k, _)) => {
-                    keys.insert(k.to_string());
-                    out.push(entry.value.clone());
-                }
-                None => self.error(
-                    Diagnostic::error(
-                        "env-format",
-                        format!(
-                            "cannot parse task environment variable {} correctly",
-                            entry.value
-                        ),
-                    )
-                    .with_help("write it as NAME=value"),
-                    entry.span,
-                ),
-            }
-        }
-        for entry in cli {
-            match entry.split_once('=') {
-                Some((k, _)) if !keys.contains(k) => out.push(entry.clone()),
-                Some(_) => {}
-                None => self.diags.push(Diagnostic::error(
+        let (merged, bad) = merge_envs(&own, &cli);
+        for b in bad {
+            let d = if b.in_dest {
+                Diagnostic::error(
                     "env-format",
-                    format!("cannot parse --env value {entry} correctly; write it as NAME=value"),
-                )),
-            }
+                    format!(
+                        "cannot parse task environment variable {} correctly",
+                        b.text
+                    ),
+                )
+                .with_help("write it as NAME=value")
+            } else {
+                Diagnostic::error(
+                    "env-format",
+                    format!("cannot parse --env value {} correctly", b.text),
+                )
+                .with_help("write it as NAME=value; ACR splits --env values on commas")
+            };
+            self.error_at(d, b.at);
         }
-        Some(out)
+        merged
     }
 
-    /// ACR's `mergeEnvs(step, task)`: the step's entries, then task entries (split on
-    /// commas) whose keys the step lacks.
-    fn step_env(&mut self, step: &RawStep, task_env: Option<&Vec<String>>) -> Vec<String> {
-        let own: Vec<&Spanned<String>> = step
-            .env
-            .as_ref()
-            .map(|l| l.value.iter().collect())
-            .unwrap_or_default();
-        let task_env = task_env.map(Vec::as_slice).unwrap_or_default();
+    /// ACR's `mergeEnvs(step, task)`: the step's entries, then task entries (split
+    /// on commas) whose keys the step lacks. Problems with the task's entries are
+    /// reported only when `first` (they are the same for every step).
+    fn step_env(&mut self, step: &RawStep, task_env: &[EnvEntry], first: bool) -> Vec<String> {
+        let own = EnvEntry::list(step.env.as_ref());
         if task_env.is_empty() {
-            for entry in &own {
-                if !entry.value.contains('=') {
-                    self.error(
-                        Diagnostic::warning(
-                            "env-format",
-                            format!("env entry `{}` has no `=`", entry.value),
-                        )
-                        .with_help("ACR accepts it only while the task has no env of its own, and passes it to docker as an unset variable; write NAME=value"),
-                        entry.span,
-                    );
-                }
+            for entry in own.iter().filter(|e| !e.text.contains('=')) {
+                self.error_at(
+                    Diagnostic::warning(
+                        "env-format",
+                        format!("env entry `{}` has no `=`", entry.text),
+                    )
+                    .with_help("ACR accepts it only while the task has no env of its own, and passes it to docker as an unset variable; write NAME=value"),
+                    entry.at,
+                );
             }
-            return own.into_iter().map(|s| s.value.clone()).collect();
+            return own.into_iter().map(|e| e.text).collect();
         }
-        let mut keys = BTreeSet::new();
-        let mut out = Vec::new();
-        for entry in own {
-            match entry.value.split_once('=') {
-                Some((k, _)) => {
-                    keys.insert(k.to_string());
-                    out.push(entry.value.clone());
-                }
-                None => self.error(
+        let (merged, bad) = merge_envs(&own, task_env);
+        for b in bad {
+            if b.in_dest {
+                self.error_at(
                     Diagnostic::error(
                         "env-format",
                         format!(
                             "cannot parse step environment variable {} correctly",
-                            entry.value
+                            b.text
                         ),
                     )
                     .with_help("write it as NAME=value"),
-                    entry.span,
-                ),
-            }
-        }
-        let env_span = step.env.as_ref().map_or(step.span, |e| e.span);
-        for entry in task_env.iter().flat_map(|e| e.split(',')) {
-            match entry.split_once('=') {
-                Some((k, _)) if !keys.contains(k) => out.push(entry.to_string()),
-                Some(_) => {}
-                None => self.error(
+                    b.at,
+                );
+            } else if first {
+                self.error_at(
                     Diagnostic::error(
                         "env-format",
-                        format!("cannot parse task environment variable {entry} correctly"),
+                        format!("cannot parse task environment variable {} correctly", b.text),
                     )
-                    .with_help("write it as NAME=value; ACR splits task env entries on commas"),
-                    env_span,
-                ),
+                    .with_help("write it as NAME=value; ACR splits task env entries on commas and fails when it merges them into the steps"),
+                    b.at,
+                );
             }
         }
-        out
+        merged.into_iter().map(|e| e.text).collect()
     }
 
-    fn action(
-        &mut self,
-        step: &RawStep,
-        command_aliases: Option<&HashMap<String, String>>,
-    ) -> Option<Action> {
+    fn action(&mut self, step: &RawStep, command_aliases: Option<&Aliases>) -> Option<Action> {
         let cmd = step.cmd.as_ref().filter(|c| !c.value.is_empty());
         let build = step.build.as_ref().filter(|b| !b.value.is_empty());
         let push = step.push.as_ref().filter(|p| !p.value.is_empty());
@@ -764,26 +833,30 @@ impl Resolver<'_> {
                 }
             }
         }
-        if let Some(c) = &step.cache {
-            let lower = c.value.to_ascii_lowercase();
-            if lower != "enabled" && lower != "disabled" {
-                self.error(
-                    Diagnostic::error(
-                        "cache",
-                        "invalid value for cache property. Valid values are 'enabled', 'disabled'",
-                    ),
-                    c.span,
-                );
-            } else if !matches!(action, Some(Action::Build { .. })) {
-                self.error(
-                    Diagnostic::warning(
-                        "cache",
-                        "`cache` only applies to build steps; ACR ignores it here",
-                    ),
-                    c.span,
-                );
-            }
+    }
+
+    /// The step's `cache` setting, checked.
+    fn cache(&mut self, step: &RawStep, action: &Option<Action>) -> Option<Cache> {
+        let c = step.cache.as_ref()?;
+        let cache = parse_cache(&c.value);
+        if cache.is_none() {
+            self.error(
+                Diagnostic::error(
+                    "cache",
+                    "invalid value for cache property. Valid values are 'enabled', 'disabled'",
+                ),
+                c.span,
+            );
+        } else if !matches!(action, Some(Action::Build { .. })) {
+            self.error(
+                Diagnostic::warning(
+                    "cache",
+                    "`cache` only applies to build steps; ACR ignores it here",
+                ),
+                c.span,
+            );
         }
+        cache
     }
 
     fn mounts(&mut self, mounts: &[RawMount]) {
@@ -827,8 +900,7 @@ impl Resolver<'_> {
         id: &str,
         previous: Option<&str>,
         defined: &HashMap<String, Span>,
-        all_ids: &[(usize, String)],
-        index: usize,
+        later_ids: &[String],
     ) -> Vec<String> {
         let when = step
             .when
@@ -871,7 +943,7 @@ impl Resolver<'_> {
                 continue;
             }
             if !defined.contains_key(name) {
-                let later = all_ids.iter().any(|(i, other)| *i > index && other == name);
+                let later = later_ids.iter().any(|other| other == name);
                 let mut d = Diagnostic::error(
                     "unknown-step",
                     format!(
@@ -909,7 +981,7 @@ fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
 
 /// ACR's `ExpandCommandAliases`: if the first space-separated word of the trimmed
 /// command is an alias name, it is replaced by the alias's text (once).
-fn expand_command_alias(cmd: &str, aliases: Option<&HashMap<String, String>>) -> String {
+fn expand_command_alias(cmd: &str, aliases: Option<&Aliases>) -> String {
     let Some(aliases) = aliases else {
         return cmd.to_string();
     };
@@ -920,7 +992,7 @@ fn expand_command_alias(cmd: &str, aliases: Option<&HashMap<String, String>>) ->
     };
     match (aliases.get(first), rest) {
         (Some(image), Some(rest)) => format!("{image} {rest}"),
-        (Some(image), None) => image.clone(),
+        (Some(image), None) => image.to_string(),
         (None, _) => cmd.to_string(),
     }
 }
@@ -968,9 +1040,8 @@ mod tests {
 
     #[test]
     fn command_aliases_replace_the_whole_first_word_once() {
-        let aliases: HashMap<String, String> = [("purge".to_string(), "acr purge".to_string())]
-            .into_iter()
-            .collect();
+        let mut aliases = Aliases::with_globals();
+        aliases.define("purge", "acr purge");
         assert_eq!(
             expand_command_alias("  purge --registry r ", Some(&aliases)),
             "acr purge --registry r"
@@ -978,6 +1049,64 @@ mod tests {
         assert_eq!(expand_command_alias("purger x", Some(&aliases)), "purger x");
         assert_eq!(expand_command_alias("purge", Some(&aliases)), "acr purge");
         assert_eq!(expand_command_alias("purge x", None), "purge x");
+    }
+
+    #[test]
+    fn base64_follows_go() {
+        assert_eq!(decode_base64("YQ==").ok(), Some(b"a".to_vec()));
+        // Non-zero trailing bits, line breaks anywhere, an empty value.
+        assert_eq!(decode_base64("YR==").ok(), Some(b"a".to_vec()));
+        assert_eq!(
+            decode_base64("YW\r\nJj\nZA=\n=\n").ok(),
+            Some(b"abcd".to_vec())
+        );
+        assert_eq!(decode_base64("").ok(), Some(Vec::new()));
+        // Padding is required; spaces, data after padding and bad padding are not base64.
+        for bad in [
+            "YQ", "YQ=", " YQ==", "YQ== ", "YQ==YQ==", "Y===", "====", "YQ=\t=",
+        ] {
+            assert!(decode_base64(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn merging_envs_follows_acr() {
+        let entries = |texts: &[&str]| -> Vec<EnvEntry> {
+            texts
+                .iter()
+                .map(|t| EnvEntry {
+                    text: t.to_string(),
+                    at: None,
+                })
+                .collect()
+        };
+        let texts =
+            |merged: Vec<EnvEntry>| -> Vec<String> { merged.into_iter().map(|e| e.text).collect() };
+        // Nothing to merge: dest as it is, unchecked.
+        let (merged, bad) = merge_envs(&entries(&["X"]), &[]);
+        assert_eq!(texts(merged), ["X"]);
+        assert!(bad.is_empty());
+        let (merged, bad) = merge_envs(
+            &entries(&["A=dest", "X", "B=dest"]),
+            &entries(&["A=src,C=src", "D=1,E"]),
+        );
+        assert_eq!(texts(merged), ["A=dest", "B=dest", "C=src", "D=1"]);
+        let bad: Vec<(String, bool)> = bad.into_iter().map(|b| (b.text, b.in_dest)).collect();
+        assert_eq!(bad, [("X".to_string(), true), ("E".to_string(), false)]);
+    }
+
+    #[test]
+    fn a_bad_env_value_fails_the_resolution() {
+        let mut files = crate::source::SourceFiles::new();
+        let file = files.add(crate::source::SourceFile::new("acb.yaml", ""));
+        let defaults = TaskDefaults {
+            env: vec!["A=1,NOEQ".into()],
+            ..TaskDefaults::default()
+        };
+        let mut diags = Diagnostics::new();
+        let task = resolve(&RawTask::default(), file, &defaults, None, &mut diags);
+        assert!(task.is_none());
+        assert_eq!(diags.error_count(), 1);
     }
 
     #[test]

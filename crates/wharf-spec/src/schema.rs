@@ -13,9 +13,13 @@ pub const SCHEMA_ID: &str = "https://wharf.dev/schemas/acb.schema.json";
 pub fn json_schema() -> Value {
     let mut root = object_schema(properties::TASK);
     if let Some(props) = root.get_mut("properties").and_then(Value::as_object_mut)
-        && let Some(version) = props.get_mut("version").and_then(Value::as_object_mut)
+        && let Some(version) = props.get_mut("version")
     {
-        version.insert("enum".into(), json!(VALID_VERSIONS));
+        let description = version.get("description").cloned();
+        *version = one_of_schema(VALID_VERSIONS);
+        if let (Value::Object(map), Some(d)) = (&mut *version, description) {
+            map.insert("description".into(), d);
+        }
     }
     if let Value::Object(map) = &mut root {
         map.insert(
@@ -60,6 +64,32 @@ fn templated(schema: Value) -> Value {
     json!({"anyOf": [schema, {"type": "string", "pattern": "\\{\\{.*\\}\\}"}]})
 }
 
+/// A string that is one of `values`, compared case-insensitively as ACR compares
+/// them. JSON Schema patterns have no case-insensitive flag that editors support,
+/// so each letter is written as a class (`[eE][nN]…`).
+fn one_of_schema(values: &[&str]) -> Value {
+    let alternatives: Vec<String> = values
+        .iter()
+        .map(|v| {
+            v.chars()
+                .map(|c| {
+                    if c.is_ascii_alphabetic() {
+                        format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())
+                    } else if "\\^$.|?*+()[]{}/".contains(c) {
+                        format!("\\{c}")
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    templated(json!({
+        "type": "string",
+        "pattern": format!("^(?:{})$", alternatives.join("|")),
+    }))
+}
+
 fn property_schema(p: &Property) -> Value {
     let mut schema = match p.kind {
         Kind::String => json!({"type": ["string", "number", "boolean"]}),
@@ -76,7 +106,7 @@ fn property_schema(p: &Property) -> Value {
         Kind::Object(table) => object_schema(table),
     };
     if !p.one_of.is_empty() {
-        schema = json!({"enum": p.one_of});
+        schema = one_of_schema(p.one_of);
     }
     if let Value::Object(map) = &mut schema {
         map.insert("description".into(), json!(p.doc));
@@ -99,10 +129,14 @@ mod tests {
             schema["properties"]["steps"]["items"]["additionalProperties"],
             json!(false)
         );
-        assert_eq!(steps["cache"]["enum"], json!(["enabled", "disabled"]));
         assert_eq!(
-            schema["properties"]["version"]["enum"],
-            json!(VALID_VERSIONS)
+            steps["cache"]["anyOf"][0]["pattern"],
+            json!("^(?:[eE][nN][aA][bB][lL][eE][dD]|[dD][iI][sS][aA][bB][lL][eE][dD])$")
         );
+        assert_eq!(
+            schema["properties"]["version"]["anyOf"][0]["pattern"],
+            json!("^(?:1\\.0-[pP][rR][eE][vV][iI][eE][wW]-1|[vV]1\\.0\\.0|[vV]1\\.1\\.0)$")
+        );
+        assert!(schema["properties"]["version"]["description"].is_string());
     }
 }

@@ -227,6 +227,12 @@ impl Task {
 
     /// The network steps use when they name none.
     pub fn default_network(&self) -> Option<&Network> {
-        self.networks.iter().rev().find(|n| n.is_default)
+        default_network(&self.networks)
     }
+}
+
+/// The network steps use when they name none: the last one marked `isDefault`, as
+/// ACR takes it.
+pub fn default_network(networks: &[Network]) -> Option<&Network> {
+    networks.iter().rev().find(|n| n.is_default)
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use wharf_template::Value;
+use wharf_template::{Value, go};
 
 use crate::yaml::{Node, NodeKind, Resolved};
 
@@ -143,22 +143,26 @@ pub fn parse_set(entries: &[String]) -> Result<BTreeMap<String, Value>, String> 
     Ok(out)
 }
 
-/// Builds the data the task template is rendered with.
+/// Builds the data the task template is rendered with. Fails, as ACR does, when
+/// the values cannot be written as JSON for `.ValuesJSON` (NaN or an infinity).
 pub fn template_data(
     run: &RunInfo,
     values: &BTreeMap<String, Value>,
     secrets: &BTreeMap<String, String>,
-) -> Value {
-    let run_fields = run.fields();
-    let values_json = go_json(&Value::Map(values.clone()));
-    let run_json = go_json(&Value::Map(run_fields.clone()));
+) -> Result<Value, String> {
+    let run_fields = Value::Map(run.fields());
+    let values = Value::Map(values.clone());
+    let values_json =
+        go::json(&values, true).map_err(|e| format!("failed to serialize Values: {e}"))?;
+    let run_json =
+        go::json(&run_fields, true).map_err(|e| format!("failed to serialize Run: {e}"))?;
     let mut data = BTreeMap::new();
     data.insert(
         "Build".to_string(),
         Value::Map([("ID".to_string(), Value::String(run.id.clone()))].into()),
     );
-    data.insert("Run".to_string(), Value::Map(run_fields));
-    data.insert("Values".to_string(), Value::Map(values.clone()));
+    data.insert("Run".to_string(), run_fields);
+    data.insert("Values".to_string(), values);
     data.insert(
         "ValuesJSON".to_string(),
         Value::String(shell_quote(&values_json)),
@@ -173,16 +177,7 @@ pub fn template_data(
                 .collect(),
         ),
     );
-    Value::Map(data)
-}
-
-/// JSON as Go's `json.Marshal` writes it: sorted keys, no spaces, and `<`, `>`, `&`
-/// escaped as `\u003c`, `\u003e`, `\u0026`.
-fn go_json(value: &Value) -> String {
-    let text = value.to_json().to_string();
-    text.replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
+    Ok(Value::Map(data))
 }
 
 /// ACR's `shellQuote`: `''` for empty; wrapped in single quotes (with `'` written as
@@ -242,12 +237,24 @@ mod tests {
         ]
         .into();
         let data = template_data(&RunInfo::default(), &values, &BTreeMap::new());
-        let Value::Map(m) = data else { panic!() };
+        let Ok(Value::Map(m)) = data else {
+            panic!("{data:?}")
+        };
         assert_eq!(
             m.get("ValuesJSON"),
             Some(&Value::String(
                 "'{\"a\":1,\"b\":\"\\u003cx\\u003e\"}'".into()
             ))
+        );
+    }
+
+    #[test]
+    fn values_json_fails_on_nan_as_go_does() {
+        let values: BTreeMap<String, Value> = [("x".to_string(), Value::Float(f64::NAN))].into();
+        let data = template_data(&RunInfo::default(), &values, &BTreeMap::new());
+        assert_eq!(
+            data.err().as_deref(),
+            Some("failed to serialize Values: json: unsupported value: NaN")
         );
     }
 }

@@ -10,12 +10,13 @@ use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
 
 use crate::source::Span;
 
-/// The most nodes a document may expand to through `*alias` references, to keep a
-/// "billion laughs" document from exhausting memory.
-const MAX_NODES: usize = 1_000_000;
+/// The most nodes a document may expand to through `*alias` references (and the
+/// copies anchors keep), to keep a "billion laughs" document from exhausting memory.
+pub const MAX_NODES: usize = 1_000_000;
 
-/// The deepest nesting accepted.
-const MAX_DEPTH: usize = 512;
+/// The deepest nesting of sequences and mappings accepted, also after `*alias`
+/// references are expanded; it keeps every recursive walk over a [`Node`] shallow.
+pub const MAX_DEPTH: usize = 512;
 
 /// A located YAML node.
 #[derive(Clone, Debug, PartialEq)]
@@ -117,7 +118,7 @@ fn resolve_plain(text: &str) -> Resolved {
     let first = text.as_bytes()[0];
     if first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.') {
         let plain: String = text.chars().filter(|&c| c != '_').collect();
-        if let Some(i) = parse_go_int(&plain) {
+        if let Some(i) = wharf_template::go::parse_int(&plain) {
             return Resolved::Int(i);
         }
         if is_go_float(&plain)
@@ -127,41 +128,6 @@ fn resolve_plain(text: &str) -> Resolved {
         }
     }
     Resolved::Str(text.to_string())
-}
-
-/// Parses an integer as Go's `strconv.ParseInt(s, 0, 64)` does.
-fn parse_go_int(s: &str) -> Option<i64> {
-    let (negative, digits) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let (radix, body) = if let Some(rest) = digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
-        (16, rest)
-    } else if let Some(rest) = digits
-        .strip_prefix("0b")
-        .or_else(|| digits.strip_prefix("0B"))
-    {
-        (2, rest)
-    } else if let Some(rest) = digits
-        .strip_prefix("0o")
-        .or_else(|| digits.strip_prefix("0O"))
-    {
-        (8, rest)
-    } else if digits.len() > 1 && digits.starts_with('0') {
-        (8, &digits[1..])
-    } else {
-        (10, digits)
-    };
-    if body.is_empty() || !body.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    let magnitude = i128::from_str_radix(body, radix).ok()?;
-    let value = if negative { -magnitude } else { magnitude };
-    i64::try_from(value).ok()
 }
 
 /// Whether `s` has the shape of a YAML float (`1.5`, `.5`, `1e3`, `-2.`).
@@ -226,21 +192,63 @@ impl<'a> Offsets<'a> {
     }
 }
 
+/// A node being built: its children so far, and how deep and large they are.
 enum Frame {
     Seq {
         anchor: usize,
         start: usize,
         items: Vec<Node>,
+        size: Size,
     },
     Map {
         anchor: usize,
         start: usize,
         entries: Vec<(Node, Node)>,
         key: Option<Node>,
+        size: Size,
     },
 }
 
+/// How deep and how large a node's tree is.
+#[derive(Clone, Copy, Debug, Default)]
+struct Size {
+    /// Levels of sequences and mappings on the deepest path (a scalar has none).
+    depth: usize,
+    /// Nodes in the tree, the node itself included.
+    count: usize,
+}
+
+impl Size {
+    const SCALAR: Size = Size { depth: 0, count: 1 };
+
+    /// Accounts for one more child.
+    fn add_child(&mut self, child: Size) {
+        self.depth = self.depth.max(child.depth);
+        self.count = self.count.saturating_add(child.count);
+    }
+
+    /// The size of a sequence or mapping whose children add up to `self`.
+    fn container(self) -> Size {
+        Size {
+            depth: self.depth + 1,
+            count: self.count.saturating_add(1),
+        }
+    }
+}
+
+/// An anchored node, with its size: an `*alias` copies it, so its size is checked
+/// before the copy is made.
+struct Anchored {
+    node: Node,
+    size: Size,
+}
+
 /// Parses the first document of `text`. An empty stream yields `Ok(None)`.
+///
+/// Every `*alias` becomes a copy of its anchored node, so a document may expand far
+/// beyond its text; the expanded tree is kept within [`MAX_DEPTH`] levels and
+/// [`MAX_NODES`] nodes, checked before each copy. Every recursive walk over a
+/// [`Node`] (clone, drop, comparison, conversion) therefore stays shallow.
 pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
     let offsets = Offsets::new(text);
     let scan_error = |e: ScanError| {
@@ -250,14 +258,14 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
             span: Span::new(at, at + usize::from(at < text.len())),
         }
     };
-    let mut anchors: HashMap<usize, Node> = HashMap::new();
+    let mut anchors: HashMap<usize, Anchored> = HashMap::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut node_count = 0usize;
     let mut parser = Parser::new_from_str(text);
     while let Some(event) = parser.next_event() {
         let (event, span) = event.map_err(scan_error)?;
         let span = offsets.span(span);
-        let finished: Option<(Node, usize)> = match event {
+        let finished: Option<(Node, usize, Size)> = match event {
             Event::StreamStart | Event::DocumentStart(_) | Event::Nothing => None,
             Event::DocumentEnd | Event::StreamEnd => return Ok(None),
             Event::Scalar(value, style, anchor, tag) => {
@@ -266,6 +274,7 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                     Some(short) => format!("{YAML_TAG_PREFIX}{short}"),
                     None => t,
                 });
+                node_count += 1;
                 Some((
                     Node {
                         kind: NodeKind::Scalar(Scalar {
@@ -276,6 +285,7 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                         span,
                     },
                     anchor,
+                    Size::SCALAR,
                 ))
             }
             Event::Alias(id) => {
@@ -285,10 +295,21 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                         span,
                     });
                 };
-                node_count = node_count.saturating_add(count_nodes(target));
-                let mut node = target.clone();
+                if stack.len() + target.size.depth > MAX_DEPTH {
+                    return Err(YamlError {
+                        message: format!(
+                            "this alias nests the document deeper than {MAX_DEPTH} levels"
+                        ),
+                        span,
+                    });
+                }
+                node_count = node_count.saturating_add(target.size.count);
+                if node_count > MAX_NODES {
+                    return Err(too_many_nodes(span));
+                }
+                let mut node = target.node.clone();
                 node.span = span;
-                Some((node, 0))
+                Some((node, 0, target.size))
             }
             Event::SequenceStart(anchor, _) => {
                 push_frame(
@@ -297,6 +318,7 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                         anchor,
                         start: span.start,
                         items: Vec::new(),
+                        size: Size::default(),
                     },
                     span,
                 )?;
@@ -310,63 +332,90 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                         start: span.start,
                         entries: Vec::new(),
                         key: None,
+                        size: Size::default(),
                     },
                     span,
                 )?;
                 None
             }
-            Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
-                Some(Frame::Seq {
-                    anchor,
-                    start,
-                    items,
-                }) => Some((
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (kind, anchor, start, size) = match stack.pop() {
+                    Some(Frame::Seq {
+                        anchor,
+                        start,
+                        items,
+                        size,
+                    }) => (NodeKind::Seq(items), anchor, start, size),
+                    Some(Frame::Map {
+                        anchor,
+                        start,
+                        entries,
+                        size,
+                        ..
+                    }) => (NodeKind::Map(merge_keys(entries)), anchor, start, size),
+                    None => continue,
+                };
+                node_count += 1;
+                Some((
                     Node {
-                        kind: NodeKind::Seq(items),
+                        kind,
                         span: Span::new(start, span.end.max(start)),
                     },
                     anchor,
-                )),
-                Some(Frame::Map {
-                    anchor,
-                    start,
-                    entries,
-                    ..
-                }) => Some((
-                    Node {
-                        kind: NodeKind::Map(merge_keys(entries)),
-                        span: Span::new(start, span.end.max(start)),
-                    },
-                    anchor,
-                )),
-                None => None,
-            },
+                    size.container(),
+                ))
+            }
         };
-        let Some((node, anchor)) = finished else {
+        let Some((node, anchor, size)) = finished else {
             continue;
         };
-        node_count += 1;
+        if anchor != 0 {
+            // The anchor keeps a copy of the node: it counts too, so that anchors
+            // nested around a large node cannot copy it at every level.
+            node_count = node_count.saturating_add(size.count);
+        }
         if node_count > MAX_NODES {
-            return Err(YamlError {
-                message: format!(
-                    "the document expands to more than {MAX_NODES} nodes through aliases"
-                ),
-                span: node.span,
-            });
+            return Err(too_many_nodes(node.span));
         }
         if anchor != 0 {
-            anchors.insert(anchor, node.clone());
+            anchors.insert(
+                anchor,
+                Anchored {
+                    node: node.clone(),
+                    size,
+                },
+            );
         }
         match stack.last_mut() {
             None => return Ok(Some(node)),
-            Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
-                None => *key = Some(node),
-                Some(k) => entries.push((k, node)),
-            },
+            Some(Frame::Seq { items, size: s, .. }) => {
+                s.add_child(size);
+                items.push(node);
+            }
+            Some(Frame::Map {
+                entries,
+                key,
+                size: s,
+                ..
+            }) => {
+                s.add_child(size);
+                match key.take() {
+                    None => *key = Some(node),
+                    Some(k) => entries.push((k, node)),
+                }
+            }
         }
     }
     Ok(None)
+}
+
+fn too_many_nodes(span: Span) -> YamlError {
+    YamlError {
+        message: format!(
+            "the document expands to more than {MAX_NODES} nodes through anchors and aliases"
+        ),
+        span,
+    }
 }
 
 fn push_frame(stack: &mut Vec<Frame>, frame: Frame, span: Span) -> Result<(), YamlError> {
@@ -378,19 +427,6 @@ fn push_frame(stack: &mut Vec<Frame>, frame: Frame, span: Span) -> Result<(), Ya
     }
     stack.push(frame);
     Ok(())
-}
-
-fn count_nodes(node: &Node) -> usize {
-    match &node.kind {
-        NodeKind::Scalar(_) => 1,
-        NodeKind::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
-        NodeKind::Map(entries) => {
-            1 + entries
-                .iter()
-                .map(|(k, v)| count_nodes(k) + count_nodes(v))
-                .sum::<usize>()
-        }
-    }
 }
 
 /// Applies YAML merge keys (`<<: *base` or `<<: [*a, *b]`): merged entries come
@@ -558,6 +594,97 @@ mod tests {
             ));
         }
         assert!(parse(&text).is_err());
+    }
+
+    /// `a1: &a1 [[…*a0…]]`, `a2: &a2 [[…*a1…]]`, …: every link nests the previous
+    /// anchor `depth` levels deeper.
+    fn chained(links: usize, depth: usize) -> String {
+        let mut text = String::from("a0: &a0 x\n");
+        for i in 1..=links {
+            text.push_str(&format!(
+                "a{i}: &a{i} {}*a{}{}\n",
+                "[".repeat(depth),
+                i - 1,
+                "]".repeat(depth)
+            ));
+        }
+        text
+    }
+
+    fn depth(node: &Node) -> usize {
+        let mut deepest = 0;
+        let mut todo = vec![(node, 0)];
+        while let Some((n, d)) = todo.pop() {
+            deepest = deepest.max(d);
+            match &n.kind {
+                NodeKind::Scalar(_) => {}
+                NodeKind::Seq(items) => todo.extend(items.iter().map(|i| (i, d + 1))),
+                NodeKind::Map(entries) => {
+                    todo.extend(entries.iter().flat_map(|(k, v)| [(k, d + 1), (v, d + 1)]));
+                }
+            }
+        }
+        deepest
+    }
+
+    #[test]
+    fn chained_anchors_cannot_nest_past_the_limit() {
+        // 200 links of 200 levels would be 40 000 levels deep: refused at the alias
+        // that would cross the limit, with its place, before anything is copied.
+        let text = chained(200, 200);
+        let err = parse(&text).err();
+        let Some(err) = err else {
+            panic!("a 40 000-level document was accepted")
+        };
+        assert!(err.message.contains("deeper than 512"), "{}", err.message);
+        assert_eq!(&text[err.span.start..err.span.end], "*a2");
+    }
+
+    #[test]
+    fn aliases_may_reach_the_depth_limit_exactly() {
+        // The root mapping is level 1; two links of 255 levels below it make 511,
+        // a third sequence level makes 512.
+        let mut text = chained(2, 255);
+        text.push_str("last: [*a2]\n");
+        let Ok(Some(root)) = parse(&text) else {
+            panic!("a document at the limit was refused")
+        };
+        assert_eq!(depth(&root), MAX_DEPTH);
+        let copy = root.clone();
+        assert_eq!(copy, root);
+        text.push_str("over: [[*a2]]\n");
+        assert!(parse(&text).is_err());
+    }
+
+    #[test]
+    fn aliases_cannot_expand_past_the_node_limit() {
+        // Each link doubles the tree: 2^21 scalars are refused before the copy.
+        let mut text = String::from("a0: &a0 x\n");
+        for i in 1..=21 {
+            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}]\n", p = i - 1));
+        }
+        let err = parse(&text).err();
+        assert!(err.is_some_and(|e| e.message.contains("nodes through anchors and aliases")));
+    }
+
+    #[test]
+    fn anchors_nested_around_a_large_node_count_their_copies() {
+        // 2^15 scalars load; 200 anchors nested around one alias of them would each
+        // keep a copy of the 2^16 nodes: 13 million nodes.
+        let mut text = String::from("a0: &a0 x\n");
+        for i in 1..=15 {
+            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}]\n", p = i - 1));
+        }
+        assert!(parse(&text).is_ok());
+        text.push_str("nested: ");
+        for i in 0..200 {
+            text.push_str(&format!("&n{i} ["));
+        }
+        text.push_str("*a15");
+        text.push_str(&"]".repeat(200));
+        text.push('\n');
+        let err = parse(&text).err();
+        assert!(err.is_some_and(|e| e.message.contains("nodes through anchors and aliases")));
     }
 
     #[test]

@@ -14,7 +14,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value as Json;
-use wharf_spec::{Files, LoadOptions, RunInfo, Secret, SourceFile, TaskDefaults, load};
+use wharf_spec::{
+    Files, LoadOptions, RunInfo, Secret, SecretFailure, SourceFile, TaskDefaults, load,
+};
 
 /// One parsed case file.
 #[derive(Debug, Default)]
@@ -152,14 +154,17 @@ fn run_case(case: &Case) -> Result<Outcome, String> {
         }
     }
     let files = CaseFiles(&case.files);
-    let mut resolver = |decls: &[Secret]| -> Result<BTreeMap<String, String>, String> {
+    let mut resolver = |decls: &[Secret]| -> Result<BTreeMap<String, String>, SecretFailure> {
         decls
             .iter()
             .map(|d| {
                 secret_values
                     .get(&d.id)
                     .map(|v| (d.id.clone(), v.clone()))
-                    .ok_or_else(|| format!("no value for secret {}", d.id))
+                    .ok_or_else(|| SecretFailure {
+                        id: Some(d.id.clone()),
+                        message: format!("no value for secret {}", d.id),
+                    })
             })
             .collect()
     };

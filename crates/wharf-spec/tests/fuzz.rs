@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use wharf_spec::{Files, LoadOptions, Secret, load};
+use wharf_spec::{Files, LoadOptions, Secret, SecretFailure, load};
 
 struct NoFiles;
 
@@ -24,7 +24,7 @@ fn options() -> LoadOptions {
     options
 }
 
-fn any_secrets(decls: &[Secret]) -> Result<BTreeMap<String, String>, String> {
+fn any_secrets(decls: &[Secret]) -> Result<BTreeMap<String, String>, SecretFailure> {
     Ok(decls.iter().map(|d| (d.id.clone(), "v".into())).collect())
 }
 
@@ -153,7 +153,48 @@ fn mutated() -> impl Strategy<Value = String> {
         })
 }
 
+/// Documents that chain anchors: each anchor nests brackets around references to
+/// the previous one (`a1: &a1 [[*a0, *a0]]`), so aliases multiply both the depth
+/// and the size of the tree; the last anchor is used at some depth, possibly
+/// through a merge key.
+fn chained_anchors() -> impl Strategy<Value = String> {
+    (
+        prop::collection::vec((1usize..250, 1usize..4), 1..80),
+        0usize..250,
+        any::<bool>(),
+    )
+        .prop_map(|(links, use_depth, merge)| {
+            let mut text = String::from("a0: &a0 x\n");
+            for (i, (depth, refs)) in links.iter().enumerate() {
+                let n = i + 1;
+                let inner = vec![format!("*a{i}"); *refs].join(", ");
+                text.push_str(&format!(
+                    "a{n}: &a{n} {}{inner}{}\n",
+                    "[".repeat(*depth),
+                    "]".repeat(*depth)
+                ));
+            }
+            let last = links.len();
+            if merge {
+                text.push_str(&format!("m: &m {{k: *a{last}}}\nuse:\n  <<: *m\n"));
+            } else {
+                text.push_str(&format!(
+                    "use: {}*a{last}{}\n",
+                    "[".repeat(use_depth),
+                    "]".repeat(use_depth)
+                ));
+            }
+            text.push_str("steps:\n  - cmd: busybox true\n");
+            text
+        })
+}
+
 proptest! {
+    #[test]
+    fn chained_anchors_never_panic(text in chained_anchors()) {
+        check(&text)?;
+    }
+
     #[test]
     fn arbitrary_text_never_panics(text in "\\PC{0,400}") {
         check(&text)?;
@@ -168,6 +209,35 @@ proptest! {
     fn mutated_valid_files_never_panic(text in mutated()) {
         check(&text)?;
     }
+}
+
+/// The file that overflowed the stack: 200 anchors, each nesting the previous one
+/// 200 levels deeper. It is refused with a located error.
+#[test]
+fn chained_anchor_file_is_refused() {
+    let mut text = String::from("a0: &a0 x\n");
+    for i in 1..200 {
+        text.push_str(&format!(
+            "a{i}: &a{i} {}*a{}{}\n",
+            "[".repeat(200),
+            i - 1,
+            "]".repeat(200)
+        ));
+    }
+    text.push_str("steps:\n  - cmd: busybox true\n");
+    let result = load("acb.yaml", &text, &options(), &NoFiles, &mut any_secrets);
+    let Err(failure) = result else {
+        panic!("a 40 000-level document loaded")
+    };
+    let first = failure
+        .diagnostics
+        .iter()
+        .next()
+        .map(|d| d.short(&failure.sources));
+    assert_eq!(
+        first.as_deref(),
+        Some("acb.yaml:4:209: error[yaml]: this alias nests the document deeper than 512 levels")
+    );
 }
 
 #[test]

@@ -103,6 +103,30 @@ steps:
 }
 
 #[test]
+fn accepts_what_the_loader_accepts_in_any_case() {
+    // ACR compares `cache` and `version` case-insensitively, and passes any isolation.
+    let text = "version: V1.1.0\nsteps:\n  - build: -t a .\n    cache: Enabled\n  - build: -t b .\n    cache: DISABLED\n  - cmd: busybox true\n    isolation: anything\n";
+    assert_eq!(errors(text), Vec::<String>::new());
+    assert_eq!(
+        errors(
+            "version: 1.0-PREVIEW-1\nsteps:\n  - build: -t a .\n    cache: \"{{.Values.cache}}\"\n"
+        ),
+        Vec::<String>::new()
+    );
+    for loaded in [
+        "version: V1.1.0\nsteps:\n  - build: -t a .\n    cache: Enabled\n",
+        "steps:\n  - cmd: busybox true\n    isolation: anything\n",
+    ] {
+        let result = wharf_spec::load_task(loaded);
+        assert!(
+            result.is_ok(),
+            "{loaded}: {:?}",
+            result.err().map(|f| f.diagnostics)
+        );
+    }
+}
+
+#[test]
 fn rejects_typos_wrong_types_and_stepless_actions() {
     assert!(
         !errors("steps:\n  - cmd: x\n    timout: 5\n").is_empty(),
@@ -123,5 +147,13 @@ fn rejects_typos_wrong_types_and_stepless_actions() {
     assert!(
         !errors("steps:\n  - build: x .\n    cache: sometimes\n").is_empty(),
         "cache value"
+    );
+    assert!(
+        !errors("steps:\n  - build: x .\n    cache: enabledx\n").is_empty(),
+        "the whole cache value must match"
+    );
+    assert!(
+        !errors("version: v1.1.00\nsteps: []\n").is_empty(),
+        "the whole version must match"
     );
 }

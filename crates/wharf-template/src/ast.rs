@@ -351,7 +351,8 @@ pub(crate) fn parse_uint(s: &str) -> Option<u64> {
     }
     let (base, digits, prefixed) = split_base(s);
     let d = strip_underscores(digits, prefixed)?;
-    if d.is_empty() {
+    // `from_str_radix` would also take a sign after the base prefix (`0x+5`).
+    if d.is_empty() || !d.chars().all(|c| c.is_digit(base)) {
         return None;
     }
     u64::from_str_radix(&d, base).ok()

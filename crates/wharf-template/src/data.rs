@@ -15,6 +15,9 @@ use crate::value::Value;
 /// How deep printing, copying and comparing descend before giving up.
 pub(crate) const MAX_NESTING: usize = 200;
 
+/// How deep public data ([`Value`], a tree without cycles) may nest.
+pub(crate) const MAX_VALUE_NESTING: usize = MAX_NESTING * 50;
+
 /// A shared, mutable Go map.
 pub(crate) type MapRef = Rc<RefCell<BTreeMap<String, Data>>>;
 
@@ -55,7 +58,7 @@ impl Data {
 
     /// Converts public data into the internal form.
     pub(crate) fn from_value(v: &Value, depth: usize) -> Result<Data, String> {
-        if depth > MAX_NESTING * 50 {
+        if depth > MAX_VALUE_NESTING {
             return Err("data nests too deeply".into());
         }
         Ok(match v {

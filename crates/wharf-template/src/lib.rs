@@ -25,6 +25,7 @@ mod duration;
 mod exec;
 mod format;
 mod funcs;
+pub mod go;
 mod lexer;
 mod output;
 mod parse;

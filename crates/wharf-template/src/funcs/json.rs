@@ -9,72 +9,97 @@ use crate::format::float::format_float;
 
 /// Encodes like `json.Marshal` (`indent` = `MarshalIndent(v, "", "  ")`).
 pub(crate) fn encode(d: &Data, escape_html: bool, indent: bool) -> Result<String, String> {
+    encode_within(d, escape_html, indent, MAX_NESTING)
+}
+
+/// [`encode`] for values nesting at most `max_depth` levels.
+pub(crate) fn encode_within(
+    d: &Data,
+    escape_html: bool,
+    indent: bool,
+    max_depth: usize,
+) -> Result<String, String> {
     let mut out = String::new();
-    write(&mut out, d, escape_html, indent, 0)?;
+    let mut w = Writer {
+        out: &mut out,
+        esc: escape_html,
+        indent,
+        max_depth,
+    };
+    w.write(d, 0)?;
     Ok(out)
 }
 
-fn newline(out: &mut String, indent: bool, depth: usize) {
-    if indent {
-        out.push('\n');
-        for _ in 0..depth {
-            out.push_str("  ");
-        }
-    }
+struct Writer<'a> {
+    out: &'a mut String,
+    esc: bool,
+    indent: bool,
+    max_depth: usize,
 }
 
-fn write(out: &mut String, d: &Data, esc: bool, indent: bool, depth: usize) -> Result<(), String> {
-    if depth > MAX_NESTING {
-        return Err("json: unsupported value: encountered a cycle or excessive nesting".into());
-    }
-    match d {
-        Data::Nil => out.push_str("null"),
-        Data::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Data::Int(i) => out.push_str(&i.to_string()),
-        Data::Float(f) => out.push_str(&float(*f)?),
-        Data::Str(s) => string(out, s, esc),
-        Data::Time(z) => string(out, &crate::time_layout::rfc3339_nano(z), esc),
-        Data::Semver(v) => string(out, &v.to_string(), esc),
-        Data::List(l) => {
-            if l.is_empty() {
-                out.push_str("[]");
-                return Ok(());
+impl Writer<'_> {
+    fn newline(&mut self, depth: usize) {
+        if self.indent {
+            self.out.push('\n');
+            for _ in 0..depth {
+                self.out.push_str("  ");
             }
-            out.push('[');
-            for (i, e) in l.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                newline(out, indent, depth + 1);
-                write(out, e, esc, indent, depth + 1)?;
-            }
-            newline(out, indent, depth);
-            out.push(']');
-        }
-        Data::Map(_) => {
-            let entries = d.map_entries();
-            if entries.is_empty() {
-                out.push_str("{}");
-                return Ok(());
-            }
-            out.push('{');
-            for (i, (k, v)) in entries.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                newline(out, indent, depth + 1);
-                string(out, k, esc);
-                out.push(':');
-                if indent {
-                    out.push(' ');
-                }
-                write(out, v, esc, indent, depth + 1)?;
-            }
-            newline(out, indent, depth);
-            out.push('}');
         }
     }
-    Ok(())
+
+    fn write(&mut self, d: &Data, depth: usize) -> Result<(), String> {
+        if depth > self.max_depth {
+            return Err("json: unsupported value: encountered a cycle or excessive nesting".into());
+        }
+        match d {
+            Data::Nil => self.out.push_str("null"),
+            Data::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
+            Data::Int(i) => self.out.push_str(&i.to_string()),
+            Data::Float(f) => self.out.push_str(&float(*f)?),
+            Data::Str(s) => string(self.out, s, self.esc),
+            Data::Time(z) => string(self.out, &crate::time_layout::rfc3339_nano(z), self.esc),
+            Data::Semver(v) => string(self.out, &v.to_string(), self.esc),
+            Data::List(l) => {
+                if l.is_empty() {
+                    self.out.push_str("[]");
+                    return Ok(());
+                }
+                self.out.push('[');
+                for (i, e) in l.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(',');
+                    }
+                    self.newline(depth + 1);
+                    self.write(e, depth + 1)?;
+                }
+                self.newline(depth);
+                self.out.push(']');
+            }
+            Data::Map(_) => {
+                let entries = d.map_entries();
+                if entries.is_empty() {
+                    self.out.push_str("{}");
+                    return Ok(());
+                }
+                self.out.push('{');
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(',');
+                    }
+                    self.newline(depth + 1);
+                    string(self.out, k, self.esc);
+                    self.out.push(':');
+                    if self.indent {
+                        self.out.push(' ');
+                    }
+                    self.write(v, depth + 1)?;
+                }
+                self.newline(depth);
+                self.out.push('}');
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Go's JSON float formatting.
