@@ -59,8 +59,8 @@ impl DockerExecutor {
             );
         }
 
-        let mut options = build_options(&cmd, &lookup)?;
-        options.networkmode = cmd.network.as_deref().map(|n| self.engine_network(n));
+        let network = cmd.network.as_deref().map(|n| self.engine_network(n));
+        let mut options = build_options(&cmd, &lookup, network)?;
         let mut registries: Vec<String> = cmd.cache_from.clone();
         let (body, producer) = if is_remote(&cmd.context) {
             options.remote = Some(cmd.context.clone());
@@ -69,17 +69,21 @@ impl DockerExecutor {
             }
             (bollard::body_full(bytes::Bytes::new()), None)
         } else {
-            let context = self
-                .local_context(
+            let context = tokio::select! {
+                context = self.local_context(
                     id,
                     &step.working_directory,
                     &cmd.context,
                     cmd.dockerfile.as_deref(),
-                )
-                .await?;
+                ) => context?,
+                () = cancel.cancelled() => {
+                    return Err(Error::msg(format!("step {id}: the build was stopped")));
+                }
+            };
             options.dockerfile = context.dockerfile.clone();
             registries.extend(base_images(&context.dockerfile_text));
-            let (stream, producer) = context.into_stream();
+            // The context is read (from the workspace, in copy mode) while it is sent.
+            let (stream, producer) = context.into_stream(cancel);
             (bollard::body_try_stream(stream), Some(producer))
         };
         let credentials = registry_config(&self.options.credentials, &registries);
@@ -191,10 +195,12 @@ pub(crate) fn env_value(env: &[String], name: &str) -> Option<String> {
     })
 }
 
-/// The build API parameters of a parsed `docker build` command line.
+/// The build API parameters of a parsed `docker build` command line; `network` is the
+/// engine's name of its `--network`.
 fn build_options(
     cmd: &BuildCommand,
     lookup: &dyn Fn(&str) -> Option<String>,
+    network: Option<String>,
 ) -> Result<BuildImageOptions, Error> {
     let mut build_args = HashMap::new();
     for arg in &cmd.build_args {
@@ -251,7 +257,7 @@ fn build_options(
         forcerm: true,
         buildargs: (!build_args.is_empty()).then_some(build_args),
         labels: (!build_labels.is_empty()).then_some(build_labels),
-        networkmode: cmd.network.clone(),
+        networkmode: network,
         platform: cmd.platform.clone().unwrap_or_default(),
         target: cmd.target.clone().unwrap_or_default(),
         version: BuilderVersion::BuilderV1,
@@ -316,7 +322,8 @@ mod tests {
             Some(&lookup),
         )
         .unwrap_or_default();
-        let o = build_options(&cmd, &lookup).unwrap_or_else(|e| panic!("{e}"));
+        let o =
+            build_options(&cmd, &lookup, Some("net_r1".into())).unwrap_or_else(|e| panic!("{e}"));
         let args = o.buildargs.unwrap_or_default();
         assert_eq!(args.get("X").map(String::as_str), Some("1"));
         assert_eq!(args.get("FROM_ENV").map(String::as_str), Some("yes"));
@@ -330,6 +337,7 @@ mod tests {
         assert!(extras.contains("t=a%3A1&t=b%3A2"), "{extras}");
         assert!(extras.contains("memory=4294967296"), "{extras}");
         assert_eq!(o.version, BuilderVersion::BuilderV1);
+        assert_eq!(o.networkmode.as_deref(), Some("net_r1"));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::str::FromStr;
 use std::time::Duration;
 
+use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::models::{
     ContainerCreateBody, EndpointSettings, HostConfig, HostConfigIsolationEnum, NetworkingConfig,
@@ -81,10 +82,7 @@ impl DockerExecutor {
         result
     }
 
-    /// Creates the container named `name`. When the name is taken, a container of this
-    /// run (an earlier attempt, or one kept with `keep`) is removed first; anyone
-    /// else's is an error. The first try asks nothing beforehand: a free name is the
-    /// common case.
+    /// Creates the container of step `name` (see [`create_named`]).
     pub(crate) async fn create_container(
         &self,
         name: &str,
@@ -92,32 +90,20 @@ impl DockerExecutor {
         config: ContainerCreateBody,
     ) -> Result<String, Error> {
         self.removal_finished(name).await;
-        let options = || {
-            Some(CreateContainerOptions {
-                name: Some(name.to_string()),
-                ..Default::default()
-            })
-        };
-        let first = self
-            .docker
-            .create_container(options(), config.clone())
-            .await;
-        let result = match first {
-            Err(e) if is_conflict(&e) => {
-                self.free_container_name(name).await?;
-                self.docker.create_container(options(), config).await
-            }
-            other => other,
-        };
-        result.map(|created| created.id).map_err(|e| {
-            if is_conflict(&e) {
-                name_taken(name)
-            } else {
-                Error::docker(
-                    format!("step {name}: cannot create a container from image {image}"),
-                    e,
-                )
-            }
+        create_named(
+            &self.docker,
+            name,
+            config,
+            &self.session,
+            "change the step id",
+        )
+        .await
+        .map_err(|e| match e {
+            Created::Taken(message) => Error::msg(message),
+            Created::Failed(e) => Error::docker(
+                format!("step {name}: cannot create a container from image {image}"),
+                e,
+            ),
         })
     }
 
@@ -248,34 +234,6 @@ impl DockerExecutor {
         .map_err(|e| Error::msg(format!("step {}: {e}", step.id)))
     }
 
-    /// Removes a container of this run named `name` (an earlier attempt, or `keep`);
-    /// refuses to touch anyone else's.
-    async fn free_container_name(&self, name: &str) -> Result<(), Error> {
-        match self.docker.inspect_container(name, None).await {
-            Ok(existing) => {
-                let ours = labels::belongs_to(
-                    existing.config.as_ref().and_then(|c| c.labels.as_ref()),
-                    &self.options.run_id,
-                );
-                if !ours {
-                    return Err(name_taken(name));
-                }
-                self.docker
-                    .remove_container(name, Some(force_remove()))
-                    .await
-                    .or_else(|e| if is_not_found(&e) { Ok(()) } else { Err(e) })
-                    .map_err(|e| {
-                        Error::docker(
-                            format!("cannot remove the earlier container {name} of this run"),
-                            e,
-                        )
-                    })
-            }
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(Error::docker(format!("cannot inspect container {name}"), e)),
-        }
-    }
-
     /// The container of a `cmd` step, as ACR's `docker run` line builds it (§5).
     pub(crate) fn container_config(
         &self,
@@ -356,7 +314,7 @@ impl DockerExecutor {
             working_dir: (!step.disable_working_directory_override)
                 .then(|| step.working_directory.clone()),
             user: step.user.clone(),
-            labels: Some(labels::for_step(run, id)),
+            labels: Some(labels::for_step(run, &self.session, id)),
             exposed_ports: (!ports.exposed.is_empty()).then_some(ports.exposed),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
@@ -410,12 +368,65 @@ pub(crate) fn force_remove() -> RemoveContainerOptions {
     }
 }
 
-fn name_taken(name: &str) -> Error {
-    Error::msg(format!(
-        "a container named {name} already exists and does not belong to this run; \
-         containers are named after step ids (as in ACR): remove it with `docker rm -f {name}`, \
-         or run `wharf clean` if an earlier wharf run left it behind"
-    ))
+/// Why [`create_named`] failed.
+pub(crate) enum Created {
+    /// The name is someone else's: what to tell the user.
+    Taken(String),
+    /// The engine refused for another reason.
+    Failed(bollard::errors::Error),
+}
+
+/// Creates the container `name` from `config`. When the name is taken by a container of
+/// this executor's `session` (an earlier attempt, one kept with `keep`, one made ahead
+/// of time), that one is removed first; anyone else's is an error that says whose it is
+/// (`rename` says how to choose another name). The first try asks nothing beforehand:
+/// a free name is the common case.
+pub(crate) async fn create_named(
+    docker: &Docker,
+    name: &str,
+    config: ContainerCreateBody,
+    session: &str,
+    rename: &str,
+) -> Result<String, Created> {
+    let options = || {
+        Some(CreateContainerOptions {
+            name: Some(name.to_string()),
+            ..Default::default()
+        })
+    };
+    let mut freed = false;
+    loop {
+        match docker.create_container(options(), config.clone()).await {
+            Ok(created) => return Ok(created.id),
+            Err(e) if is_conflict(&e) => {}
+            Err(e) => return Err(Created::Failed(e)),
+        }
+        let existing = match docker.inspect_container(name, None).await {
+            Ok(existing) => existing,
+            // Removed meanwhile: try again.
+            Err(e) if is_not_found(&e) && !freed => {
+                freed = true;
+                continue;
+            }
+            Err(e) => return Err(Created::Failed(e)),
+        };
+        let labels = existing.config.as_ref().and_then(|c| c.labels.as_ref());
+        if freed || !labels::belongs_to(labels, session) {
+            return Err(Created::Taken(labels::in_the_way(
+                "container",
+                name,
+                labels,
+                &format!("docker rm -f {name}"),
+                rename,
+            )));
+        }
+        match docker.remove_container(name, Some(force_remove())).await {
+            Ok(()) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(Created::Failed(e)),
+        }
+        freed = true;
+    }
 }
 
 /// Networks on which a container can have an alias (user-defined ones).

@@ -1,13 +1,17 @@
 //! The build context of a `build` step, as the Docker CLI would send it when run in
-//! the step's working directory inside `/workspace`: read back from the workspace
-//! volume (copy mode) or from disk (bind mode), filtered by the context's
-//! `.dockerignore`, with the Dockerfile located by the CLI's rules.
+//! the step's working directory inside `/workspace`: read from the workspace volume
+//! through the helper container (copy mode, streamed straight into the build request)
+//! or from disk (bind mode), filtered by the context's `.dockerignore`, with the
+//! Dockerfile located by the CLI's rules.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
+use bollard::Docker;
 use bytes::Bytes;
 use futures_util::Stream;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use wharf_spec::task::WORKSPACE;
 
 use crate::dockerignore::{Matcher, clean};
@@ -15,12 +19,23 @@ use crate::error::Error;
 use crate::workspace::{self, read_dockerignore};
 use crate::{DockerExecutor, WorkspaceMode, archive, labels};
 
+/// Where a local build context is read from.
+enum Source {
+    /// A directory on this machine (bind mode).
+    Dir(PathBuf),
+    /// A directory of the workspace volume, downloaded through the helper container
+    /// while the build request is sent.
+    Workspace {
+        docker: Docker,
+        helper: String,
+        /// The directory in the helper container.
+        path: String,
+    },
+}
+
 /// A local build context ready to be streamed.
 pub(crate) struct LocalContext {
-    /// The directory holding the context.
-    dir: PathBuf,
-    /// Keeps a downloaded context alive until it has been sent.
-    temp: Option<tempfile::TempDir>,
+    source: Source,
     /// What the context's `.dockerignore` leaves out.
     ignore: Matcher,
     /// The Dockerfile's path inside the archive.
@@ -32,27 +47,61 @@ pub(crate) struct LocalContext {
 }
 
 impl LocalContext {
-    /// The context as a tar stream, and the producer's result.
+    /// The context as a tar stream, and the producer's result. A context read from the
+    /// workspace stops downloading when `cancel` fires.
     pub(crate) fn into_stream(
         self,
+        cancel: &CancellationToken,
     ) -> (
         impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
         JoinHandle<Result<(), Error>>,
     ) {
         let LocalContext {
-            dir,
-            temp,
+            source,
             ignore,
             dockerfile,
             extra,
             ..
         } = self;
+        let cancel = cancel.clone();
         archive::stream_tar(move |b| {
-            archive::add_dir(b, &dir, &ignore)?;
+            match source {
+                Source::Dir(dir) => archive::add_dir(b, &dir, &ignore)?,
+                Source::Workspace {
+                    docker,
+                    helper,
+                    path,
+                } => {
+                    // The producer runs on the runtime's blocking pool; downloads run on
+                    // the runtime.
+                    let runtime = tokio::runtime::Handle::try_current()
+                        .map_err(|e| Error::msg(format!("cannot read the build context: {e}")))?;
+                    let download = |from: &str| {
+                        workspace::archive_reader(
+                            &runtime,
+                            docker.clone(),
+                            helper.clone(),
+                            from.to_string(),
+                            cancel.clone(),
+                        )
+                    };
+                    let mut fetch = |target: &Path| -> Result<Box<dyn Read>, Error> {
+                        // The engine's API takes paths as text.
+                        let target = target.to_str().ok_or_else(|| {
+                            Error::msg(format!(
+                                "cannot read {} from the workspace: the name is not UTF-8 \
+                                 (a hard link to it is sent, the file itself is excluded)",
+                                target.display()
+                            ))
+                        })?;
+                        Ok(Box::new(download(&format!("{path}/{target}"))))
+                    };
+                    archive::repack_stripped(download(&path), b, &ignore, &mut fetch)?;
+                }
+            }
             if let Some(data) = &extra {
                 archive::append_bytes(b, &dockerfile, data, 0o644)?;
             }
-            drop(temp);
             Ok(())
         })
     }
@@ -93,7 +142,9 @@ fn in_workspace<'a>(path: &'a str, what: &str, step: &str) -> Result<&'a str, Er
 
 impl DockerExecutor {
     /// Collects the local context `context` and Dockerfile `dockerfile` (both as
-    /// written, relative to the step's working directory `workdir`).
+    /// written, relative to the step's working directory `workdir`). Only small files
+    /// are read here (`.dockerignore`, the Dockerfile); the context itself is read while
+    /// it is sent ([`LocalContext::into_stream`]).
     pub(crate) async fn local_context(
         &self,
         step: &str,
@@ -103,73 +154,101 @@ impl DockerExecutor {
     ) -> Result<LocalContext, Error> {
         let context_path = container_path(workdir, context);
         let context_rel = in_workspace(&context_path, "build context", step)?.to_string();
-        let (dir, temp) = match self.options.workspace {
+        let not_a_dir = |what: String| {
+            Error::msg(format!(
+                "step {step}: the build context {context_path}{what} is not a directory"
+            ))
+        };
+        let source = match self.options.workspace {
             WorkspaceMode::Bind => {
                 let dir = self.options.context_dir.join(&context_rel);
                 if !dir.is_dir() {
-                    return Err(Error::msg(format!(
-                        "step {step}: the build context {context_path} ({}) is not a directory",
-                        dir.display()
-                    )));
+                    return Err(not_a_dir(format!(" ({})", dir.display())));
                 }
-                (dir, None)
+                Source::Dir(dir)
             }
             WorkspaceMode::Copy => {
-                let temp = tempfile::tempdir()
-                    .map_err(|e| Error::io("cannot create a temporary directory", e))?;
-                workspace::download_dir(
-                    &self.docker,
-                    &labels::helper_container(&self.options.run_id),
-                    &context_path,
-                    temp.path(),
-                )
-                .await
-                .map_err(|e| {
-                    Error::msg(format!("step {step}: cannot read the build context: {e}"))
-                })?;
-                (temp.path().to_path_buf(), Some(temp))
+                let helper = labels::helper_container(&self.options.run_id);
+                let found = workspace::stat(&self.docker, &helper, &context_path)
+                    .await
+                    .map_err(|e| Error::msg(format!("step {step}: {e}")))?;
+                match found {
+                    None => {
+                        return Err(Error::msg(format!(
+                            "step {step}: the build context {context_path} does not exist in the workspace"
+                        )));
+                    }
+                    Some(stat) if !workspace::is_dir(&stat) => {
+                        return Err(not_a_dir(String::new()));
+                    }
+                    Some(_) => {}
+                }
+                Source::Workspace {
+                    docker: self.docker.clone(),
+                    helper,
+                    path: context_path.clone(),
+                }
             }
         };
-        let mut ignore =
-            read_dockerignore(&dir).map_err(|e| Error::msg(format!("step {step}: {e}")))?;
+        let mut ignore = match &source {
+            Source::Dir(dir) => {
+                read_dockerignore(dir).map_err(|e| Error::msg(format!("step {step}: {e}")))?
+            }
+            Source::Workspace { .. } => {
+                let path = format!("{context_path}/.dockerignore");
+                match self.read_file(step, &path).await? {
+                    Some(data) => Matcher::from_dockerignore(&String::from_utf8_lossy(&data))
+                        .map_err(|e| Error::msg(format!("step {step}: {path}: {e}")))?,
+                    None => Matcher::default(),
+                }
+            }
+        };
 
         // The CLI reads `-f` relative to its working directory, not to the context; a
         // Dockerfile outside the context is sent under a generated name.
-        let (dockerfile, extra) = match dockerfile {
+        let inside = |name: &str| container_path(&context_path, name);
+        let (dockerfile, extra, text) = match dockerfile {
             Some(f) => {
                 let path = container_path(workdir, f);
-                let inside = path
+                let rel = path
                     .strip_prefix(&context_path)
                     .and_then(|r| r.strip_prefix('/'))
                     .map(str::to_string);
-                match inside {
-                    Some(rel) => (rel, None),
+                match rel {
+                    Some(rel) => {
+                        let text = self.context_file(step, &source, &rel, &path).await?;
+                        (rel, None, text)
+                    }
                     None => {
                         let data = self.read_workspace_file(step, &path).await?;
-                        (
-                            format!(".dockerfile.{:012x}", short_hash(&data)),
-                            Some(data),
-                        )
+                        let name = format!(".dockerfile.{:012x}", short_hash(&data));
+                        (name, Some(data.clone()), Some(data))
                     }
                 }
             }
             None => {
-                let name = if !dir.join("Dockerfile").exists() && dir.join("dockerfile").exists() {
-                    "dockerfile"
-                } else {
-                    "Dockerfile"
-                };
-                (name.to_string(), None)
+                let upper = self
+                    .context_file(step, &source, "Dockerfile", &inside("Dockerfile"))
+                    .await?;
+                match upper {
+                    Some(text) => ("Dockerfile".to_string(), None, Some(text)),
+                    None => {
+                        let lower = self
+                            .context_file(step, &source, "dockerfile", &inside("dockerfile"))
+                            .await?;
+                        match lower {
+                            Some(text) => ("dockerfile".to_string(), None, Some(text)),
+                            None => ("Dockerfile".to_string(), None, None),
+                        }
+                    }
+                }
             }
         };
-        let dockerfile_text = match &extra {
-            Some(data) => String::from_utf8_lossy(data).into_owned(),
-            None => std::fs::read_to_string(dir.join(&dockerfile)).map_err(|_| {
-                Error::msg(format!(
-                    "step {step}: cannot find the Dockerfile {} in the build context {context_path}",
-                    container_path(&context_path, &dockerfile)
-                ))
-            })?,
+        let Some(text) = text else {
+            return Err(Error::msg(format!(
+                "step {step}: cannot find the Dockerfile {} in the build context {context_path}",
+                inside(&dockerfile)
+            )));
         };
         // Like the CLI: the Dockerfile and .dockerignore are sent even when excluded.
         for keep in [".dockerignore", dockerfile.as_str()] {
@@ -180,37 +259,68 @@ impl DockerExecutor {
             }
         }
         Ok(LocalContext {
-            dir,
-            temp,
+            source,
             ignore,
             dockerfile,
             extra,
-            dockerfile_text,
+            dockerfile_text: String::from_utf8_lossy(&text).into_owned(),
         })
+    }
+
+    /// The file `rel` of the context (`path` in the step container); `None` when it
+    /// does not exist.
+    async fn context_file(
+        &self,
+        step: &str,
+        source: &Source,
+        rel: &str,
+        path: &str,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        match source {
+            Source::Dir(dir) => match std::fs::read(dir.join(rel)) {
+                Ok(data) => Ok(Some(data)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(Error::io(format!("step {step}: cannot read {path}"), e)),
+            },
+            Source::Workspace { .. } => self.read_file(step, path).await,
+        }
+    }
+
+    /// A file of the workspace volume, through the helper container.
+    async fn read_file(&self, step: &str, path: &str) -> Result<Option<Vec<u8>>, Error> {
+        workspace::read_file(
+            &self.docker,
+            &labels::helper_container(&self.options.run_id),
+            path,
+        )
+        .await
+        .map_err(|e| Error::msg(format!("step {step}: cannot read {path}: {e}")))
     }
 
     /// Reads a file of the workspace (a Dockerfile outside the context).
     async fn read_workspace_file(&self, step: &str, path: &str) -> Result<Vec<u8>, Error> {
         let rel = in_workspace(path, "Dockerfile", step)?;
-        match self.options.workspace {
+        let data = match self.options.workspace {
             WorkspaceMode::Bind => {
                 let file = self.options.context_dir.join(rel);
-                std::fs::read(&file).map_err(|e| {
-                    Error::io(format!("step {step}: cannot read the Dockerfile {path}"), e)
-                })
+                match std::fs::read(&file) {
+                    Ok(data) => Some(data),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => {
+                        return Err(Error::io(
+                            format!("step {step}: cannot read the Dockerfile {path}"),
+                            e,
+                        ));
+                    }
+                }
             }
-            WorkspaceMode::Copy => workspace::download_file(
-                &self.docker,
-                &labels::helper_container(&self.options.run_id),
-                path,
-            )
-            .await
-            .map_err(|e| {
-                Error::msg(format!(
-                    "step {step}: cannot read the Dockerfile {path}: {e}"
-                ))
-            }),
-        }
+            WorkspaceMode::Copy => self.read_file(step, path).await?,
+        };
+        data.ok_or_else(|| {
+            Error::msg(format!(
+                "step {step}: cannot read the Dockerfile {path}: it does not exist in the workspace"
+            ))
+        })
     }
 }
 

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use bollard::query_parameters::EventsOptions;
 use futures_util::StreamExt;
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::{DockerExecutor, labels};
 
@@ -20,28 +21,52 @@ use crate::{DockerExecutor, labels};
 pub(crate) struct Exits {
     codes: Mutex<HashMap<String, i64>>,
     seen: Notify,
+    /// Fired at the end of cleanup: the event stream is closed.
+    stop: CancellationToken,
+    /// Fired when the watcher has ended (its stream is closed).
+    ended: CancellationToken,
+}
+
+impl Drop for Exits {
+    /// The last handle on the executor is gone: nobody waits for exits any more.
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
 }
 
 impl DockerExecutor {
-    /// Starts following the run's `die` events (until the executor is dropped or the
-    /// engine closes the stream).
+    /// Starts following the `die` events of this executor's containers (until cleanup
+    /// has finished, the executor is dropped, or the engine closes the stream).
     pub(crate) fn watch_exits(&self) {
         let docker = self.docker.clone();
         let exits = std::sync::Arc::downgrade(&self.exits);
+        let stop = self.exits.stop.clone();
+        let ended = self.exits.ended.clone();
         let filters = HashMap::from([
             ("type".to_string(), vec!["container".to_string()]),
             ("event".to_string(), vec!["die".to_string()]),
             (
                 "label".to_string(),
-                vec![format!("{}={}", labels::LABEL_RUN, self.options.run_id)],
+                vec![
+                    format!("{}={}", labels::LABEL_RUN, self.options.run_id),
+                    format!("{}={}", labels::LABEL_SESSION, self.session),
+                ],
             ),
         ]);
         tokio::spawn(async move {
+            let _ended = ended.drop_guard();
             let mut events = docker.events(Some(EventsOptions {
                 filters: Some(filters),
                 ..Default::default()
             }));
-            while let Some(Ok(event)) = events.next().await {
+            loop {
+                let event = tokio::select! {
+                    () = stop.cancelled() => return,
+                    event = events.next() => event,
+                };
+                let Some(Ok(event)) = event else {
+                    return;
+                };
                 let Some(exits) = exits.upgrade() else {
                     return;
                 };
@@ -59,6 +84,17 @@ impl DockerExecutor {
                 }
             }
         });
+    }
+
+    /// Closes the event stream (cleanup has finished: no step container is left).
+    pub(crate) fn stop_watching_exits(&self) {
+        self.exits.stop.cancel();
+    }
+
+    /// Fires when the event watcher has ended.
+    #[cfg(test)]
+    pub(crate) fn exits_watcher_ended(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+        self.exits.ended.cancelled()
     }
 
     /// The exit code of container `id`, once its `die` event arrives.

@@ -2,6 +2,7 @@
 //! flood the log.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::time::Duration;
 
 use bollard::Docker;
@@ -115,6 +116,50 @@ pub(crate) async fn is_present(docker: &Docker, image: &str) -> bool {
     docker.inspect_image(image).await.is_ok()
 }
 
+/// Why one attempt of a pull or a push ended without success.
+pub(crate) enum Failure {
+    /// `cancel` fired.
+    Stopped,
+    /// The attempt failed, for this reason.
+    Failed(String),
+}
+
+/// Runs `attempt` up to `attempts` times (at least once) until it succeeds, pausing
+/// `pause(n)` after failed attempt `n` (from 1) when another follows. `failed(n,
+/// message, retrying)` hears of every failure. Returns [`Failure::Stopped`] as soon as
+/// `cancel` fires during an attempt or a pause, else the last failure.
+pub(crate) async fn with_retries<F, Fut>(
+    attempts: u64,
+    pause: impl Fn(u64) -> Duration,
+    cancel: &CancellationToken,
+    mut attempt: F,
+    mut failed: impl FnMut(u64, &str, bool),
+) -> Result<(), Failure>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), Failure>>,
+{
+    let attempts = attempts.max(1);
+    let mut n = 0;
+    loop {
+        n += 1;
+        let message = match attempt().await {
+            Ok(()) => return Ok(()),
+            Err(Failure::Stopped) => return Err(Failure::Stopped),
+            Err(Failure::Failed(message)) => message,
+        };
+        let retrying = n < attempts && !cancel.is_cancelled();
+        failed(n, &message, retrying);
+        if !retrying {
+            return Err(Failure::Failed(message));
+        }
+        tokio::select! {
+            () = tokio::time::sleep(pause(n)) => {}
+            () = cancel.cancelled() => return Err(Failure::Stopped),
+        }
+    }
+}
+
 /// Pulls `image`, with `retries` extra attempts `delay` apart, writing progress to
 /// `output`. Returns early (with an error) when `cancel` fires.
 pub(crate) async fn pull(
@@ -128,23 +173,25 @@ pub(crate) async fn pull(
 ) -> Result<(), Error> {
     // An invalid reference fails every attempt (the engine refuses it too).
     let reference = ImageRef::parse(image).map_err(|e| Error::msg(format!("cannot pull: {e}")))?;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match pull_once(docker, image, &reference, credentials, output, cancel).await {
-            Ok(()) => return Ok(()),
-            Err(e) if attempt > retries || cancel.is_cancelled() => return Err(e),
-            Err(e) => {
+    let result = with_retries(
+        retries.saturating_add(1),
+        |_| delay,
+        cancel,
+        || pull_once(docker, image, &reference, credentials, output, cancel),
+        |_, message, retrying| {
+            if retrying {
                 output.line(
                     Stream::Stderr,
-                    &format!("{e}; retrying in {}s", delay.as_secs()),
+                    &format!("{message}; retrying in {}s", delay.as_secs()),
                 );
-                tokio::select! {
-                    () = tokio::time::sleep(delay) => {}
-                    () = cancel.cancelled() => return Err(Error::msg(format!("pulling {image} was stopped"))),
-                }
             }
-        }
+        },
+    )
+    .await;
+    match result {
+        Ok(()) => Ok(()),
+        Err(Failure::Stopped) => Err(Error::msg(format!("pulling {image} was stopped"))),
+        Err(Failure::Failed(message)) => Err(Error::msg(message)),
     }
 }
 
@@ -155,7 +202,7 @@ async fn pull_once(
     credentials: &CredentialLookup,
     output: &Output,
     cancel: &CancellationToken,
-) -> Result<(), Error> {
+) -> Result<(), Failure> {
     // Without a tag the engine would pull every tag; like `docker pull`, the parsed
     // reference has `latest` when neither tag nor digest was written.
     let options = CreateImageOptions {
@@ -168,13 +215,13 @@ async fn pull_once(
     loop {
         let item = tokio::select! {
             item = stream.next() => item,
-            () = cancel.cancelled() => return Err(Error::msg(format!("pulling {image} was stopped"))),
+            () = cancel.cancelled() => return Err(Failure::Stopped),
         };
         let Some(item) = item else {
             return Ok(());
         };
         let info = item.map_err(|e| {
-            Error::msg(format!(
+            Failure::Failed(format!(
                 "image {image} is not present locally and cannot be pulled: {}",
                 describe(&e)
             ))

@@ -11,17 +11,47 @@ pub const LABEL_STEP: &str = "dev.wharf.step";
 /// On the helper container that copies files in and out of volumes: `true`.
 pub const LABEL_HELPER: &str = "dev.wharf.helper";
 
-/// The labels of an object of run `run_id`.
-pub(crate) fn for_run(run_id: &str) -> HashMap<String, String> {
+/// On everything one executor creates: a random nonce made when it connects. Two runs
+/// with the same run id have different sessions, so each run's cleanup removes only
+/// what it created itself.
+pub const LABEL_SESSION: &str = "dev.wharf.session";
+
+/// A new session nonce: 128 bits from the standard library's randomly keyed hasher
+/// (seeded from the operating system), the time, the process id and a counter.
+pub(crate) fn new_session() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut out = String::with_capacity(32);
+    for part in 0..2u8 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u8(part);
+        h.write_u128(nanos);
+        h.write_u32(std::process::id());
+        h.write_u64(count);
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out
+}
+
+/// The labels of an object created by session `session` of run `run_id`.
+pub(crate) fn for_run(run_id: &str, session: &str) -> HashMap<String, String> {
     HashMap::from([
         (LABEL_MANAGED.to_string(), "true".to_string()),
         (LABEL_RUN.to_string(), run_id.to_string()),
+        (LABEL_SESSION.to_string(), session.to_string()),
     ])
 }
 
 /// The labels of the container of step `step_id` in run `run_id`.
-pub(crate) fn for_step(run_id: &str, step_id: &str) -> HashMap<String, String> {
-    let mut labels = for_run(run_id);
+pub(crate) fn for_step(run_id: &str, session: &str, step_id: &str) -> HashMap<String, String> {
+    let mut labels = for_run(run_id, session);
     labels.insert(LABEL_STEP.to_string(), step_id.to_string());
     labels
 }
@@ -35,12 +65,51 @@ pub(crate) fn filters(run_id: Option<&str>) -> HashMap<String, Vec<String>> {
     HashMap::from([("label".to_string(), labels)])
 }
 
-/// Whether `labels` say the object belongs to run `run_id`.
-pub(crate) fn belongs_to(labels: Option<&HashMap<String, String>>, run_id: &str) -> bool {
+/// Engine list filters selecting the objects one session of run `run_id` created.
+pub(crate) fn session_filters(run_id: &str, session: &str) -> HashMap<String, Vec<String>> {
+    let mut filters = filters(Some(run_id));
+    if let Some(labels) = filters.get_mut("label") {
+        labels.push(format!("{LABEL_SESSION}={session}"));
+    }
+    filters
+}
+
+/// Whether `labels` say the object was created by session `session` (this executor).
+pub(crate) fn belongs_to(labels: Option<&HashMap<String, String>>, session: &str) -> bool {
     labels.is_some_and(|l| {
         l.get(LABEL_MANAGED).is_some_and(|v| v == "true")
-            && l.get(LABEL_RUN).is_some_and(|v| v == run_id)
+            && l.get(LABEL_SESSION).is_some_and(|v| v == session)
     })
+}
+
+/// The wharf run an object belongs to, by its labels; `None` when it is not wharf's.
+pub(crate) fn wharf_run(labels: Option<&HashMap<String, String>>) -> Option<&str> {
+    let labels = labels?;
+    if labels.get(LABEL_MANAGED).is_some_and(|v| v == "true") {
+        labels.get(LABEL_RUN).map(String::as_str)
+    } else {
+        None
+    }
+}
+
+/// What to tell the user about the `kind` named `name` that is in wharf's way, given
+/// its labels. `rename` says how to avoid the name (`change the step id`).
+pub(crate) fn in_the_way(
+    kind: &str,
+    name: &str,
+    labels: Option<&HashMap<String, String>>,
+    remove: &str,
+    rename: &str,
+) -> String {
+    match wharf_run(labels) {
+        Some(run) => format!(
+            "a {kind} named {name} already exists: it belongs to wharf run {run}, which may still be running; \
+             if it is not, `wharf clean --run {run}` removes it"
+        ),
+        None => format!(
+            "a {kind} named {name} already exists and is not wharf's: remove it (`{remove}`) or {rename}"
+        ),
+    }
 }
 
 /// `text` made safe for a Docker object name (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`).
@@ -59,6 +128,25 @@ pub(crate) fn name_part(text: &str) -> String {
         out.push('x');
     }
     out
+}
+
+/// Whether `name` is a valid container name: `[a-zA-Z0-9][a-zA-Z0-9_.-]+` (at least two
+/// characters).
+pub(crate) fn is_container_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.len() >= 2
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// A valid container name close to `name`, to suggest as a step id.
+pub(crate) fn container_name_like(name: &str) -> String {
+    let part = name_part(name);
+    if is_container_name(&part) {
+        part
+    } else {
+        format!("step-{part}")
+    }
 }
 
 /// The per-run volume mounted at `/acb/home`.
@@ -89,10 +177,32 @@ mod tests {
     }
 
     #[test]
-    fn ownership_needs_both_labels() {
-        let labels = for_step("r1", "s");
-        assert!(belongs_to(Some(&labels), "r1"));
-        assert!(!belongs_to(Some(&labels), "r2"));
-        assert!(!belongs_to(None, "r1"));
+    fn ownership_is_by_session() {
+        let labels = for_step("r1", "s1", "step");
+        assert!(belongs_to(Some(&labels), "s1"));
+        assert!(!belongs_to(Some(&labels), "s2"));
+        assert!(!belongs_to(None, "s1"));
+        assert_eq!(wharf_run(Some(&labels)), Some("r1"));
+        assert_eq!(wharf_run(Some(&HashMap::new())), None);
+    }
+
+    #[test]
+    fn container_names() {
+        for ok in ["ab", "a1", "0.x", "build_step-2", "acb_step_0"] {
+            assert!(is_container_name(ok), "{ok}");
+        }
+        for bad in ["", "x", "-ab", "_ab", ".ab", "web/api", "a b", "caf\u{e9}"] {
+            assert!(!is_container_name(bad), "{bad}");
+        }
+        assert_eq!(container_name_like("x"), "step-x");
+        assert_eq!(container_name_like("web/api"), "web_api");
+        assert_eq!(container_name_like("_x"), "step-_x");
+    }
+
+    #[test]
+    fn sessions_differ() {
+        let a = new_session();
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, new_session());
     }
 }

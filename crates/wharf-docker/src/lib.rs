@@ -15,10 +15,13 @@
 //! - **build** steps send the context (read back from the workspace, so files written by
 //!   earlier steps are part of it) to the classic builder.
 //! - **push** steps push through the API with the registry's credentials, 3 attempts.
-//! - **cleanup** removes everything labelled with the run.
+//! - **cleanup** removes everything this executor created (its session label).
 //!
-//! Everything wharf creates carries [`LABEL_MANAGED`] and [`LABEL_RUN`] (and step
-//! containers [`LABEL_STEP`]); [`clean`] removes leftovers by those labels.
+//! Everything wharf creates carries [`LABEL_MANAGED`], [`LABEL_RUN`] and
+//! [`LABEL_SESSION`] (a nonce made when the executor connects; step containers also
+//! [`LABEL_STEP`]). A run's cleanup goes by its session, so a second run given the same
+//! run id never removes the first one's objects; and a run refuses to start while
+//! objects labelled with its run id exist. [`clean`] removes leftovers by run label.
 
 mod archive;
 mod build;
@@ -48,7 +51,7 @@ use wharf_engine::{ExecError, Executor, Exit, Output};
 use wharf_spec::{Action, Step, Task};
 
 pub use cleanup::{CleanReport, clean};
-pub use labels::{LABEL_HELPER, LABEL_MANAGED, LABEL_RUN, LABEL_STEP};
+pub use labels::{LABEL_HELPER, LABEL_MANAGED, LABEL_RUN, LABEL_SESSION, LABEL_STEP};
 pub use wharf_registry::credentials::Credential;
 pub use workspace::HELPER_IMAGE;
 
@@ -115,12 +118,18 @@ impl fmt::Debug for DockerOptions {
 
 /// Runs a task's steps on a Docker engine. Create it with [`DockerExecutor::connect`]
 /// and hand it to [`wharf_engine::run()`].
+///
+/// A clone is another handle on the same executor: same engine connection, session
+/// and run state (every field is shared).
+#[derive(Clone)]
 pub struct DockerExecutor {
     docker: Docker,
     task: Arc<Task>,
     options: DockerOptions,
-    /// Networks that existed already but were made by wharf (another run): removed at
-    /// cleanup when nothing uses them any more.
+    /// This executor's [`LABEL_SESSION`] value, made at connect.
+    session: Arc<str>,
+    /// Networks that existed already but were made by wharf (another run), by id:
+    /// removed at cleanup when nothing uses them any more.
     shared_networks: Arc<Mutex<Vec<String>>>,
     /// Held while the run is being prepared. Preparing runs in its own task, so an
     /// interrupted run finishes the object it is creating, and cleanup waits for it
@@ -146,6 +155,7 @@ impl fmt::Debug for DockerExecutor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DockerExecutor")
             .field("options", &self.options)
+            .field("session", &self.session)
             .finish_non_exhaustive()
     }
 }
@@ -163,8 +173,9 @@ impl DockerExecutor {
             docker,
             task,
             options,
-            shared_networks: Arc::new(Mutex::new(Vec::new())),
-            preparing: Arc::new(tokio::sync::Mutex::new(())),
+            session: labels::new_session().into(),
+            shared_networks: Arc::default(),
+            preparing: Arc::default(),
             stop_preparing: CancellationToken::new(),
             removals: Arc::default(),
             present_images: Arc::default(),
@@ -172,23 +183,6 @@ impl DockerExecutor {
             exits: Arc::default(),
             warming: Arc::default(),
         })
-    }
-
-    /// Another handle on the same executor (same engine connection and run state).
-    fn handle(&self) -> DockerExecutor {
-        DockerExecutor {
-            docker: self.docker.clone(),
-            task: Arc::clone(&self.task),
-            options: self.options.clone(),
-            shared_networks: Arc::clone(&self.shared_networks),
-            preparing: Arc::clone(&self.preparing),
-            stop_preparing: self.stop_preparing.clone(),
-            removals: Arc::clone(&self.removals),
-            present_images: Arc::clone(&self.present_images),
-            started: Arc::clone(&self.started),
-            exits: Arc::clone(&self.exits),
-            warming: Arc::clone(&self.warming),
-        }
     }
 
     /// The engine's OS and architecture, as Go names them (`linux`, `amd64`): the
@@ -211,6 +205,11 @@ impl DockerExecutor {
     pub fn options(&self) -> &DockerOptions {
         &self.options
     }
+
+    /// The labels of an object this executor creates.
+    pub(crate) fn labels(&self) -> HashMap<String, String> {
+        labels::for_run(&self.options.run_id, &self.session)
+    }
 }
 
 /// The OS and architecture of the engine named by `DOCKER_HOST`, as Go names them
@@ -225,7 +224,7 @@ impl Executor for DockerExecutor {
     async fn prepare(&self) -> Result<(), ExecError> {
         self.watch_exits();
         let guard = Arc::clone(&self.preparing).lock_owned().await;
-        let this = self.handle();
+        let this = self.clone();
         let task = tokio::spawn(async move {
             let result = this.prepare_run().await;
             drop(guard);
@@ -257,7 +256,9 @@ impl Executor for DockerExecutor {
         self.stop_preparing.cancel();
         let _prepared = self.preparing.lock().await;
         self.warming_finished().await;
-        self.cleanup_run().await
+        let problems = self.cleanup_run().await;
+        self.stop_watching_exits();
+        problems
     }
 }
 
@@ -288,6 +289,7 @@ pub(crate) fn engine_network(task: &Task, run_id: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn task(yaml: &str) -> Task {
         wharf_spec::load_task(yaml).unwrap_or_else(|f| panic!("{:?}", f.diagnostics))
@@ -309,5 +311,31 @@ mod tests {
             "acb_default_network"
         );
         assert_eq!(engine_network(&declared, "r1", "other"), "other");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_exit_watcher_ends_when_cleanup_finishes() {
+        wharf_e2e::require_docker!();
+        wharf_e2e::busybox_image();
+        let run_id = format!("exitwatch-{}", &labels::new_session()[..8]);
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let task = Arc::new(task(&format!(
+            "steps:\n  - id: step-{run_id}\n    cmd: wharf-test/busybox:1 true\n"
+        )));
+        let executor = DockerExecutor::connect(task, DockerOptions::new(&run_id, dir.path()))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        executor.prepare().await.unwrap_or_else(|e| panic!("{e}"));
+        let problems = executor.cleanup().await;
+        assert!(problems.is_empty(), "{problems:?}");
+        // The executor is still alive (as in `wharf run` until it exits): the event
+        // stream must end with the cleanup anyway.
+        tokio::time::timeout(Duration::from_secs(10), executor.exits_watcher_ended())
+            .await
+            .unwrap_or_else(|_| panic!("the event stream is still open after cleanup"));
+        assert!(
+            wharf_e2e::labelled(&format!("{LABEL_RUN}={run_id}")).is_empty(),
+            "the run left objects behind"
+        );
     }
 }

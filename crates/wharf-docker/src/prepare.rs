@@ -1,14 +1,19 @@
 //! What a run needs before its first step: networks, the workspace, home and secret
-//! volumes, and the helper container.
+//! volumes, and the helper container — after checking that the step ids can name
+//! containers and that no objects of the run id exist already.
 
 use std::collections::HashMap;
 
-use bollard::models::NetworkCreateRequest;
-use bollard::query_parameters::ListNetworksOptions;
+use bollard::models::{Network, NetworkCreateRequest};
+use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions, ListVolumesOptions};
+use wharf_spec::Action;
 
-use crate::error::{Error, is_conflict, is_not_found};
+use crate::error::{Error, is_conflict};
 use crate::workspace::{self, HELPER_WORKSPACE};
 use crate::{DockerExecutor, WorkspaceMode, labels};
+
+/// How many of the objects found by [`DockerExecutor::refuse_existing_run`] are named.
+const NAMED_LEFTOVERS: usize = 5;
 
 /// Mode of the secret files in their volume: readable by steps that run as another
 /// user (`user:`), like the workspace files.
@@ -18,6 +23,7 @@ impl DockerExecutor {
     /// Creates everything the run needs, recording it as it goes so that cleanup can
     /// remove it however far this got.
     pub(crate) async fn prepare_run(&self) -> Result<(), Error> {
+        self.check_step_ids()?;
         let context = &self.options.context_dir;
         if !context.is_dir() {
             return Err(Error::msg(format!(
@@ -25,6 +31,7 @@ impl DockerExecutor {
                 context.display()
             )));
         }
+        self.unless_stopped(self.refuse_existing_run()).await?;
         self.unless_stopped(workspace::ensure_helper_image(&self.docker))
             .await?;
         // Networks and storage do not depend on each other: prepare them at once.
@@ -53,7 +60,7 @@ impl DockerExecutor {
             workspace::create_volume(
                 &self.docker,
                 workspace_volume,
-                labels::for_run(run),
+                self.labels(),
                 driver_opts,
                 "workspace",
             )
@@ -62,7 +69,7 @@ impl DockerExecutor {
             workspace::create_volume(
                 &self.docker,
                 &labels::home_volume(run),
-                labels::for_run(run),
+                self.labels(),
                 None,
                 "home (/acb/home)",
             )
@@ -74,7 +81,7 @@ impl DockerExecutor {
                 workspace::create_volume(
                     &self.docker,
                     &docker_name,
-                    labels::for_run(run),
+                    self.labels(),
                     None,
                     &format!("secret ({})", volume.name),
                 )
@@ -83,9 +90,14 @@ impl DockerExecutor {
             }
 
             self.check_stopped()?;
-            let helper =
-                workspace::create_helper(&self.docker, run, workspace_volume, &secret_volumes)
-                    .await?;
+            let helper = workspace::create_helper(
+                &self.docker,
+                run,
+                self.labels(),
+                workspace_volume,
+                &secret_volumes,
+            )
+            .await?;
             if self.options.workspace == WorkspaceMode::Copy {
                 self.unless_stopped(workspace::upload_dir(
                     &self.docker,
@@ -124,6 +136,85 @@ impl DockerExecutor {
         Ok(())
     }
 
+    /// Refuses step ids that cannot name a container: a `cmd` step's container is named
+    /// after its id, and the engine would refuse it only when the step starts.
+    fn check_step_ids(&self) -> Result<(), Error> {
+        let bad: Vec<String> = self
+            .task
+            .steps
+            .iter()
+            .filter(|s| matches!(s.action, Action::Cmd { .. }))
+            .filter(|s| !labels::is_container_name(&s.id))
+            .map(|s| {
+                format!(
+                    "step id {:?} (for example `id: {}`)",
+                    s.id,
+                    labels::container_name_like(&s.id)
+                )
+            })
+            .collect();
+        if bad.is_empty() {
+            return Ok(());
+        }
+        Err(Error::msg(format!(
+            "{} cannot name a container: wharf names a cmd step's container after its id (as ACR does), \
+             and a container name has at least two characters, only letters, digits, `_`, `.` and `-`, \
+             and starts with a letter or digit; rename the step: {}",
+            if bad.len() == 1 {
+                "a step id"
+            } else {
+                "some step ids"
+            },
+            bad.join(", ")
+        )))
+    }
+
+    /// Refuses to start while objects labelled with this run id exist: another run with
+    /// the same id is in progress, or one ended without cleaning up.
+    async fn refuse_existing_run(&self) -> Result<(), Error> {
+        let run = &self.options.run_id;
+        let filters = labels::filters(Some(run));
+        let (containers, networks, volumes) = tokio::join!(
+            self.docker.list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters.clone()),
+                ..Default::default()
+            })),
+            self.docker.list_networks(Some(ListNetworksOptions {
+                filters: Some(filters.clone()),
+            })),
+            self.docker.list_volumes(Some(ListVolumesOptions {
+                filters: Some(filters),
+            })),
+        );
+        let cannot = |e| Error::docker(format!("cannot look for objects of wharf run {run}"), e);
+        let mut found: Vec<String> = Vec::new();
+        for c in containers.map_err(cannot)? {
+            let name = c.names.and_then(|n| n.into_iter().next()).or(c.id);
+            found.extend(name.map(|n| format!("container {}", n.trim_start_matches('/'))));
+        }
+        for n in networks.map_err(cannot)? {
+            found.extend(n.name.or(n.id).map(|n| format!("network {n}")));
+        }
+        for v in volumes.map_err(cannot)?.volumes.unwrap_or_default() {
+            found.push(format!("volume {}", v.name));
+        }
+        if found.is_empty() {
+            return Ok(());
+        }
+        let more = found.len().saturating_sub(NAMED_LEFTOVERS);
+        found.truncate(NAMED_LEFTOVERS);
+        let mut list = found.join(", ");
+        if more > 0 {
+            list.push_str(&format!(" and {more} more"));
+        }
+        Err(Error::msg(format!(
+            "objects of wharf run {run} already exist ({list}): another run with this id is in progress, \
+             or an earlier one ended without cleaning up. If none is running, `wharf clean --run {run}` \
+             removes them; or give this run another `--id`"
+        )))
+    }
+
     /// Creates the task's networks. One that already exists is used as it is and left
     /// in place at cleanup (unless wharf made it for another run and nobody uses it
     /// any more by then).
@@ -135,34 +226,25 @@ impl DockerExecutor {
         for network in self.task.networks.iter().filter(|n| !n.skip_creation) {
             self.check_stopped()?;
             let name = &self.engine_network(&network.name);
-            match self.docker.inspect_network(name, None).await {
-                Ok(existing) => {
-                    if existing
-                        .labels
-                        .as_ref()
-                        .is_some_and(|l| l.contains_key(labels::LABEL_MANAGED))
-                    {
-                        self.note_shared_network(name);
-                    }
-                    continue;
+            if let Some(existing) = self.find_network(name).await?.into_iter().next() {
+                if labels::wharf_run(existing.labels.as_ref()).is_some() {
+                    self.note_shared_network(existing.id);
                 }
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => {
-                    return Err(Error::docker(format!("cannot inspect network {name}"), e));
-                }
+                continue;
             }
             let request = NetworkCreateRequest {
                 name: name.clone(),
                 driver: Some(network.driver.clone()),
                 enable_ipv6: network.ipv6.then_some(true),
-                labels: Some(labels::for_run(&self.options.run_id)),
+                labels: Some(self.labels()),
                 ..Default::default()
             };
             let created = match self.docker.create_network(request).await {
                 Ok(created) => created.id,
                 // Another run created it at the same moment: share it.
                 Err(e) if is_conflict(&e) => {
-                    self.note_shared_network(name);
+                    let existing = self.find_network(name).await?.into_iter().next();
+                    self.note_shared_network(existing.and_then(|n| n.id));
                     continue;
                 }
                 Err(e) => {
@@ -177,25 +259,31 @@ impl DockerExecutor {
         Ok(())
     }
 
-    /// When another process created a network of the same name at the same time, every
-    /// creator keeps the one with the smallest id and removes its own if it is not that one.
-    async fn settle_duplicate_network(&self, name: &str, created: &str) -> Result<(), Error> {
+    /// The networks named exactly `name`, by id (smallest first). Looked up by
+    /// listing: a name is not escaped in a request path (`#`, `?`, `%` would break it).
+    async fn find_network(&self, name: &str) -> Result<Vec<Network>, Error> {
         let filters = HashMap::from([("name".to_string(), vec![name.to_string()])]);
-        let same_name = self
+        let mut same_name: Vec<Network> = self
             .docker
             .list_networks(Some(ListNetworksOptions {
                 filters: Some(filters),
             }))
             .await
-            .map_err(|e| Error::docker("cannot list networks", e))?;
-        let keep = same_name
-            .iter()
-            .filter(|n| n.name.as_deref() == Some(name))
-            .filter_map(|n| n.id.clone())
-            .min();
-        if keep.is_some_and(|k| k != created) {
+            .map_err(|e| Error::docker(format!("cannot look for network {name}"), e))?
+            .into_iter()
+            .filter(|n| n.name.as_deref() == Some(name) && n.id.is_some())
+            .collect();
+        same_name.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(same_name)
+    }
+
+    /// When another process created a network of the same name at the same time, every
+    /// creator keeps the one with the smallest id and removes its own if it is not that one.
+    async fn settle_duplicate_network(&self, name: &str, created: &str) -> Result<(), Error> {
+        let keep = self.find_network(name).await?.into_iter().next();
+        if let Some(keep) = keep.and_then(|n| n.id).filter(|k| k != created) {
             let _ = self.docker.remove_network(created).await;
-            self.note_shared_network(name);
+            self.note_shared_network(Some(keep));
         }
         Ok(())
     }
@@ -224,9 +312,10 @@ impl DockerExecutor {
         }
     }
 
-    fn note_shared_network(&self, name: &str) {
-        if let Ok(mut shared) = self.shared_networks.lock() {
-            shared.push(name.to_string());
+    /// Records a network (by id) that another run made and this one uses.
+    fn note_shared_network(&self, id: Option<String>) {
+        if let (Some(id), Ok(mut shared)) = (id, self.shared_networks.lock()) {
+            shared.push(id);
         }
     }
 }

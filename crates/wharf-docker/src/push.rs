@@ -12,22 +12,26 @@ use wharf_spec::Step;
 
 use crate::DockerExecutor;
 use crate::error::{Error, describe};
-use crate::images::{Progress, credentials_for, engine_name};
+use crate::images::{Failure, Progress, credentials_for, engine_name, with_retries};
 
 /// Attempts per image.
-const ATTEMPTS: usize = 3;
+const ATTEMPTS: u64 = 3;
 /// Pauses after failed attempts (ACR: 250 ms, 500 ms, 1 s; nothing follows the last
 /// attempt, so its pause is not taken).
-const BACKOFF: [Duration; ATTEMPTS] = [
+const BACKOFF: [Duration; 3] = [
     Duration::from_millis(250),
     Duration::from_millis(500),
     Duration::from_secs(1),
 ];
 
-/// Why one push attempt ended.
-enum Failure {
-    Stopped,
-    Failed(String),
+/// The pause after failed attempt `n` (from 1).
+fn backoff(n: u64) -> Duration {
+    let i = usize::try_from(n.saturating_sub(1)).unwrap_or(usize::MAX);
+    BACKOFF
+        .get(i)
+        .or(BACKOFF.last())
+        .copied()
+        .unwrap_or_default()
 }
 
 impl DockerExecutor {
@@ -40,50 +44,45 @@ impl DockerExecutor {
         cancel: &CancellationToken,
     ) -> Result<Exit, Error> {
         for image in images {
-            // An invalid reference fails every attempt (the engine refuses it too).
+            // An invalid reference, or one with a digest, fails every attempt: refused
+            // before the first.
             let reference = ImageRef::parse(image)
                 .map_err(|e| Error::msg(format!("step {}: cannot push: {e}", step.id)))?;
-            let mut last = String::new();
-            let mut pushed = false;
-            for (attempt, pause) in BACKOFF.iter().enumerate() {
-                match self.push_once(image, &reference, output, cancel).await {
-                    Ok(()) => {
-                        pushed = true;
-                        break;
-                    }
-                    Err(Failure::Stopped) => {
-                        return Err(Error::msg(format!(
-                            "step {}: pushing {image} was stopped",
-                            step.id
-                        )));
-                    }
-                    Err(Failure::Failed(message)) => {
-                        output.line(
-                            Stream::Stderr,
-                            &format!(
-                                "pushing {image} failed (attempt {} of {ATTEMPTS}): {message}",
-                                attempt + 1
-                            ),
-                        );
-                        last = message;
-                        if attempt + 1 < ATTEMPTS {
-                            tokio::select! {
-                                () = tokio::time::sleep(*pause) => {}
-                                () = cancel.cancelled() => {
-                                    return Err(Error::msg(format!("step {}: pushing {image} was stopped", step.id)));
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            if !pushed {
+            if reference.digest.is_some() {
                 return Err(Error::msg(format!(
-                    "failed to push images successfully: {image}: {last}"
+                    "step {}: cannot push {image}: an image reference with a digest cannot be pushed; push a tag",
+                    step.id
                 )));
             }
+            let result = with_retries(
+                ATTEMPTS,
+                backoff,
+                cancel,
+                || self.push_once(image, &reference, output, cancel),
+                |n, message, _| {
+                    output.line(
+                        Stream::Stderr,
+                        &format!("pushing {image} failed (attempt {n} of {ATTEMPTS}): {message}"),
+                    );
+                },
+            )
+            .await;
+            match result {
+                Ok(()) => {}
+                Err(Failure::Stopped) => {
+                    return Err(Error::msg(format!(
+                        "step {}: pushing {image} was stopped",
+                        step.id
+                    )));
+                }
+                Err(Failure::Failed(last)) => {
+                    return Err(Error::msg(format!(
+                        "failed to push images successfully: {image}: {last}"
+                    )));
+                }
+            }
         }
-        Ok(Exit::Code(0))
+        Ok(Exit::Done)
     }
 
     async fn push_once(
@@ -93,11 +92,6 @@ impl DockerExecutor {
         output: &Output,
         cancel: &CancellationToken,
     ) -> Result<(), Failure> {
-        if reference.digest.is_some() {
-            return Err(Failure::Failed(
-                "an image reference with a digest cannot be pushed; push a tag".into(),
-            ));
-        }
         let options = PushImageOptions {
             tag: Some(reference.tag.clone().unwrap_or_else(|| "latest".into())),
             ..Default::default()

@@ -63,7 +63,7 @@ impl DockerExecutor {
         if warming.contains_key(&step.id) {
             return;
         }
-        let this = self.handle();
+        let this = self.clone();
         let id = step.id.clone();
         warming.insert(
             id,

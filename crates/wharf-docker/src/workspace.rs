@@ -6,17 +6,21 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use bollard::Docker;
+use bollard::container::PathStatResponse;
 use bollard::models::{
     ContainerCreateBody, HostConfig, Mount, MountType, MountVolumeOptions, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    BuildImageOptions, BuilderVersion, CreateContainerOptions, DownloadFromContainerOptions,
+    BuildImageOptions, BuilderVersion, ContainerArchiveInfoOptions, DownloadFromContainerOptions,
     UploadToContainerOptions,
 };
+use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
-use crate::archive;
+use crate::archive::{self, ChannelReader};
+use crate::container::{Created, create_named};
 use crate::dockerignore::Matcher;
 use crate::error::{Error, describe, is_not_found};
 use crate::labels;
@@ -63,8 +67,9 @@ pub(crate) async fn ensure_helper_image(docker: &Docker) -> Result<(), Error> {
     Ok(())
 }
 
-/// Creates volume `name` with `labels`. A volume of that name that already exists is
-/// an error: its contents would leak into this run.
+/// Creates volume `name` with `labels` (which carry this executor's `session`). A
+/// volume of that name that already exists is an error saying whose it is: its
+/// contents would leak into this run.
 pub(crate) async fn create_volume(
     docker: &Docker,
     name: &str,
@@ -72,13 +77,28 @@ pub(crate) async fn create_volume(
     driver_opts: Option<HashMap<String, String>>,
     purpose: &str,
 ) -> Result<(), Error> {
-    if docker.inspect_volume(name).await.is_ok() {
-        return Err(Error::msg(format!(
-            "cannot create the {purpose} volume {name}: a Docker volume with that name already exists \
-             (remove it with `docker volume rm {name}`, or `wharf clean` if an earlier wharf run left it)"
-        )));
+    let session = labels
+        .get(labels::LABEL_SESSION)
+        .cloned()
+        .unwrap_or_default();
+    let in_the_way = |labels: Option<&HashMap<String, String>>| {
+        Error::msg(format!(
+            "cannot create the {purpose} volume {name}: {}",
+            labels::in_the_way(
+                "volume",
+                name,
+                labels,
+                &format!("docker volume rm {name}"),
+                "give the run another `--id`",
+            )
+        ))
+    };
+    match docker.inspect_volume(name).await {
+        Ok(existing) => return Err(in_the_way(Some(&existing.labels))),
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => return Err(Error::docker(format!("cannot inspect volume {name}"), e)),
     }
-    docker
+    let created = docker
         .create_volume(VolumeCreateRequest {
             name: Some(name.to_string()),
             driver: Some("local".into()),
@@ -88,6 +108,11 @@ pub(crate) async fn create_volume(
         })
         .await
         .map_err(|e| Error::docker(format!("cannot create the {purpose} volume {name}"), e))?;
+    // The engine answers a create of an existing volume with that volume: someone
+    // made it between the look and the create.
+    if !labels::belongs_to(Some(&created.labels), &session) {
+        return Err(in_the_way(Some(&created.labels)));
+    }
     Ok(())
 }
 
@@ -106,61 +131,49 @@ pub(crate) fn volume_mount(source: &str, target: &str, no_copy: bool) -> Mount {
 }
 
 /// Creates the (never started) helper container of the run, with the workspace at
-/// [`HELPER_WORKSPACE`] and each secret volume at [`helper_secret_dir`].
+/// [`HELPER_WORKSPACE`] and each secret volume at [`helper_secret_dir`]. `labels` are
+/// the executor's.
 pub(crate) async fn create_helper(
     docker: &Docker,
     run_id: &str,
+    labels: HashMap<String, String>,
     workspace_volume: &str,
     secret_volumes: &[(String, String)],
 ) -> Result<String, Error> {
     let name = labels::helper_container(run_id);
-    // A helper of the same run id (an interrupted earlier run) is replaced; anyone
-    // else's container of that name is left alone.
-    match docker.inspect_container(&name, None).await {
-        Ok(existing) => {
-            let labels = existing.config.as_ref().and_then(|c| c.labels.as_ref());
-            if !labels::belongs_to(labels, run_id) {
-                return Err(Error::msg(format!(
-                    "a container named {name} already exists and does not belong to this run; \
-                     remove it with `docker rm -f {name}`"
-                )));
-            }
-            docker
-                .remove_container(&name, Some(crate::container::force_remove()))
-                .await
-                .map_err(|e| {
-                    Error::docker(format!("cannot remove the old helper container {name}"), e)
-                })?;
-        }
-        Err(e) if is_not_found(&e) => {}
-        Err(e) => return Err(Error::docker(format!("cannot inspect container {name}"), e)),
-    }
+    let session = labels
+        .get(labels::LABEL_SESSION)
+        .cloned()
+        .unwrap_or_default();
     let mut mounts = vec![volume_mount(workspace_volume, HELPER_WORKSPACE, true)];
     for (task_name, volume) in secret_volumes {
         mounts.push(volume_mount(volume, &helper_secret_dir(task_name), true));
     }
-    let mut helper_labels = labels::for_run(run_id);
+    let mut helper_labels = labels;
     helper_labels.insert(labels::LABEL_HELPER.into(), "true".into());
-    docker
-        .create_container(
-            Some(CreateContainerOptions {
-                name: Some(name.clone()),
-                ..Default::default()
-            }),
-            ContainerCreateBody {
-                image: Some(HELPER_IMAGE.into()),
-                labels: Some(helper_labels),
-                network_disabled: Some(true),
-                host_config: Some(HostConfig {
-                    mounts: Some(mounts),
-                    network_mode: Some("none".into()),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| Error::docker("cannot create wharf's helper container", e))?;
+    let config = ContainerCreateBody {
+        image: Some(HELPER_IMAGE.into()),
+        labels: Some(helper_labels),
+        network_disabled: Some(true),
+        host_config: Some(HostConfig {
+            mounts: Some(mounts),
+            network_mode: Some("none".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    create_named(
+        docker,
+        &name,
+        config,
+        &session,
+        "give the run another `--id`",
+    )
+    .await
+    .map_err(|e| match e {
+        Created::Taken(message) => Error::msg(message),
+        Created::Failed(e) => Error::docker("cannot create wharf's helper container", e),
+    })?;
     Ok(name)
 }
 
@@ -235,84 +248,137 @@ pub(crate) fn read_dockerignore(dir: &Path) -> Result<Matcher, Error> {
     }
 }
 
-/// Downloads `path` of `container` (a directory) into the local directory `dest`.
-pub(crate) async fn download_dir(
+/// What the engine says about `path` of `container`; `None` when it does not exist.
+pub(crate) async fn stat(
     docker: &Docker,
     container: &str,
     path: &str,
-    dest: &Path,
-) -> Result<(), Error> {
-    let file = download(docker, container, path).await?;
-    let tar_path = file.path().to_path_buf();
-    let dest = dest.to_path_buf();
-    tokio::task::spawn_blocking(move || archive::unpack_stripped(&tar_path, &dest))
+) -> Result<Option<PathStatResponse>, Error> {
+    match docker
+        .get_container_archive_info(
+            container,
+            Some(ContainerArchiveInfoOptions {
+                path: path.to_string(),
+            }),
+        )
         .await
-        .map_err(|e| Error::msg(format!("unpacking {path} stopped: {e}")))??;
-    drop(file);
-    Ok(())
+    {
+        Ok(stat) => Ok(Some(stat)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(Error::docker(
+            format!("cannot read {path} in the workspace"),
+            e,
+        )),
+    }
 }
 
-/// Downloads the regular file at `path` of `container`.
-pub(crate) async fn download_file(
+/// Go's `os.ModeDir` and `os.ModeSymlink`, as the engine's path stat reports them.
+const GO_MODE_DIR: u32 = 1 << 31;
+const GO_MODE_SYMLINK: u32 = 1 << 27;
+
+/// Whether a path stat is a directory.
+pub(crate) fn is_dir(stat: &PathStatResponse) -> bool {
+    stat.file_mode & GO_MODE_DIR != 0
+}
+
+/// The contents of the file at `path` of `container` (a symbolic link is followed);
+/// `None` when there is nothing at `path`. Meant for small files (a Dockerfile, a
+/// `.dockerignore`): the contents are held in memory.
+pub(crate) async fn read_file(
     docker: &Docker,
     container: &str,
     path: &str,
-) -> Result<Vec<u8>, Error> {
-    let file = download(docker, container, path).await?;
-    let tar_path = file.path().to_path_buf();
-    let wanted = path.to_string();
-    tokio::task::spawn_blocking(move || -> Result<Vec<u8>, Error> {
-        let f = std::fs::File::open(&tar_path)
-            .map_err(|e| Error::io("cannot open the downloaded archive", e))?;
-        let mut tar = tar::Archive::new(f);
-        let bad =
-            |e: std::io::Error| Error::io(format!("cannot read {wanted} from the workspace"), e);
-        for entry in tar.entries().map_err(bad)? {
-            let mut entry = entry.map_err(bad)?;
-            if entry.header().entry_type().is_file() {
-                let mut data = Vec::new();
-                std::io::Read::read_to_end(&mut entry, &mut data).map_err(bad)?;
-                return Ok(data);
-            }
+) -> Result<Option<Vec<u8>>, Error> {
+    let Some(mut found) = stat(docker, container, path).await? else {
+        return Ok(None);
+    };
+    let mut target = path.to_string();
+    // The engine resolves a link's target completely: one step is enough.
+    if found.file_mode & GO_MODE_SYMLINK != 0 && !found.link_target.is_empty() {
+        target = found.link_target.clone();
+        match stat(docker, container, &target).await? {
+            Some(s) => found = s,
+            None => return Ok(None),
         }
-        Err(Error::msg(format!("{wanted} is not a regular file")))
-    })
-    .await
-    .map_err(|e| Error::msg(format!("reading {path} stopped: {e}")))?
-}
-
-/// Streams `GET /archive` of `path` into a temporary file.
-async fn download(
-    docker: &Docker,
-    container: &str,
-    path: &str,
-) -> Result<tempfile::NamedTempFile, Error> {
-    let temp = tempfile::NamedTempFile::new()
-        .map_err(|e| Error::io("cannot create a temporary file", e))?;
-    let std_file = temp
-        .reopen()
-        .map_err(|e| Error::io("cannot open a temporary file", e))?;
-    let mut file = tokio::fs::File::from_std(std_file);
+    }
+    if found.file_mode & (GO_MODE_DIR | GO_MODE_SYMLINK) != 0 {
+        return Err(Error::msg(format!("{path} is not a regular file")));
+    }
+    let mut archive = Vec::new();
     let mut stream = docker.download_from_container(
         container,
         Some(DownloadFromContainerOptions {
-            path: path.to_string(),
+            path: target.clone(),
         }),
     );
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            if is_not_found(&e) {
-                Error::msg(format!("{path} does not exist in the workspace"))
-            } else {
-                Error::docker(format!("cannot read {path} from the workspace"), e)
-            }
-        })?;
-        file.write_all(&chunk)
-            .await
-            .map_err(|e| Error::io("cannot write a temporary file", e))?;
+        let chunk = chunk
+            .map_err(|e| Error::docker(format!("cannot read {path} from the workspace"), e))?;
+        archive.extend_from_slice(&chunk);
     }
-    file.flush()
-        .await
-        .map_err(|e| Error::io("cannot write a temporary file", e))?;
-    Ok(temp)
+    let bad = |e: std::io::Error| Error::io(format!("cannot read {path} from the workspace"), e);
+    let mut tar = tar::Archive::new(archive.as_slice());
+    for entry in tar.entries().map_err(bad)? {
+        let mut entry = entry.map_err(bad)?;
+        if entry.header().entry_type().is_file() {
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut data).map_err(bad)?;
+            return Ok(Some(data));
+        }
+    }
+    Err(Error::msg(format!("{path} is not a regular file")))
+}
+
+/// `GET /archive` of `path` in `container` as a blocking reader, for a blocking thread.
+/// The download runs on `runtime` and stops when `cancel` fires (the reader then fails)
+/// or when the reader is dropped.
+pub(crate) fn archive_reader(
+    runtime: &tokio::runtime::Handle,
+    docker: Docker,
+    container: String,
+    path: String,
+    cancel: CancellationToken,
+) -> ChannelReader {
+    let (tx, rx) = mpsc::channel(8);
+    runtime.spawn(async move {
+        let mut stream = docker.download_from_container(
+            &container,
+            Some(DownloadFromContainerOptions { path: path.clone() }),
+        );
+        let stopped = || {
+            // Dropping the sender without the end mark fails the reader anyway; this
+            // only says why, when there is room.
+            let _ = tx.try_send(Err(std::io::Error::other(format!(
+                "reading {path} from the workspace was stopped"
+            ))));
+        };
+        loop {
+            let item = tokio::select! {
+                () = cancel.cancelled() => return stopped(),
+                () = tx.closed() => return,
+                item = stream.next() => item,
+            };
+            let message = match item {
+                None => {
+                    let _ = tx.send(Ok(Bytes::new())).await;
+                    return;
+                }
+                Some(Ok(chunk)) if chunk.is_empty() => continue,
+                Some(Ok(chunk)) => {
+                    tokio::select! {
+                        sent = tx.send(Ok(chunk)) => if sent.is_err() { return },
+                        () = cancel.cancelled() => return stopped(),
+                    }
+                    continue;
+                }
+                Some(Err(e)) if is_not_found(&e) => {
+                    format!("{path} does not exist in the workspace")
+                }
+                Some(Err(e)) => format!("cannot read {path} from the workspace: {}", describe(&e)),
+            };
+            let _ = tx.send(Err(std::io::Error::other(message))).await;
+            return;
+        }
+    });
+    ChannelReader::new(rx)
 }

@@ -259,3 +259,73 @@ async fn a_rebuilt_image_is_used_even_when_the_container_was_made_ahead() {
     assert_eq!(out.logs(&t.id("read")), ["new"]);
     assert_clean(&t);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_stops_a_build_while_its_context_is_read_from_the_workspace() {
+    require_docker!();
+    busybox();
+    let t = T::new("bslow");
+    let ctx = context(&[("Dockerfile", "FROM wharf-test/busybox:1\nCOPY . /ctx/\n")]);
+    let image = format!("wharf-test/bslow:{}", t.suffix);
+    let _images = Images(vec![image.clone()]);
+    // A large (sparse) file in the workspace makes the context slow to read back.
+    let yaml = t.yaml(&format!(
+        r#"steps:
+  - id: big@
+    cmd: wharf-test/busybox:1 truncate -s 3G big.bin
+  - id: build@
+    build: -t {image} .
+    timeout: 1
+"#
+    ));
+    let out = run_yaml(&yaml, t.options(ctx.path())).await;
+    assert_eq!(out.report.status, RunStatus::Failed, "{}", out.dump());
+    let build = out.step(&t.id("build"));
+    assert_eq!(build.status, StepStatus::Failed, "{}", out.dump());
+    assert!(
+        build
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("timed out")),
+        "{build:?}"
+    );
+    assert!(
+        build.duration_ms < 2500,
+        "the timeout must stop the download promptly: {build:?}"
+    );
+    assert_clean(&t);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_context_read_from_the_workspace_keeps_hard_links_and_a_linked_dockerfile() {
+    require_docker!();
+    busybox();
+    let t = T::new("blinks");
+    let ctx = context(&[
+        (
+            "ci/Dockerfile.real",
+            "FROM wharf-test/busybox:1\nCOPY app /app\n",
+        ),
+        (".dockerignore", "a-store\n"),
+    ]);
+    let image = format!("wharf-test/blinks:{}", t.suffix);
+    let _images = Images(vec![image.clone()]);
+    // The engine sends the later names of a hard-linked file as links to the first
+    // (`a-store/blob`, in name order), which .dockerignore leaves out here.
+    let yaml = t.yaml(&format!(
+        r#"steps:
+  - id: links@
+    cmd: wharf-test/busybox:1 sh -c 'mkdir a-store app && echo linked > a-store/blob && ln a-store/blob app/file && ln app/file app/again && ln -s ci/Dockerfile.real Dockerfile'
+  - id: build@
+    build: -t {image} .
+  - id: check@
+    cmd: {image} sh -c 'cat /app/file /app/again; ls /'
+"#
+    ));
+    let out = run_yaml(&yaml, t.options(ctx.path())).await;
+    assert_eq!(out.report.status, RunStatus::Succeeded, "{}", out.dump());
+    let check = out.logs(&t.id("check"));
+    assert_eq!(check[..2], ["linked", "linked"], "{}", out.dump());
+    assert!(!check.contains(&"a-store".to_string()), "{check:?}");
+    assert_clean(&t);
+}

@@ -60,6 +60,11 @@ async fn push_with_credentials_and_a_clear_error_for_a_wrong_password() {
         !out.logs(&t.id("push")).is_empty(),
         "push progress is shown"
     );
+    assert_eq!(
+        out.step(&t.id("push")).exit_code,
+        None,
+        "a push has no exit code"
+    );
     assert_clean(&t);
 
     let t2 = T::new("pushbad");
@@ -168,7 +173,11 @@ async fn clean_removes_what_a_run_left_behind() {
     args.extend(["-v", &mount, "--network", &name, busybox(), "sleep", "300"]);
     docker(&args).unwrap_or_else(|| panic!("docker run"));
 
-    let report = clean(Some(&run)).await.unwrap_or_else(|e| panic!("{e}"));
+    // With a run id, everything of the run goes, running or not.
+    let report = clean(Some(&run), false)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.skipped.is_empty(), "{report:?}");
     assert_eq!(report.containers, vec![name.clone()]);
     assert_eq!(report.networks, vec![name.clone()]);
     assert_eq!(report.volumes, vec![name.clone()]);
@@ -182,7 +191,9 @@ async fn clean_removes_what_a_run_left_behind() {
     );
     assert!(report.errors.is_empty(), "{report:?}");
     assert!(wharf_e2e::labelled(&format!("dev.wharf.run={run}")).is_empty());
-    let again = clean(Some(&run)).await.unwrap_or_else(|e| panic!("{e}"));
+    let again = clean(Some(&run), false)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(again.is_empty(), "{again:?}");
 }
 
@@ -222,6 +233,11 @@ async fn an_invalid_reference_is_refused_without_asking_for_credentials() {
     push: ["wharf-test/Busybox:1"]
     ignoreErrors: true
 "#,
+    ) + &format!(
+        // After the `@` substitution: the digest keeps its `@`.
+        "  - id: digest{}\n    push: [\"wharf-test/busybox@sha256:{}\"]\n    ignoreErrors: true\n",
+        t.suffix,
+        "0123456789abcdef".repeat(4)
     );
     let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = Arc::clone(&asked);
@@ -245,12 +261,21 @@ async fn an_invalid_reference_is_refused_without_asking_for_credentials() {
         );
     }
     // Refused once, before any attempt.
+    for id in ["push", "digest"] {
+        assert!(
+            !out.logs(&t.id(id)).iter().any(|l| l.contains("attempt")),
+            "{}",
+            out.dump()
+        );
+    }
+    let digest = out.step(&t.id("digest"));
+    assert_eq!(digest.status, StepStatus::Ignored, "{}", out.dump());
     assert!(
-        !out.logs(&t.id("push"))
-            .iter()
-            .any(|l| l.contains("attempt")),
-        "{}",
-        out.dump()
+        digest
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("with a digest cannot be pushed")),
+        "{digest:?}"
     );
     assert!(
         asked.lock().unwrap_or_else(|e| e.into_inner()).is_empty(),

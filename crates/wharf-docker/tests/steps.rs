@@ -321,7 +321,49 @@ async fn a_container_name_taken_by_someone_else_is_a_clear_error() {
         error.contains(&format!("a container named {id} already exists")),
         "{error}"
     );
-    assert!(error.contains("wharf clean"), "{error}");
+    assert!(
+        error.contains("is not wharf's") && error.contains(&format!("docker rm -f {id}")),
+        "{error}"
+    );
+    assert!(
+        !error.contains("wharf clean"),
+        "wharf clean would not remove it: {error}"
+    );
+    assert!(error.contains("change the step id"), "{error}");
+    assert_clean(&t);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_name_taken_by_another_wharf_run_names_that_run() {
+    require_docker!();
+    busybox();
+    let t = T::new("takenrun");
+    let ctx = context(&[]);
+    let id = t.id("taken");
+    let other_run = format!("other-{}", t.suffix);
+    docker(&[
+        "create",
+        "--name",
+        &id,
+        "--label",
+        "dev.wharf.managed=true",
+        "--label",
+        &format!("dev.wharf.run={other_run}"),
+        busybox(),
+        "true",
+    ])
+    .unwrap_or_else(|| panic!("docker create"));
+    let yaml = t.yaml("steps:\n  - id: taken@\n    cmd: wharf-test/busybox:1 true\n");
+    let out = run_yaml(&yaml, t.options(ctx.path())).await;
+    docker(&["rm", "-f", &id]);
+    assert_eq!(out.report.status, RunStatus::Failed);
+    let error = out.step(&id).error.unwrap_or_default();
+    assert!(
+        error.contains(&format!(
+            "belongs to wharf run {other_run}, which may still be running"
+        )) && error.contains(&format!("`wharf clean --run {other_run}` removes it")),
+        "{error}"
+    );
     assert_clean(&t);
 }
 

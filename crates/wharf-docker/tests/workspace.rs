@@ -231,3 +231,101 @@ async fn interrupting_while_preparing_leaves_nothing() {
     assert!(out.report.cleanup_errors.is_empty(), "{}", out.dump());
     assert_clean(&t);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_volume_says_whose_it_is() {
+    require_docker!();
+    busybox();
+    let ctx = context(&[]);
+    // Someone else's volume with the workspace's name.
+    let t = T::new("volforeign");
+    let options = t.options(ctx.path());
+    let volume = options.shared_volume.clone();
+    docker(&["volume", "create", &volume]).unwrap_or_else(|| panic!("volume create"));
+    let yaml = t.yaml("steps:\n  - id: a@\n    cmd: wharf-test/busybox:1 true\n");
+    let out = run_yaml(&yaml, options).await;
+    docker(&["volume", "rm", &volume]);
+    assert_eq!(out.report.status, RunStatus::Failed);
+    let why = out.run_lines().join("\n");
+    assert!(
+        why.contains(&format!("a volume named {volume} already exists"))
+            && why.contains("is not wharf's"),
+        "{why}"
+    );
+    assert!(!why.contains("wharf clean"), "{why}");
+    assert_clean(&t);
+
+    // A volume of another wharf run (a run id made the same name, or it was made by
+    // hand).
+    let t = T::new("volrun");
+    let options = t.options(ctx.path());
+    let volume = options.shared_volume.clone();
+    let other_run = format!("other-{}", t.suffix);
+    docker(&[
+        "volume",
+        "create",
+        "--label",
+        "dev.wharf.managed=true",
+        "--label",
+        &format!("dev.wharf.run={other_run}"),
+        &volume,
+    ])
+    .unwrap_or_else(|| panic!("volume create"));
+    let yaml = t.yaml("steps:\n  - id: a@\n    cmd: wharf-test/busybox:1 true\n");
+    let out = run_yaml(&yaml, options).await;
+    docker(&["volume", "rm", &volume]);
+    assert_eq!(out.report.status, RunStatus::Failed);
+    let why = out.run_lines().join("\n");
+    assert!(
+        why.contains(&format!(
+            "belongs to wharf run {other_run}, which may still be running"
+        )) && why.contains(&format!("`wharf clean --run {other_run}` removes it")),
+        "{why}"
+    );
+    assert_clean(&t);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_whose_names_are_not_utf8_reach_the_workspace_and_build_contexts() {
+    use std::os::unix::ffi::OsStrExt as _;
+
+    require_docker!();
+    busybox();
+    let t = T::new("latin1");
+    let ctx = context(&[
+        ("Dockerfile", "FROM wharf-test/busybox:1\nCOPY . /ctx/\n"),
+        (".dockerignore", "skip*\n"),
+    ]);
+    // "café.txt" and "skipé.txt" in Latin-1: not UTF-8.
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.txt");
+    std::fs::write(ctx.path().join(name), "latin-1 name\n").unwrap_or_else(|e| panic!("{e}"));
+    let skipped = std::ffi::OsStr::from_bytes(b"skip\xe9.txt");
+    std::fs::write(ctx.path().join(skipped), "excluded\n").unwrap_or_else(|e| panic!("{e}"));
+    let image = format!("wharf-test/latin1:{}", t.suffix);
+    let _images = Images(vec![image.clone()]);
+    let yaml = t.yaml(&format!(
+        r#"steps:
+  - id: read@
+    cmd: wharf-test/busybox:1 sh -c 'cat caf?.txt; ls | grep -c skip || true'
+  - id: build@
+    build: -t {image} .
+  - id: inspect@
+    cmd: {image} sh -c 'cat /ctx/caf?.txt; ls /ctx | grep -c skip || true'
+"#
+    ));
+    let out = run_yaml(&yaml, t.options(ctx.path())).await;
+    assert_eq!(
+        out.logs(&t.id("read")),
+        ["latin-1 name", "0"],
+        "{}",
+        out.dump()
+    );
+    assert_eq!(
+        out.logs(&t.id("inspect")),
+        ["latin-1 name", "0"],
+        "{}",
+        out.dump()
+    );
+    assert_eq!(out.report.status, RunStatus::Succeeded, "{}", out.dump());
+    assert_clean(&t);
+}

@@ -131,6 +131,11 @@ impl Outcome {
             .collect()
     }
 
+    /// Lines about the run as a whole (why it could not be prepared).
+    pub fn run_lines(&self) -> Vec<String> {
+        self.logs("")
+    }
+
     /// Everything, for assertion messages.
     pub fn dump(&self) -> String {
         let mut s = format!("{:#?}\n", self.report);
