@@ -155,9 +155,12 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct CleanArgs {
-    /// Only what this run left behind.
+    /// Only what this run left behind (running containers included).
     #[arg(long = "run", value_name = "RUN_ID")]
     pub run: Option<String>,
+    /// Also remove running containers (and what they use) of every run.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

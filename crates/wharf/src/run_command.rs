@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use wharf_engine::{Event, Masker, RunOptions, RunStatus};
 use wharf_spec::values::host_platform;
-use wharf_spec::{RunInfo, Secret, masked_secrets};
+use wharf_spec::{RunInfo, Secret, SecretFailure, masked_secrets};
 
 use crate::cli::{CleanArgs, RegistryServeArgs, RunArgs};
 use crate::output::{Renderer, Style};
@@ -120,7 +120,10 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         let mut resolve = |decls: &[Secret]| {
             let values = rt
                 .block_on(resolver.resolve(decls))
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| SecretFailure {
+                    id: e.id().map(str::to_string),
+                    message: e.to_string(),
+                })?;
             secret_values.extend(values.values().cloned());
             Ok(values)
         };
@@ -275,7 +278,7 @@ async fn execute(
     });
 
     let interrupt = CancellationToken::new();
-    let signals = tokio::spawn(watch_signals(interrupt.clone(), args.json));
+    let signals = tokio::spawn(watch_signals(interrupt.clone(), args.json, run.id.clone()));
     let report = wharf_engine::run(
         &task,
         executor,
@@ -333,7 +336,7 @@ fn credentials_lookup() -> wharf_docker::CredentialLookup {
 /// First Ctrl-C (or SIGTERM): stop the run and clean up. A second Ctrl-C exits at
 /// once. A SIGTERM during cleanup does not: CI systems send SIGINT, then SIGTERM a few
 /// seconds later, and cleanup must finish.
-async fn watch_signals(interrupt: CancellationToken, quiet: bool) {
+async fn watch_signals(interrupt: CancellationToken, quiet: bool, run_id: String) {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     next_signal(&mut term).await;
     if !quiet {
@@ -343,7 +346,9 @@ async fn watch_signals(interrupt: CancellationToken, quiet: bool) {
     }
     interrupt.cancel();
     let _ = tokio::signal::ctrl_c().await;
-    eprintln!("\nwharf: forced exit: some containers may remain; `wharf clean` removes them");
+    eprintln!(
+        "\nwharf: forced exit: some containers may remain; `wharf clean --run {run_id}` removes them"
+    );
     std::process::exit(i32::from(EXIT_INTERRUPTED));
 }
 
@@ -352,13 +357,16 @@ pub fn clean(args: &CleanArgs) -> ExitCode {
     let Ok(rt) = runtime() else {
         return ExitCode::from(EXIT_FAILED);
     };
-    match rt.block_on(wharf_docker::clean(args.run.as_deref())) {
+    match rt.block_on(wharf_docker::clean(args.run.as_deref(), args.force)) {
         Ok(report) => {
-            if report.removed.is_empty() {
+            if report.removed.is_empty() && report.skipped.is_empty() {
                 println!("nothing to clean");
             }
             for item in &report.removed {
                 println!("removed {item}");
+            }
+            for item in &report.skipped {
+                println!("skipped {item} (in use by a running container; --force removes it)");
             }
             for e in &report.errors {
                 eprintln!("error: {e}");
