@@ -28,11 +28,13 @@ pub struct Renderer<W: Write> {
     out: W,
     width: usize,
     colors: HashMap<String, &'static str>,
+    detached: std::collections::HashSet<String>,
 }
 
 impl<W: Write> Renderer<W> {
-    /// A renderer writing to `out`, for a run with these step ids.
-    pub fn new(style: Style, out: W, step_ids: &[String]) -> Renderer<W> {
+    /// A renderer writing to `out`, for a run with these step ids (`detached`: the
+    /// ids of detached steps, which are done once started).
+    pub fn new(style: Style, out: W, step_ids: &[String], detached: &[String]) -> Renderer<W> {
         let width = step_ids
             .iter()
             .map(|s| s.chars().count())
@@ -49,6 +51,7 @@ impl<W: Write> Renderer<W> {
             out,
             width,
             colors,
+            detached: detached.iter().cloned().collect(),
         }
     }
 
@@ -143,7 +146,7 @@ impl<W: Write> Renderer<W> {
                     return Ok(());
                 }
                 let prefix = self.prefix(&result.step);
-                let line = step_line(result);
+                let line = step_line(result, self.detached.contains(&result.step));
                 let code = status_color(result.status);
                 writeln!(self.out, "{prefix} {}", self.paint(code, &line))
             }
@@ -221,13 +224,11 @@ fn shorten(step: &str, width: usize) -> String {
     out
 }
 
-fn step_line(r: &StepResult) -> String {
+fn step_line(r: &StepResult, detached: bool) -> String {
     let took = duration(r.duration_ms);
     match r.status {
-        StepStatus::Succeeded => match r.exit_code {
-            Some(_) => format!("✓ succeeded in {took}"),
-            None => format!("✓ started (detached) in {took}"),
-        },
+        StepStatus::Succeeded if detached => format!("✓ started (detached) in {took}"),
+        StepStatus::Succeeded => format!("✓ succeeded in {took}"),
         StepStatus::Failed => format!(
             "✗ failed after {took}: {}",
             r.error.as_deref().unwrap_or("failed")
@@ -285,7 +286,7 @@ mod tests {
         let ids: Vec<String> = vec!["build".into(), "a-very-long-step-name-that-is-long".into()];
         let mut buf = Vec::new();
         {
-            let mut r = Renderer::new(style, &mut buf, &ids);
+            let mut r = Renderer::new(style, &mut buf, &ids, &[]);
             for e in events {
                 r.event(e);
             }
@@ -359,6 +360,13 @@ mod tests {
             let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
             assert!(v["event"].is_string(), "{line}");
         }
+    }
+
+    #[test]
+    fn only_detached_steps_say_started() {
+        let push = finished("push", StepStatus::Succeeded, None);
+        assert!(step_line(&push, false).starts_with("✓ succeeded"));
+        assert!(step_line(&push, true).starts_with("✓ started (detached)"));
     }
 
     #[test]

@@ -269,9 +269,15 @@ async fn execute(
         Style::Plain
     };
     let ids: Vec<String> = task.steps.iter().map(|s| s.id.clone()).collect();
+    let detached: Vec<String> = task
+        .steps
+        .iter()
+        .filter(|s| s.detach)
+        .map(|s| s.id.clone())
+        .collect();
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let printer = tokio::spawn(async move {
-        let mut renderer = Renderer::new(style, std::io::stdout(), &ids);
+        let mut renderer = Renderer::new(style, std::io::stdout(), &ids, &detached);
         while let Some(event) = rx.recv().await {
             renderer.event(&event);
         }
