@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use wharf_engine::{Event, Masker, RunOptions, RunStatus};
 use wharf_spec::values::host_platform;
-use wharf_spec::{RunInfo, Secret, SecretFailure, masked_secrets};
+use wharf_spec::{RunInfo, Secret, SecretFailure, StepKind, masked_secrets};
 
 use crate::cli::RunArgs;
 use crate::output::{Renderer, Style};
@@ -241,13 +241,17 @@ async fn execute(
         credentials: credentials_lookup(),
         mount_docker_socket: !args.no_docker_socket,
     };
-    let executor = match wharf_docker::DockerExecutor::connect(Arc::clone(&task), options).await {
+    let docker = match wharf_docker::DockerExecutor::connect(Arc::clone(&task), options).await {
         Ok(e) => Arc::new(e),
         Err(e) => {
             eprintln!("error: cannot reach the Docker engine: {e}");
             return RunStatus::Failed;
         }
     };
+    let executor = Arc::new(
+        wharf_engine::Dispatch::new()
+            .route(&[StepKind::Build, StepKind::Cmd, StepKind::Push], docker),
+    );
 
     let style = if args.json {
         Style::Json
@@ -258,11 +262,16 @@ async fn execute(
     } else {
         Style::Plain
     };
-    let ids: Vec<String> = task.steps.iter().map(|s| s.id.clone()).collect();
+    let ids: Vec<String> = task
+        .steps
+        .iter()
+        .chain(task.notify.iter().map(|n| &n.step))
+        .map(|s| s.id.clone())
+        .collect();
     let detached: Vec<String> = task
         .steps
         .iter()
-        .filter(|s| s.detach)
+        .filter(|s| s.detach())
         .map(|s| s.id.clone())
         .collect();
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
