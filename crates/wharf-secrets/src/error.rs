@@ -71,6 +71,22 @@ pub enum SecretError {
         message: String,
     },
 
+    /// No Azure AD token could be had for a token secret (`aadresourceid`).
+    #[error(
+        "secret `{id}`: cannot get an Azure AD token for {resource} from {credential}: {message} \
+         (or give the value locally with --secret {id}=VALUE or --secret-file)"
+    )]
+    Token {
+        /// Secret id.
+        id: String,
+        /// The resource the token is for.
+        resource: String,
+        /// Which credential was used.
+        credential: String,
+        /// Why it failed.
+        message: String,
+    },
+
     /// Key Vault answered 401: it did not accept the token.
     #[error(
         "secret `{id}`: Key Vault {vault} did not accept the token of {credential} \
@@ -182,6 +198,7 @@ impl SecretError {
             SecretError::Flag { .. } | SecretError::Io { .. } | SecretError::Dotenv { .. } => None,
             SecretError::InvalidUrl { id, .. }
             | SecretError::Credential { id, .. }
+            | SecretError::Token { id, .. }
             | SecretError::Unauthorized { id, .. }
             | SecretError::Forbidden { id, .. }
             | SecretError::NotFound { id, .. }

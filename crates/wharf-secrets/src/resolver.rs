@@ -101,9 +101,14 @@ impl Resolver {
     ) -> Result<BTreeMap<String, String>, SecretError> {
         let mut values = BTreeMap::new();
         let mut remote = Vec::new();
+        let mut tokens = Vec::new();
         for (index, decl) in secrets.iter().enumerate() {
             if let Some(value) = self.inner.local.get(&decl.id) {
                 values.insert(decl.id.clone(), value.to_owned());
+                continue;
+            }
+            if let Some(resource) = decl.aad_resource_id.as_deref().filter(|r| !r.is_empty()) {
+                tokens.push((index, decl.clone(), resource.to_owned()));
                 continue;
             }
             let allow_loopback = self.inner.credentials.env().allow_loopback();
@@ -119,6 +124,15 @@ impl Resolver {
 
         let mut tasks = JoinSet::new();
         let mut task_ids = HashMap::new();
+        for (index, decl, resource) in tokens {
+            let inner = Arc::clone(&self.inner);
+            let timeout = self.timeout;
+            let handle = tasks.spawn(async move {
+                let result = inner.token_with_timeout(&decl, &resource, timeout).await;
+                (index, result)
+            });
+            task_ids.insert(handle.id(), index);
+        }
         for (index, decl, url) in remote {
             let inner = Arc::clone(&self.inner);
             let timeout = self.timeout;
@@ -156,6 +170,50 @@ impl Resolver {
 }
 
 impl Inner {
+    /// A token secret: an Azure AD access token for `resource` (acr-builder's
+    /// `aadresourceid`), from the declaration's managed identity when it names one.
+    async fn token_with_timeout(
+        &self,
+        decl: &Secret,
+        resource: &str,
+        timeout: Duration,
+    ) -> Result<String, SecretError> {
+        let scope = format!("{}/.default", resource.trim_end_matches('/'));
+        let client_id = decl
+            .client_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty());
+        let clients = self
+            .clients
+            .get_or_init(|| build_clients().map_err(|e| error_chain(&e)))
+            .as_ref()
+            .map_err(|e| SecretError::Internal {
+                id: decl.id.clone(),
+                message: format!("cannot set up the HTTP client: {e}"),
+            })?;
+        let token = self.credentials.token(client_id, &scope, &clients.direct);
+        match tokio::time::timeout(timeout, token).await {
+            Ok(Ok((token, _))) => Ok(token.token.secret().to_owned()),
+            Ok(Err(CredentialFailure {
+                credential,
+                message,
+            })) => Err(SecretError::Token {
+                id: decl.id.clone(),
+                resource: resource.to_owned(),
+                credential,
+                message,
+            }),
+            Err(_) => Err(SecretError::Internal {
+                id: decl.id.clone(),
+                message: format!(
+                    "getting a token for {resource} took more than {} s",
+                    timeout.as_secs()
+                ),
+            }),
+        }
+    }
+
     async fn fetch_with_timeout(
         &self,
         decl: &Secret,
@@ -293,6 +351,7 @@ mod tests {
             id: id.to_owned(),
             keyvault: keyvault.to_owned(),
             client_id: None,
+            aad_resource_id: None,
         }
     }
 

@@ -350,11 +350,24 @@ async fn key_vault_and_managed_identity_on_the_wire() -> Result<(), Box<dyn Erro
 
     // (a) Managed identity token requests: App Service protocol, one per
     // identity (credentials and their tokens are cached across resolves).
-    let tokens: Vec<&Seen> = seen.iter().filter(|r| r.path == "/msi/token").collect();
-    for t in &tokens {
+    let all_tokens: Vec<&Seen> = seen.iter().filter(|r| r.path == "/msi/token").collect();
+    for t in &all_tokens {
         assert_eq!(t.method, "GET");
         assert_eq!(t.header("x-identity-header"), Some(IDENTITY_HEADER));
         assert_eq!(t.query("api-version"), Some("2019-08-01"));
+    }
+    // The token secret (`aadresourceid`) asked for its own resource, once.
+    let arm: Vec<&&Seen> = all_tokens
+        .iter()
+        .filter(|t| t.query("resource") == Some("https://management.azure.com"))
+        .collect();
+    assert_eq!(arm.len(), 1, "{all_tokens:#?}");
+    assert_eq!(arm[0].query("client_id"), Some(CLIENT_ID));
+    let tokens: Vec<&Seen> = all_tokens
+        .into_iter()
+        .filter(|t| t.query("resource") != Some("https://management.azure.com"))
+        .collect();
+    for t in &tokens {
         assert_eq!(t.query("resource"), Some("https://vault.azure.net"));
     }
     let user_assigned = tokens
@@ -406,6 +419,7 @@ fn decl(id: &str, keyvault: String, client_id: Option<&str>) -> Secret {
         id: id.to_owned(),
         keyvault,
         client_id: client_id.map(str::to_owned),
+        aad_resource_id: None,
     }
 }
 
@@ -468,6 +482,18 @@ async fn child_scenarios() -> Result<(), Box<dyn Error>> {
         .await?;
     assert_eq!(values.get("a").map(String::as_str), Some("together-a"));
     assert_eq!(values.get("b").map(String::as_str), Some("together-b"));
+
+    // A token secret (acr-builder's `aadresourceid`): the value is an access token
+    // for the resource, from the managed identity it names; no vault is read.
+    let token_secret = Secret {
+        aad_resource_id: Some("https://management.azure.com/".into()),
+        ..decl("arm", String::new(), Some(CLIENT_ID))
+    };
+    let values = resolver.resolve(&[token_secret]).await?;
+    assert_eq!(
+        values.get("arm").map(String::as_str),
+        Some(token_for(Some(CLIENT_ID)).as_str())
+    );
 
     // A 503 is retried once.
     let values = resolver.resolve(&[decl("f", url("flaky"), None)]).await?;

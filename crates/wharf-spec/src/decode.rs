@@ -37,6 +37,7 @@ pub type SpannedMap = Spanned<Vec<(Spanned<String>, Spanned<String>)>>;
 #[derive(Clone, Debug, Default)]
 pub struct RawTask {
     pub version: Option<Spanned<String>>,
+    pub is_build_task: Option<Spanned<bool>>,
     pub step_timeout: Option<Spanned<i64>>,
     pub working_directory: Option<Spanned<String>>,
     pub env: Option<SpannedList<String>>,
@@ -60,6 +61,7 @@ pub struct RawSecret {
     pub id: Option<Spanned<String>>,
     pub keyvault: Option<Spanned<String>>,
     pub client_id: Option<Spanned<String>>,
+    pub aad_resource_id: Option<Spanned<String>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -150,6 +152,7 @@ pub struct RawStep {
     pub cmd_download_retries: Option<Spanned<i64>>,
     pub cmd_download_retry_delay: Option<Spanned<i64>>,
     pub cache: Option<Spanned<String>>,
+    pub tags: Option<SpannedList<String>>,
     pub volume_mounts: Vec<RawMount>,
     pub exited_with: Option<SpannedList<i64>>,
     pub exited_without: Option<SpannedList<i64>>,
@@ -224,6 +227,7 @@ impl<'a> Decoder<'a> {
             return task;
         };
         task.version = self.string_field(&obj, "version");
+        task.is_build_task = self.bool_field(&obj, "isbuildtask");
         task.step_timeout = self.int_field(&obj, "stepTimeout");
         task.working_directory = self.string_field(&obj, "workingDirectory");
         task.env = self.string_list_field(&obj, "env");
@@ -232,6 +236,7 @@ impl<'a> Decoder<'a> {
             id: d.string_field(o, "id"),
             keyvault: d.string_field(o, "keyvault"),
             client_id: d.string_field(o, "clientID"),
+            aad_resource_id: d.string_field(o, "aadresourceid"),
         });
         task.networks =
             self.object_list(&obj, "networks", properties::NETWORK, |d, o| RawNetwork {
@@ -379,6 +384,7 @@ impl<'a> Decoder<'a> {
             cmd_download_retries: self.int_field(o, "cmdDownloadRetries"),
             cmd_download_retry_delay: self.int_field(o, "cmdDownloadRetryDelay"),
             cache: self.string_field(o, "cache"),
+            tags: self.string_list_field(o, "tags"),
             volume_mounts: self.object_list(o, "volumeMounts", properties::VOLUME_MOUNT, |d, m| {
                 RawMount {
                     span: d.locate(m.span),

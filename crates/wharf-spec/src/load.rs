@@ -610,6 +610,19 @@ impl Loader<'_> {
         base: &MapChain<'_>,
     ) -> Option<(RawTask, MappedText)> {
         let rendered = self.execute(template, data, base)?;
+        // ACR (templating/base_render_options.go): a file with text that renders to
+        // nothing is refused; an empty file is not.
+        if rendered.text().is_empty() && !template.source().is_empty() {
+            self.diags.push(
+                Diagnostic::error(
+                    "template-empty",
+                    "the file renders to nothing: ACR refuses it (rendered template was empty)",
+                )
+                .with_help("check the conditions of the file's templates and the values they use")
+                .at(self.task_file, Span::new(0, 0)),
+            );
+            return None;
+        }
         let chain = base.clone().then(&rendered);
         let node = self.parse_yaml(rendered.text(), &chain)?;
         let raw = Decoder::new(self.task_file, chain, self.diags).task(node.as_ref());

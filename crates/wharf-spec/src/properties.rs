@@ -117,6 +117,11 @@ pub const TASK: &[Property] = &[
         "Volumes built from secret files, mounted into steps with volumeMounts.",
     ),
     prop("steps", Kind::ObjectList(STEP), "The steps to run."),
+    prop(
+        "isbuildtask",
+        Kind::Bool,
+        "Read by acr-builder (a Go field without a YAML name): true creates no default network, as for az acr build.",
+    ),
     ext(
         "notify",
         Kind::ObjectList(NOTIFY),
@@ -282,6 +287,11 @@ pub const STEP: &[Property] = &[
         )
     },
     ctr(
+        "tags",
+        Kind::StringList,
+        "Read by acr-builder (a Go field without a YAML name): the images a build step tags, instead of the ones named by -t.",
+    ),
+    ctr(
         "volumeMounts",
         Kind::ObjectList(VOLUME_MOUNT),
         "Volumes (declared under volumes) to mount into the container.",
@@ -377,6 +387,11 @@ pub const SECRET: &[Property] = &[
         "clientID",
         Kind::String,
         "Client id (a GUID) of the user-assigned managed identity used to read it.",
+    ),
+    prop(
+        "aadresourceid",
+        Kind::String,
+        "Read by acr-builder (a Go field without a YAML name): the secret is an Azure AD access token for this resource, from the managed identity (clientID), instead of a Key Vault secret.",
     ),
 ];
 

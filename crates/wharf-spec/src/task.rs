@@ -53,11 +53,14 @@ pub struct Task {
 pub struct Secret {
     /// Name used in `{{.Secrets.<id>}}`.
     pub id: String,
-    /// Key Vault secret URL.
+    /// Key Vault secret URL (empty for a token secret).
     pub keyvault: String,
     /// Client id of the managed identity to use, if any.
     #[serde(rename = "clientID")]
     pub client_id: Option<String>,
+    /// For a token secret (acr-builder's `aadresourceid`): the resource whose Azure
+    /// AD access token is the secret's value.
+    pub aad_resource_id: Option<String>,
 }
 
 /// A network of the run.

@@ -344,24 +344,35 @@ const EXTENSIONS: &str = "version: v1.1.0\nsteps:\n  - id: build\n    build: -t 
 fn plugin_steps_and_notifications_show_in_plan_graph_and_dry_run() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     write(dir.path(), "acb.yaml", EXTENSIONS);
-    let out = run(wharf()
-        .current_dir(dir.path())
-        .args(["plan", "--format", "json", "--registry", "r.io"]));
+    let out = run(wharf().current_dir(dir.path()).args([
+        "plan",
+        "--format",
+        "json",
+        "--registry",
+        "r.io",
+    ]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     assert_eq!(plan["steps"][1]["type"], "plugin");
     assert_eq!(plan["steps"][1]["with"]["version"], "1.2.3");
-    assert_eq!(plan["steps"][1]["with"]["image"], "$(steps.build.outputs.image)");
+    assert_eq!(
+        plan["steps"][1]["with"]["image"],
+        "$(steps.build.outputs.image)"
+    );
     assert_eq!(plan["notify"][0]["on"], serde_json::json!(["failure"]));
     assert_eq!(plan["notify"][0]["allow"]["http"][0], "127.0.0.1:9000");
 
-    let out = run(wharf().current_dir(dir.path()).args(["plan", "--registry", "r.io"]));
+    let out = run(wharf()
+        .current_dir(dir.path())
+        .args(["plan", "--registry", "r.io"]));
     let plan = text(&out.stdout);
     assert!(plan.contains("2. tags [plugin] after build"), "{plan}");
     assert!(plan.contains("plugin semver-tagger"), "{plan}");
     assert!(plan.contains("notify_0 [notify] on failure"), "{plan}");
 
-    let out = run(wharf().current_dir(dir.path()).args(["graph", "--format", "mermaid"]));
+    let out = run(wharf()
+        .current_dir(dir.path())
+        .args(["graph", "--format", "mermaid"]));
     let graph = text(&out.stdout);
     assert!(graph.contains("s2 -.-> n0"), "{graph}");
 
@@ -374,7 +385,10 @@ fn plugin_steps_and_notifications_show_in_plan_graph_and_dry_run() {
         dry.contains("plugin webhook-notifier with {\"url\":\"http://127.0.0.1:9000/hook\"}   # allow http=127.0.0.1:9000"),
         "{dry}"
     );
-    assert!(dry.contains("notify_0 (after the run, on failure)"), "{dry}");
+    assert!(
+        dry.contains("notify_0 (after the run, on failure)"),
+        "{dry}"
+    );
 }
 
 #[test]

@@ -253,7 +253,12 @@ impl Resolver<'_> {
                 match BuildCommand::parse(&b.value) {
                     Ok(parsed) => Some(Action::Build {
                         build: b.value.clone(),
-                        tags: parsed.tags,
+                        // acr-builder reads a `tags` list (an untagged Go field) and
+                        // parses -t only when it is empty.
+                        tags: match strings(step.tags.as_ref()) {
+                            given if !given.is_empty() => given,
+                            _ => parsed.tags,
+                        },
                         build_args: parsed.build_args,
                         cache,
                         container: self.container(step, around),

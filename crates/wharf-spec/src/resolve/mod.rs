@@ -222,7 +222,10 @@ fn networks(raw: &RawTask, defaults: &TaskDefaults) -> Vec<Network> {
     if let Some(name) = external {
         networks.push(default_bridge(name, true));
     }
-    if networks.is_empty() {
+    // acr-builder's `isbuildtask` (read from the file as an untagged Go field): no
+    // default network, as for a quick build.
+    let build_task = raw.is_build_task.as_ref().is_some_and(|b| b.value);
+    if networks.is_empty() && !build_task {
         networks.push(default_bridge(DEFAULT_NETWORK, false));
     }
     networks

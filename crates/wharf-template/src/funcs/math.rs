@@ -114,15 +114,7 @@ pub(crate) const FUNCS: &[FuncDef] = &[
     def("float64", &[Ty::Any], None, V2, |_, x| {
         float(to_float64(&a(&x, 0)))
     }),
-    def("atoi", &[Ty::Str], None, V2, |_, x| {
-        let v = s(&x, 0);
-        let ok_syntax = !v.starts_with("+-") && !v.contains('_');
-        int(if ok_syntax {
-            v.parse::<i64>().unwrap_or(0)
-        } else {
-            0
-        })
-    }),
+    def("atoi", &[Ty::Str], None, V2, |_, x| int(atoi(&s(&x, 0)))),
     def("toDecimal", &[Ty::Any], None, V2, |_, x| {
         let v = crate::format::fmt_v(&a(&x, 0));
         int(i64::from_str_radix(&v, 8).unwrap_or(0))
@@ -301,6 +293,25 @@ fn dec_op(x: f64, y: f64, op: Op) -> f64 {
 
 fn dec_fold(init: f64, rest: &[f64], op: Op) -> f64 {
     rest.iter().fold(init, |acc, v| dec_op(acc, *v, op))
+}
+
+/// Sprig's `atoi`: Go's `strconv.Atoi` with its error ignored: an optional sign and
+/// decimal digits; out of range saturates (Go returns the bound with the error);
+/// anything else is 0.
+fn atoi(v: &str) -> i64 {
+    let (negative, digits) = match v.as_bytes().first() {
+        Some(b'-') => (true, &v[1..]),
+        Some(b'+') => (false, &v[1..]),
+        _ => (false, v),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return 0;
+    }
+    match v.parse::<i64>() {
+        Ok(n) => n,
+        Err(_) if negative => i64::MIN,
+        Err(_) => i64::MAX,
+    }
 }
 
 #[cfg(test)]
