@@ -42,6 +42,9 @@ pub struct BuildCommand {
     pub memory: Option<String>,
     /// Flags that `docker build` knows but that have no effect here, with their values.
     pub ignored: Vec<String>,
+    /// Flags wharf does not know, with their values: acr-builder passes them to
+    /// `docker build` unchecked; wharf cannot honour them.
+    pub unknown: Vec<String>,
     /// The build context: a directory, a Git URL or an http(s) tarball URL.
     pub context: String,
 }
@@ -90,6 +93,11 @@ const IGNORED_VALUE_FLAGS: &[&str] = &[
     "--sbom",
     "--provenance",
     "--metadata-file",
+    "--build-context",
+    "--annotation",
+    "--call",
+    "--no-cache-filter",
+    "--label-file",
 ];
 
 /// Boolean flags: they take no separate value (only `--flag=false` forms).
@@ -106,6 +114,7 @@ pub(crate) const BOOL_FLAGS: &[&str] = &[
     "--stream",
     "--load",
     "--push",
+    "--check",
 ];
 
 impl BuildCommand {
@@ -153,7 +162,19 @@ impl BuildCommand {
             }
             let takes_value = VALUE_FLAGS.contains(&flag.as_str());
             if !takes_value && !IGNORED_VALUE_FLAGS.contains(&flag.as_str()) {
-                return Err(format!("unknown docker build flag {flag}"));
+                // acr-builder passes flags it does not know to docker build. A flag
+                // written without `=` takes the next word as its value, unless that
+                // word is the last one (the context).
+                let value = match inline {
+                    Some(v) => Some(v),
+                    None if words.len() > 1 => words.next(),
+                    None => None,
+                };
+                cmd.unknown.push(match value {
+                    Some(v) => format!("{flag}={v}"),
+                    None => flag,
+                });
+                continue;
             }
             let value = match inline {
                 Some(v) => v,
@@ -249,7 +270,15 @@ mod tests {
     fn context_is_required_and_single() {
         assert!(BuildCommand::parse("-t app").is_err());
         assert!(BuildCommand::parse("-t app a b").is_err());
-        assert!(BuildCommand::parse("--frobnicate .").is_err());
+        // Unknown flags are kept aside (acr-builder passes them on), not refused.
+        assert_eq!(
+            BuildCommand::parse("--frobnicate .").map(|b| (b.unknown, b.context)),
+            Ok((vec!["--frobnicate".to_string()], ".".to_string()))
+        );
+        assert_eq!(
+            BuildCommand::parse("--frob x -t a --new=1 .").map(|b| b.unknown),
+            Ok(vec!["--frob=x".to_string(), "--new=1".to_string()])
+        );
         assert!(BuildCommand::parse("-t").is_err());
         assert_eq!(
             BuildCommand::parse("--no-cache https://github.com/x/y.git").map(|b| b.context),

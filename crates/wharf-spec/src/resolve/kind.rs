@@ -251,18 +251,21 @@ impl Resolver<'_> {
                 let b = step.build.as_ref()?;
                 let cache = self.cache(step, true);
                 match BuildCommand::parse(&b.value) {
-                    Ok(parsed) => Some(Action::Build {
-                        build: b.value.clone(),
-                        // acr-builder reads a `tags` list (an untagged Go field) and
-                        // parses -t only when it is empty.
-                        tags: match strings(step.tags.as_ref()) {
-                            given if !given.is_empty() => given,
-                            _ => parsed.tags,
-                        },
-                        build_args: parsed.build_args,
-                        cache,
-                        container: self.container(step, around),
-                    }),
+                    Ok(parsed) => {
+                        self.build_flags(&parsed, b.span);
+                        Some(Action::Build {
+                            build: b.value.clone(),
+                            // acr-builder reads a `tags` list (an untagged Go field) and
+                            // parses -t only when it is empty.
+                            tags: match strings(step.tags.as_ref()) {
+                                given if !given.is_empty() => given,
+                                _ => parsed.tags,
+                            },
+                            build_args: parsed.build_args,
+                            cache,
+                            container: self.container(step, around),
+                        })
+                    }
                     Err(e) => {
                         self.error(
                             Diagnostic::error(
@@ -302,6 +305,41 @@ impl Resolver<'_> {
                 )
                 .map(Action::Plugin)
             }
+        }
+    }
+
+    /// Warns about build flags wharf cannot honour: ones it does not know (acr-builder
+    /// passes them to docker build unchecked) and ones it knows but ignores.
+    fn build_flags(&mut self, parsed: &BuildCommand, span: Span) {
+        if !parsed.unknown.is_empty() {
+            self.error(
+                Diagnostic::warning(
+                    "build-flag-unknown",
+                    format!(
+                        "wharf does not know the build flag{} {}: ACR passes {} to docker build, wharf builds without {}",
+                        if parsed.unknown.len() == 1 { "" } else { "s" },
+                        parsed.unknown.join(" "),
+                        if parsed.unknown.len() == 1 { "it" } else { "them" },
+                        if parsed.unknown.len() == 1 { "it" } else { "them" },
+                    ),
+                ),
+                span,
+            );
+        }
+        let ignored: Vec<&str> = parsed
+            .ignored
+            .iter()
+            .map(String::as_str)
+            .filter(|f| !f.starts_with("--progress"))
+            .collect();
+        if !ignored.is_empty() {
+            self.error(
+                Diagnostic::warning(
+                    "build-flag-ignored",
+                    format!("wharf ignores these build flags: {}", ignored.join(" ")),
+                ),
+                span,
+            );
         }
     }
 
