@@ -15,6 +15,12 @@ use crate::task::Action;
 /// ACR caps a whole run at this many seconds unless the task sets `--timeout`.
 const ACR_RUN_TIMEOUT: u64 = 3600;
 
+/// Whether the compatibility list restates warnings of this code in ACR's terms
+/// (so `validate --acr` need not print the warning itself as well).
+pub fn restated(code: &str) -> bool {
+    matches!(code, "sprig-v3" | "unknown-key" | "when-duplicate")
+}
+
 /// Lists the places where `az acr run` would refuse, hang, or behave differently.
 pub fn acr_compatibility(loaded: &Loaded) -> Diagnostics {
     let mut out = Diagnostics::new();
@@ -28,7 +34,10 @@ pub fn acr_compatibility(loaded: &Loaded) -> Diagnostics {
             "unknown-key" => out.push(
                 Diagnostic::warning("acr-ignored-key", d.message.clone())
                     .at_opt(d.location)
-                    .with_help("az acr run silently ignores it"),
+                    .with_help(match &d.help {
+                        Some(help) => format!("{help} (az acr run silently ignores it)"),
+                        None => "az acr run silently ignores it".to_string(),
+                    }),
             ),
             "when-duplicate" => out.push(
                 Diagnostic::warning(

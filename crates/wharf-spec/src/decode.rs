@@ -127,6 +127,9 @@ pub struct RawStep {
     pub allow: Option<RawAllow>,
     /// The keys written in the step, for rules about keys that do not apply to its kind.
     pub keys: Vec<(&'static Property, Span)>,
+    /// Keys whose value had the wrong type (already reported), so that rules about
+    /// the key being absent stay quiet.
+    pub mistyped: Vec<&'static str>,
     pub when: Option<SpannedList<String>>,
     pub timeout: Option<Spanned<i64>>,
     pub start_delay: Option<Spanned<i64>>,
@@ -344,6 +347,22 @@ impl<'a> Decoder<'a> {
     }
 
     fn step(&mut self, o: &Object<'_>) -> RawStep {
+        let mut step = self.step_fields(o);
+        let written = |key: &str| o.get(key).is_some_and(|n| !n.is_null());
+        for (key, decoded) in [
+            ("cmd", step.cmd.is_some()),
+            ("build", step.build.is_some()),
+            ("push", step.push.is_some()),
+            ("plugin", step.plugin.is_some()),
+        ] {
+            if written(key) && !decoded {
+                step.mistyped.push(key);
+            }
+        }
+        step
+    }
+
+    fn step_fields(&mut self, o: &Object<'_>) -> RawStep {
         RawStep {
             span: self.locate(o.span),
             id: self.string_field(o, "id"),
@@ -358,6 +377,7 @@ impl<'a> Decoder<'a> {
                 .iter()
                 .map(|(p, k, _)| (*p, self.locate(k.span)))
                 .collect(),
+            mistyped: Vec::new(),
             when: self.string_list_field(o, "when"),
             timeout: self.int_field(o, "timeout"),
             start_delay: self.int_field(o, "startDelay"),

@@ -166,6 +166,11 @@ impl Diagnostics {
         self.items.iter()
     }
 
+    /// The problems, to change in place.
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, Diagnostic> {
+        self.items.iter_mut()
+    }
+
     /// Turns every warning into an error (`--strict`).
     pub fn make_warnings_errors(&mut self) {
         for d in &mut self.items {
@@ -178,6 +183,14 @@ impl Diagnostics {
     pub fn sort(&mut self) {
         self.items
             .sort_by_key(|d| d.location.map(|l| (l.file, l.span.start)));
+    }
+}
+
+impl FromIterator<Diagnostic> for Diagnostics {
+    fn from_iter<I: IntoIterator<Item = Diagnostic>>(iter: I) -> Diagnostics {
+        Diagnostics {
+            items: iter.into_iter().collect(),
+        }
     }
 }
 

@@ -252,6 +252,9 @@ impl Loader<'_> {
                 .at(self.task_file, v.span),
             );
         }
+        if !aliases_enabled {
+            self.aliases_written_while_off(&stripped);
+        }
         let values = self.values()?;
         let data = self.template_data(&values, &BTreeMap::new())?;
 
@@ -317,7 +320,7 @@ impl Loader<'_> {
             self.diags.push(
                 Diagnostic::warning(
                     "alias-ignored",
-                    "the alias block is ignored: aliases need `version: v1.1.0` (or later) as the first line",
+                    "the alias block is ignored: aliases need `version: v1.1.0` (or later)",
                 )
                 .at(self.task_file, span),
             );
@@ -328,7 +331,9 @@ impl Loader<'_> {
             &self.options.defaults,
             pass.aliases.as_ref(),
             self.diags,
-        )?;
+        );
+        explain_empty_contexts(text, self.task_file, self.diags);
+        let task = task?;
         Some(Loaded {
             task,
             warnings: Diagnostics::new(),
@@ -339,6 +344,38 @@ impl Loader<'_> {
             raw,
             rendered: rendered.into_text(),
         })
+    }
+
+    /// Warns about `$Registry`, `$ID` and the other run-variable aliases in a file whose
+    /// version leaves aliases off: ACR keeps them as written, and an image reference
+    /// such as `$Registry/app:$ID` then fails when the step runs.
+    fn aliases_written_while_off(&mut self, stripped: &MappedText) {
+        let text = stripped.text();
+        for (name, value) in alias::GLOBAL_ALIASES {
+            if !value.starts_with("{{") {
+                continue;
+            }
+            let needle = format!("${name}");
+            let found = text.match_indices(&needle).find(|(at, _)| {
+                let before_dollar = text[..*at].ends_with('$');
+                let after = text[at + needle.len()..].chars().next();
+                !before_dollar && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+            });
+            if let Some((at, _)) = found {
+                let span = stripped.map_span(Span::new(at, at + needle.len()));
+                self.diags.push(
+                    Diagnostic::warning(
+                        "alias-off",
+                        format!("`{needle}` is an alias, but aliases are off in this file: ACR leaves it as written"),
+                    )
+                    .with_label("not substituted")
+                    .with_help(format!(
+                        "add `version: v1.1.0` to the file to turn aliases on, or write `{value}`"
+                    ))
+                    .at(self.task_file, span),
+                );
+            }
+        }
     }
 
     /// The template data, or an error when the values cannot be written as JSON.
@@ -627,6 +664,51 @@ impl Loader<'_> {
         let node = self.parse_yaml(rendered.text(), &chain)?;
         let raw = Decoder::new(self.task_file, chain, self.diags).task(node.as_ref());
         Some((raw, rendered))
+    }
+}
+
+/// A build step without a context whose arguments come from templates: says which
+/// values they use, since one of them probably rendered empty.
+fn explain_empty_contexts(text: &str, file: FileId, diags: &mut Diagnostics) {
+    for d in diags.iter_mut() {
+        let Some(location) = d.location.filter(|l| l.file == file) else {
+            continue;
+        };
+        if d.code != "build-args" || !d.message.contains("no build context") {
+            continue;
+        }
+        // A template that rendered nothing maps to no output, so the mapped span can
+        // stop before it: look on to the end of the line.
+        let end = text[location.span.end.min(text.len())..]
+            .find('\n')
+            .map_or(text.len(), |n| location.span.end + n);
+        let Some(written) = text.get(location.span.start..end) else {
+            continue;
+        };
+        let mut names: Vec<&str> = Vec::new();
+        for (i, _) in written.match_indices(".Values.") {
+            let rest = &written[i + ".Values.".len()..];
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
+                .unwrap_or(rest.len());
+            let name = rest[..end].trim_end_matches('.');
+            if !name.is_empty() && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        if !written.contains("{{") {
+            continue;
+        }
+        d.help = Some(if names.is_empty() {
+            "the arguments come from a template: check that it renders the context".to_string()
+        } else {
+            let list: Vec<String> = names.iter().map(|n| format!("`.Values.{n}`")).collect();
+            format!(
+                "the context may come from {}, which rendered empty: set {} with --set or in a values file",
+                list.join(", "),
+                if names.len() == 1 { "it" } else { "them" }
+            )
+        });
     }
 }
 

@@ -410,3 +410,40 @@ fn validate_acr_lists_wharf_extensions() {
         .args(["validate", "--acr", "--strict"]));
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn validate_acr_prints_each_unknown_key_once_with_its_suggestion() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(
+        dir.path(),
+        "acb.yaml",
+        "steps:\n  - cmd: busybox true\n    timout: 5\n",
+    );
+    let out = run(wharf().current_dir(dir.path()).args(["validate", "--acr"]));
+    let err = text(&out.stderr);
+    assert_eq!(err.matches("unknown key `timout`").count(), 1, "{err}");
+    assert!(
+        err.contains("did you mean `timeout`? (az acr run silently ignores it)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_build_without_context_names_the_value_that_rendered_empty() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(
+        dir.path(),
+        "acb.yaml",
+        "steps:\n  - build: -t app {{.Values.context}}\n    cache: enabled\n",
+    );
+    let out = run(wharf().current_dir(dir.path()).arg("validate"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("no build context"), "{err}");
+    assert!(
+        err.contains("the context may come from `.Values.context`, which rendered empty"),
+        "{err}"
+    );
+    // The step is a build step whose arguments failed: no word about `cache`.
+    assert!(!err.contains("only applies to build steps"), "{err}");
+}

@@ -192,6 +192,8 @@ impl Resolver<'_> {
         given.sort_by_key(|(_, span)| span.start);
         match given.as_slice() {
             [(kind, _)] => Some(*kind),
+            // The kind's value had the wrong type: that error says enough.
+            [] if !step.mistyped.is_empty() => None,
             [] => {
                 self.error(
                     Diagnostic::error(

@@ -57,6 +57,22 @@ pub(crate) fn load_for_display(
     args: &TaskArgs,
     strict: bool,
 ) -> Result<(Loaded, wharf_spec::RunInfo), ExitCode> {
+    let (loaded, run) = load_quietly(args, strict)?;
+    if !loaded.warnings.is_empty() {
+        eprint!(
+            "{}",
+            report::render(&loaded.warnings, &loaded.sources, report::stderr_color())
+        );
+    }
+    Ok((loaded, run))
+}
+
+/// Like [`load_for_display`], but leaves the warnings of a successful load to the
+/// caller.
+pub(crate) fn load_quietly(
+    args: &TaskArgs,
+    strict: bool,
+) -> Result<(Loaded, wharf_spec::RunInfo), ExitCode> {
     let (os, arch) = host_platform();
     let run = args.run_info(os, arch);
     let name = args.path().display().to_string();
@@ -64,15 +80,7 @@ pub(crate) fn load_for_display(
         .load_options(run.clone(), strict)
         .and_then(|options| args.load(&options, &mut masked_secrets))
     {
-        Ok(loaded) => {
-            if !loaded.warnings.is_empty() {
-                eprint!(
-                    "{}",
-                    report::render(&loaded.warnings, &loaded.sources, report::stderr_color())
-                );
-            }
-            Ok((loaded, run))
-        }
+        Ok(loaded) => Ok((loaded, run)),
         Err(e) => Err(report::input_error(
             &name,
             e,

@@ -6,15 +6,31 @@ use std::process::ExitCode;
 use crate::cli::ValidateArgs;
 use crate::report;
 
-use super::{EXIT_USAGE, load_for_display};
+use wharf_spec::Diagnostics;
+
+use super::{EXIT_USAGE, load_quietly};
 
 /// `wharf validate`.
 pub fn run(args: &ValidateArgs) -> ExitCode {
     let name = args.task.path().display().to_string();
-    let (loaded, _) = match load_for_display(&args.task, args.strict) {
+    // With --acr, a warning that the compatibility list repeats in ACR's terms (an
+    // unknown key, a Sprig v3 function, a duplicated `when`) is printed once, there.
+    let (loaded, _) = match load_quietly(&args.task, args.strict) {
         Ok(l) => l,
         Err(code) => return code,
     };
+    let shown: Diagnostics = loaded
+        .warnings
+        .iter()
+        .filter(|d| !(args.acr && wharf_spec::compat::restated(d.code)))
+        .cloned()
+        .collect();
+    if !shown.is_empty() {
+        eprint!(
+            "{}",
+            report::render(&shown, &loaded.sources, report::stderr_color())
+        );
+    }
     let mut code = ExitCode::SUCCESS;
     if args.acr {
         let compat = wharf_spec::compat::acr_compatibility(&loaded);
