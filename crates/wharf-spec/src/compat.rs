@@ -50,6 +50,18 @@ pub fn acr_compatibility(loaded: &Loaded) -> Diagnostics {
             _ => {}
         }
     }
+    if let Some(span) = long_line(loaded.sources.get(file).text()) {
+        let message = if loaded.aliases_enabled {
+            "this line is 64 KiB or longer: ACR's line scanner stops here, so az acr run drops it and the rest of the file".to_string()
+        } else {
+            "this line is 64 KiB or longer: ACR's version scanner stops here, so a `version:` after it is not found and aliases stay off".to_string()
+        };
+        out.push(
+            Diagnostic::warning("acr-long-line", message)
+                .at(file, span)
+                .with_help("split the value over several lines (a YAML block scalar), or keep it in a values file"),
+        );
+    }
     if let Some(span) = raw.notify_span {
         out.push(
             Diagnostic::warning(
@@ -165,6 +177,23 @@ pub fn acr_compatibility(loaded: &Loaded) -> Diagnostics {
     out
 }
 
+/// The longest a line may be for Go's `bufio.Scanner` (its default maximum token
+/// size, `bufio.MaxScanTokenSize`, counts the line break too).
+const SCANNER_MAX_LINE: usize = 64 * 1024;
+
+/// The first line too long for ACR's line scanners, if any.
+fn long_line(text: &str) -> Option<Span> {
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        if body.len() + 1 >= SCANNER_MAX_LINE {
+            return Some(Span::new(start, start + body.len().min(1)));
+        }
+        start += line.len();
+    }
+    None
+}
+
 /// Where an env entry of a step comes from: the step's own `env`, the task's
 /// (whose entries ACR splits on commas), or `--env` (`None`).
 fn env_origin(raw: &RawTask, step: &RawStep, entry: &str) -> Option<Span> {
@@ -205,6 +234,14 @@ pub fn is_container_name(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_too_long_for_acrs_scanner() {
+        let ok = format!("a: {}\n", "x".repeat(SCANNER_MAX_LINE - 5));
+        assert_eq!(long_line(&ok), None);
+        let long = format!("b: 1\na: {}\n", "x".repeat(SCANNER_MAX_LINE));
+        assert_eq!(long_line(&long), Some(Span::new(5, 6)));
+    }
 
     #[test]
     fn container_names() {
