@@ -56,14 +56,18 @@ pub fn plugin_wasm(package: &str) -> PathBuf {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let path = wasm_target_dir()
-        .join("wasm32-wasip2/plugin")
-        .join(format!("{}.wasm", package.replace('-', "_")));
-    assert!(
-        path.is_file(),
-        "cargo built {package} but {} is missing",
-        path.display()
-    );
+    let dir = wasm_target_dir().join("wasm32-wasip2/plugin");
+    // A library component is named like its crate (`_`), a command like its package.
+    let path = [package.replace('-', "_"), package.to_string()]
+        .into_iter()
+        .map(|stem| dir.join(format!("{stem}.wasm")))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "cargo built {package} but no {package}.wasm is in {}",
+                dir.display()
+            )
+        });
     built.insert(package.to_string(), path.clone());
     path
 }

@@ -117,6 +117,13 @@ impl Request {
             .unwrap_or_else(|| "/".into());
 
         let fields = Fields::new();
+        if !self
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        {
+            let _ = fields.append("content-length", self.body.len().to_string().as_bytes());
+        }
         for (name, value) in &self.headers {
             fields
                 .append(name, value.as_bytes())
