@@ -48,6 +48,11 @@ impl Guest for Hostile {
                 tags: (0..200_000).map(|i| format!("tag-{i}")).collect(),
                 outputs: vec![],
             }),
+            // Does nothing: one tag (the benchmark's minimal call).
+            "noop" => Ok(TagResult {
+                tags: vec!["noop".into()],
+                outputs: vec![],
+            }),
             // Behaves: one tag, after printing a line to stdout and stderr.
             "ok" => {
                 println!("hello from stdout");
