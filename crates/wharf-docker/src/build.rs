@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 use wharf_engine::{Exit, Output, Stream};
 use wharf_registry::reference::registry_host;
-use wharf_spec::{BuildCommand, Step};
+use wharf_spec::{BuildCommand, Container, Step};
 
 use crate::connect::pack_query_extras;
 use crate::container::HOME_DIR;
@@ -28,6 +28,7 @@ impl DockerExecutor {
         &self,
         step: &Step,
         build: &str,
+        settings: &Container,
         output: &Output,
         cancel: &CancellationToken,
     ) -> Result<Exit, Error> {
@@ -35,8 +36,9 @@ impl DockerExecutor {
         let lookup = |name: &str| {
             env_value(&step.env, name).or_else(|| (name == "HOME").then(|| HOME_DIR.to_string()))
         };
-        let cmd = BuildCommand::parse_with_env(build, Some(&lookup))
-            .map_err(|e| Error::msg(format!("step {id}: cannot read the build arguments: {e}")))?;
+        let cmd = BuildCommand::parse_with_env(build, Some(&lookup)).map_err(|e| {
+            Error::input(format!("step {id}: cannot read the build arguments: {e}"))
+        })?;
         if env_value(&step.env, "DOCKER_BUILDKIT").as_deref() == Some("1") {
             output.line(
                 Stream::Stderr,
@@ -72,7 +74,7 @@ impl DockerExecutor {
             let context = tokio::select! {
                 context = self.local_context(
                     id,
-                    &step.working_directory,
+                    &settings.working_directory,
                     &cmd.context,
                     cmd.dockerfile.as_deref(),
                 ) => context?,
@@ -141,14 +143,20 @@ impl DockerExecutor {
             return Err(Error::msg(message));
         }
         if let (Some(iidfile), Some(image)) = (&cmd.iidfile, &image_id) {
-            self.write_iidfile(step, iidfile, image).await?;
+            self.write_iidfile(step, settings, iidfile, image).await?;
         }
         Ok(Exit::Code(0))
     }
 
     /// `--iidfile`: the image id, written into the workspace.
-    async fn write_iidfile(&self, step: &Step, iidfile: &str, image: &str) -> Result<(), Error> {
-        let path = container_path(&step.working_directory, iidfile);
+    async fn write_iidfile(
+        &self,
+        step: &Step,
+        settings: &Container,
+        iidfile: &str,
+        image: &str,
+    ) -> Result<(), Error> {
+        let path = container_path(&settings.working_directory, iidfile);
         let (dir, name) = path.rsplit_once('/').unwrap_or(("/", path.as_str()));
         let dir = if dir.is_empty() { "/" } else { dir };
         workspace::upload_files(

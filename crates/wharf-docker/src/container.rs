@@ -17,7 +17,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 use wharf_engine::{Exit, Output, Stream};
-use wharf_spec::{Step, shell_words};
+use wharf_spec::{Container, Step, shell_words};
 
 use crate::error::{Error, describe, is_conflict, is_not_found};
 use crate::ports::Ports;
@@ -39,16 +39,18 @@ impl DockerExecutor {
         &self,
         step: &Step,
         cmd: &str,
+        settings: &Container,
         output: &Output,
         cancel: &CancellationToken,
     ) -> Result<Exit, Error> {
         let id = &step.id;
         let words = shell_words::split(cmd, None)
-            .map_err(|e| Error::msg(format!("step {id}: cannot split the cmd {cmd:?}: {e}")))?;
+            .map_err(|e| Error::input(format!("step {id}: cannot split the cmd {cmd:?}: {e}")))?;
         let Some((image, args)) = words.split_first() else {
-            return Err(Error::msg(format!("step {id}: the cmd is empty")));
+            return Err(Error::input(format!("step {id}: the cmd is empty")));
         };
-        self.ensure_image(step, image, output, cancel).await?;
+        self.ensure_image(step, settings, image, output, cancel)
+            .await?;
         if cancel.is_cancelled() {
             return Err(Error::msg(format!(
                 "step {id} was stopped before it started"
@@ -57,12 +59,12 @@ impl DockerExecutor {
         let container = match self.take_warm(step, image).await {
             Some(container) => container,
             None => {
-                let config = self.container_config(step, image, args)?;
+                let config = self.container_config(step, settings, image, args)?;
                 self.create_container(id, image, config).await?
             }
         };
 
-        if step.detach {
+        if settings.detach {
             if let Err(e) = self.docker.start_container(id, None).await {
                 self.remove_container(id).await;
                 return Err(Error::docker(
@@ -76,7 +78,7 @@ impl DockerExecutor {
         let result = self
             .attach_and_wait(step, &container, image, output, cancel)
             .await;
-        if !step.keep {
+        if !settings.keep {
             self.remove_in_background(id);
         }
         result
@@ -205,11 +207,12 @@ impl DockerExecutor {
     async fn ensure_image(
         &self,
         step: &Step,
+        settings: &Container,
         image: &str,
         output: &Output,
         cancel: &CancellationToken,
     ) -> Result<(), Error> {
-        if !step.pull {
+        if !settings.pull {
             let known = self
                 .present_images
                 .lock()
@@ -225,8 +228,8 @@ impl DockerExecutor {
             &self.docker,
             image,
             &self.options.credentials,
-            step.cmd_download_retries,
-            Duration::from_secs(step.cmd_download_retry_delay),
+            settings.cmd_download_retries,
+            Duration::from_secs(settings.cmd_download_retry_delay),
             output,
             cancel,
         )
@@ -238,12 +241,13 @@ impl DockerExecutor {
     pub(crate) fn container_config(
         &self,
         step: &Step,
+        settings: &Container,
         image: &str,
         args: &[String],
     ) -> Result<ContainerCreateBody, Error> {
         let id = &step.id;
         let run = &self.options.run_id;
-        let ports = Ports::parse(&step.ports, &step.expose)
+        let ports = Ports::parse(&settings.ports, &settings.expose)
             .map_err(|e| Error::msg(format!("step {id}: {e}")))?;
         let mut mounts = vec![
             volume_mount(
@@ -253,7 +257,7 @@ impl DockerExecutor {
             ),
             volume_mount(&labels::home_volume(run), HOME_DIR, false),
         ];
-        for m in &step.volume_mounts {
+        for m in &settings.volume_mounts {
             mounts.push(volume_mount(
                 &labels::secret_volume(run, &m.name),
                 &m.mount_path,
@@ -266,12 +270,12 @@ impl DockerExecutor {
             .then(|| vec![format!("{DOCKER_SOCKET}:{DOCKER_SOCKET}")]);
         let mut env = vec![format!("HOME={HOME_DIR}")];
         env.extend(step.env.iter().cloned());
-        let nano_cpus = step
+        let nano_cpus = settings
             .cpus
             .as_deref()
-            .map(|c| parse_cpus(c).map_err(|e| Error::msg(format!("step {id}: {e}"))))
+            .map(|c| parse_cpus(c).map_err(|e| Error::input(format!("step {id}: {e}"))))
             .transpose()?;
-        let isolation = step
+        let isolation = settings
             .isolation
             .as_deref()
             .map(|i| {
@@ -282,7 +286,7 @@ impl DockerExecutor {
                 })
             })
             .transpose()?;
-        let network = step.network.as_deref().map(|n| self.engine_network(n));
+        let network = settings.network.as_deref().map(|n| self.engine_network(n));
         let networking_config =
             network
                 .as_deref()
@@ -309,11 +313,11 @@ impl DockerExecutor {
         Ok(ContainerCreateBody {
             image: Some(image.to_string()),
             cmd: (!args.is_empty()).then(|| args.to_vec()),
-            entrypoint: step.entry_point.as_ref().map(|e| vec![e.clone()]),
+            entrypoint: settings.entry_point.as_ref().map(|e| vec![e.clone()]),
             env: Some(env),
-            working_dir: (!step.disable_working_directory_override)
-                .then(|| step.working_directory.clone()),
-            user: step.user.clone(),
+            working_dir: (!settings.disable_working_directory_override)
+                .then(|| settings.working_directory.clone()),
+            user: settings.user.clone(),
             labels: Some(labels::for_step(run, &self.session, id)),
             exposed_ports: (!ports.exposed.is_empty()).then_some(ports.exposed),
             attach_stdout: Some(true),
@@ -325,10 +329,10 @@ impl DockerExecutor {
                 binds,
                 network_mode: network.clone(),
                 port_bindings,
-                privileged: step.privileged.then_some(true),
+                privileged: settings.privileged.then_some(true),
                 nano_cpus,
                 isolation,
-                auto_remove: (step.detach && !step.keep).then_some(true),
+                auto_remove: (settings.detach && !settings.keep).then_some(true),
                 ..Default::default()
             }),
             networking_config,

@@ -1,6 +1,6 @@
 //! Errors inside the crate, turned into [`ExecError`] at the boundary.
 
-use wharf_engine::ExecError;
+use wharf_engine::{ErrorKind, ExecError};
 
 /// What went wrong while talking to the engine or preparing data for it.
 #[derive(Debug, thiserror::Error)]
@@ -19,9 +19,9 @@ pub(crate) enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// Anything else, already in words for the user.
-    #[error("{0}")]
-    Message(String),
+    /// Anything else, already in words for the user, with its kind.
+    #[error("{1}")]
+    Message(ErrorKind, String),
 }
 
 impl Error {
@@ -41,9 +41,28 @@ impl Error {
         }
     }
 
-    /// A plain message.
+    /// A plain message about the engine or the run's data.
     pub(crate) fn msg(message: impl Into<String>) -> Error {
-        Error::Message(message.into())
+        Error::Message(ErrorKind::Engine, message.into())
+    }
+
+    /// The step's own input is wrong (it fails the same way every attempt).
+    pub(crate) fn input(message: impl Into<String>) -> Error {
+        Error::Message(ErrorKind::Input, message.into())
+    }
+
+    /// A registry failed or refused.
+    pub(crate) fn registry(message: impl Into<String>) -> Error {
+        Error::Message(ErrorKind::Registry, message.into())
+    }
+
+    /// What kind of failure this is.
+    pub(crate) fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Docker { .. } => ErrorKind::Engine,
+            Error::Io { .. } => ErrorKind::Other,
+            Error::Message(kind, _) => *kind,
+        }
     }
 
     /// Whether this only says that the engine stopped reading what wharf sent (the
@@ -55,7 +74,7 @@ impl Error {
 
 impl From<Error> for ExecError {
     fn from(e: Error) -> ExecError {
-        ExecError::new(e.to_string())
+        ExecError::of(e.kind(), e.to_string())
     }
 }
 

@@ -128,23 +128,23 @@ pub(crate) enum Failure {
 /// `pause(n)` after failed attempt `n` (from 1) when another follows. `failed(n,
 /// message, retrying)` hears of every failure. Returns [`Failure::Stopped`] as soon as
 /// `cancel` fires during an attempt or a pause, else the last failure.
-pub(crate) async fn with_retries<F, Fut>(
+pub(crate) async fn with_retries<T, F, Fut>(
     attempts: u64,
     pause: impl Fn(u64) -> Duration,
     cancel: &CancellationToken,
     mut attempt: F,
     mut failed: impl FnMut(u64, &str, bool),
-) -> Result<(), Failure>
+) -> Result<T, Failure>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<(), Failure>>,
+    Fut: Future<Output = Result<T, Failure>>,
 {
     let attempts = attempts.max(1);
     let mut n = 0;
     loop {
         n += 1;
         let message = match attempt().await {
-            Ok(()) => return Ok(()),
+            Ok(value) => return Ok(value),
             Err(Failure::Stopped) => return Err(Failure::Stopped),
             Err(Failure::Failed(message)) => message,
         };

@@ -47,8 +47,8 @@ use std::sync::{Arc, Mutex};
 
 use bollard::Docker;
 use tokio_util::sync::CancellationToken;
-use wharf_engine::{ExecError, Executor, Exit, Output};
-use wharf_spec::{Action, Step, Task};
+use wharf_engine::{BoxFuture, ErrorKind, ExecError, Executor, Exit, Outcome, StepContext};
+use wharf_spec::{Action, OutputValue, Outputs, Step, Task};
 
 pub use cleanup::{CleanReport, clean};
 pub use labels::{LABEL_HELPER, LABEL_MANAGED, LABEL_RUN, LABEL_SESSION, LABEL_STEP};
@@ -220,8 +220,8 @@ pub async fn engine_platform() -> Result<(String, String), ExecError> {
     Ok(connect::platform(&docker).await?)
 }
 
-impl Executor for DockerExecutor {
-    async fn prepare(&self) -> Result<(), ExecError> {
+impl DockerExecutor {
+    async fn prepare_now(&self) -> Result<(), ExecError> {
         self.watch_exits();
         let guard = Arc::clone(&self.preparing).lock_owned().await;
         let this = self.clone();
@@ -232,33 +232,87 @@ impl Executor for DockerExecutor {
         });
         match task.await {
             Ok(result) => Ok(result?),
-            Err(e) => Err(ExecError::new(format!("preparing the run stopped: {e}"))),
+            Err(e) => Err(ExecError::of(
+                ErrorKind::Engine,
+                format!("preparing the run stopped: {e}"),
+            )),
         }
     }
 
-    async fn run_step(
-        &self,
-        step: &Step,
-        output: Output,
-        cancel: CancellationToken,
-    ) -> Result<Exit, ExecError> {
+    async fn step(&self, step: &Step, cx: StepContext) -> Result<Outcome, ExecError> {
+        let StepContext { output, cancel, .. } = cx;
         self.step_started(step);
         let result = match &step.action {
-            Action::Cmd { cmd } => self.run_cmd(step, cmd, &output, &cancel).await,
-            Action::Build { build, .. } => self.run_build(step, build, &output, &cancel).await,
-            Action::Push { push } => self.run_push(step, push, &output, &cancel).await,
+            Action::Cmd { cmd, container } => self
+                .run_cmd(step, cmd, container, &output, &cancel)
+                .await
+                .map(Outcome::new),
+            Action::Build {
+                build,
+                tags,
+                container,
+                ..
+            } => self
+                .run_build(step, build, container, &output, &cancel)
+                .await
+                .map(|exit| Outcome::new(exit).with_outputs(build_outputs(tags))),
+            Action::Push { push } => self
+                .run_push(step, push, &output, &cancel)
+                .await
+                .map(|digests| Outcome::new(Exit::Done).with_outputs(push_outputs(push, digests))),
+            Action::Plugin(_) => Err(error::Error::msg(format!(
+                "step {}: plugin steps do not run on the Docker engine",
+                step.id
+            ))),
         };
         drop(output);
         Ok(result?)
     }
 
-    async fn cleanup(&self) -> Vec<String> {
+    async fn cleanup_now(&self) -> Vec<String> {
         self.stop_preparing.cancel();
         let _prepared = self.preparing.lock().await;
         self.warming_finished().await;
         let problems = self.cleanup_run().await;
         self.stop_watching_exits();
         problems
+    }
+}
+
+/// A build step's outputs: `image` (the first `-t`) and `tags` (every `-t`).
+fn build_outputs(tags: &[String]) -> Outputs {
+    let mut outputs = Outputs::new();
+    if let Some(first) = tags.first() {
+        outputs.insert("image".into(), OutputValue::String(first.clone()));
+    }
+    outputs.insert("tags".into(), OutputValue::List(tags.to_vec()));
+    outputs
+}
+
+/// A push step's outputs: `refs` (the images pushed) and `digests` (their manifest
+/// digests, in the same order).
+fn push_outputs(images: &[String], digests: Vec<String>) -> Outputs {
+    Outputs::from([
+        ("refs".to_string(), OutputValue::List(images.to_vec())),
+        ("digests".to_string(), OutputValue::List(digests)),
+    ])
+}
+
+impl Executor for DockerExecutor {
+    fn prepare(&self) -> BoxFuture<'_, Result<(), ExecError>> {
+        Box::pin(self.prepare_now())
+    }
+
+    fn run_step<'a>(
+        &'a self,
+        step: &'a Step,
+        cx: StepContext,
+    ) -> BoxFuture<'a, Result<Outcome, ExecError>> {
+        Box::pin(self.step(step, cx))
+    }
+
+    fn cleanup(&self) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(self.cleanup_now())
     }
 }
 

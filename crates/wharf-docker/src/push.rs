@@ -6,7 +6,7 @@ use std::time::Duration;
 use bollard::query_parameters::PushImageOptions;
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
-use wharf_engine::{Exit, Output, Stream};
+use wharf_engine::{Output, Stream};
 use wharf_registry::reference::ImageRef;
 use wharf_spec::Step;
 
@@ -35,21 +35,23 @@ fn backoff(n: u64) -> Duration {
 }
 
 impl DockerExecutor {
-    /// Pushes every image of a `push` step, in order.
+    /// Pushes every image of a `push` step, in order. Returns the manifest digest of
+    /// each, in the same order (empty where the engine did not report one).
     pub(crate) async fn run_push(
         &self,
         step: &Step,
         images: &[String],
         output: &Output,
         cancel: &CancellationToken,
-    ) -> Result<Exit, Error> {
+    ) -> Result<Vec<String>, Error> {
+        let mut digests = Vec::with_capacity(images.len());
         for image in images {
             // An invalid reference, or one with a digest, fails every attempt: refused
             // before the first.
             let reference = ImageRef::parse(image)
-                .map_err(|e| Error::msg(format!("step {}: cannot push: {e}", step.id)))?;
+                .map_err(|e| Error::input(format!("step {}: cannot push: {e}", step.id)))?;
             if reference.digest.is_some() {
-                return Err(Error::msg(format!(
+                return Err(Error::input(format!(
                     "step {}: cannot push {image}: an image reference with a digest cannot be pushed; push a tag",
                     step.id
                 )));
@@ -68,7 +70,7 @@ impl DockerExecutor {
             )
             .await;
             match result {
-                Ok(()) => {}
+                Ok(digest) => digests.push(digest.unwrap_or_default()),
                 Err(Failure::Stopped) => {
                     return Err(Error::msg(format!(
                         "step {}: pushing {image} was stopped",
@@ -76,13 +78,13 @@ impl DockerExecutor {
                     )));
                 }
                 Err(Failure::Failed(last)) => {
-                    return Err(Error::msg(format!(
+                    return Err(Error::registry(format!(
                         "failed to push images successfully: {image}: {last}"
                     )));
                 }
             }
         }
-        Ok(Exit::Done)
+        Ok(digests)
     }
 
     async fn push_once(
@@ -91,7 +93,7 @@ impl DockerExecutor {
         reference: &ImageRef,
         output: &Output,
         cancel: &CancellationToken,
-    ) -> Result<(), Failure> {
+    ) -> Result<Option<String>, Failure> {
         let options = PushImageOptions {
             tag: Some(reference.tag.clone().unwrap_or_else(|| "latest".into())),
             ..Default::default()
@@ -101,14 +103,19 @@ impl DockerExecutor {
             self.docker
                 .push_image(engine_name(image, reference), Some(options), credentials);
         let mut progress = Progress::default();
+        let mut digest = None;
         loop {
             let item = tokio::select! {
                 item = stream.next() => item,
                 () = cancel.cancelled() => return Err(Failure::Stopped),
             };
             match item {
-                None => return Ok(()),
+                None => return Ok(digest),
                 Some(Ok(info)) => {
+                    // The last status: "<tag>: digest: sha256:<hex> size: <n>".
+                    if let Some(found) = info.status.as_deref().and_then(reported_digest) {
+                        digest = Some(found);
+                    }
                     // Progress-bar updates carry byte counts; their status lines repeat.
                     if info
                         .progress_detail
@@ -124,5 +131,29 @@ impl DockerExecutor {
                 Some(Err(e)) => return Err(Failure::Failed(describe(&e))),
             }
         }
+    }
+}
+
+/// The digest in the engine's closing push status, `<tag>: digest: sha256:<hex> size: <n>`.
+fn reported_digest(status: &str) -> Option<String> {
+    let (_, rest) = status.split_once("digest: ")?;
+    let digest = rest.split_whitespace().next()?;
+    let hex = digest.strip_prefix("sha256:")?;
+    (hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit())).then(|| digest.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_digest_comes_from_the_closing_status() {
+        let hex = "a".repeat(64);
+        assert_eq!(
+            reported_digest(&format!("1: digest: sha256:{hex} size: 527")),
+            Some(format!("sha256:{hex}"))
+        );
+        assert_eq!(reported_digest("Pushed"), None);
+        assert_eq!(reported_digest("1: digest: sha256:abc size: 1"), None);
     }
 }

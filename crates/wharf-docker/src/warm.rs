@@ -44,10 +44,10 @@ impl DockerExecutor {
     /// Starts creating `step`'s container in the background, when that is safe: a
     /// `cmd` step without `pull`, whose image is already on the engine.
     fn warm(&self, step: Step) {
-        let Action::Cmd { cmd } = &step.action else {
+        let Action::Cmd { cmd, container } = &step.action else {
             return;
         };
-        if step.pull {
+        if container.pull {
             return;
         }
         let Ok(words) = shell_words::split(cmd, None) else {
@@ -69,7 +69,12 @@ impl DockerExecutor {
             id,
             tokio::spawn(async move {
                 let image_id = this.docker.inspect_image(&image).await.ok()?.id?;
-                let config = this.container_config(&step, &image, &args).ok()?;
+                let Action::Cmd { container, .. } = &step.action else {
+                    return None;
+                };
+                let config = this
+                    .container_config(&step, container, &image, &args)
+                    .ok()?;
                 let container = this.create_container(&step.id, &image, config).await.ok()?;
                 Some(Warm {
                     container,

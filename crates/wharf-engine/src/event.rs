@@ -3,6 +3,7 @@
 //! renderings of these.
 
 use serde::Serialize;
+use wharf_spec::Outputs;
 
 /// Which output stream a log line came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -65,6 +66,9 @@ pub struct StepResult {
     pub attempts: u64,
     /// Why it failed.
     pub error: Option<String>,
+    /// What it gave later steps (`$(steps.<id>.outputs.<name>)`); absent when none.
+    #[serde(skip_serializing_if = "Outputs::is_empty")]
+    pub outputs: Outputs,
 }
 
 /// Something that happened.
@@ -143,6 +147,9 @@ pub enum Event {
         steps: Vec<StepResult>,
         /// Problems cleaning up, if any.
         cleanup_errors: Vec<String>,
+        /// The `notify:` entries that ran, in file order; absent when none did.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        notifications: Vec<StepResult>,
     },
 }
 
@@ -168,6 +175,7 @@ mod tests {
                 duration_ms: 5,
                 attempts: 1,
                 error: Some("exit code 2".into()),
+                outputs: Outputs::new(),
             },
         };
         let json = serde_json::to_value(&e).unwrap_or_default();

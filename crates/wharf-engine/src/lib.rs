@@ -16,6 +16,9 @@ pub mod mask;
 pub mod run;
 
 pub use event::{Event, RunStatus, StepResult, StepStatus, Stream};
-pub use executor::{ExecError, Executor, Exit, Output};
+pub use executor::{
+    BoxFuture, Dispatch, ErrorKind, ExecError, Executor, Exit, Outcome, Output, RunSummary,
+    StepContext,
+};
 pub use mask::{LineScrubber, MASK, Masker};
 pub use run::{RunOptions, RunReport, run};

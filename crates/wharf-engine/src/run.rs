@@ -3,7 +3,8 @@
 //! ignoreErrors) and its failure rule: the first failure that is not ignored starts
 //! nothing new, stops what is running and leaves the rest skipped.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -11,10 +12,11 @@ use tokio::time::Instant;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use wharf_spec::{Action, Step, Task};
+use wharf_spec::outputs::bind;
+use wharf_spec::{Action, NotifyOn, OutputValue, Outputs, Step, Task};
 
 use crate::event::{Event, RunStatus, StepResult, StepStatus, Stream, now};
-use crate::executor::{ExecError, Executor, Exit, Output};
+use crate::executor::{ExecError, Executor, Exit, Outcome, Output, RunSummary, StepContext};
 use crate::mask::{LineScrubber, Masker};
 
 /// Settings of one run.
@@ -35,6 +37,8 @@ pub struct RunReport {
     pub steps: Vec<StepResult>,
     /// Problems met while cleaning up.
     pub cleanup_errors: Vec<String>,
+    /// The `notify:` entries that ran.
+    pub notifications: Vec<StepResult>,
 }
 
 /// Sends events, masking secrets in free text.
@@ -50,11 +54,17 @@ impl Events {
     }
 }
 
+/// The outputs of the steps that have succeeded, by step id (not masked: later
+/// steps get the values themselves).
+type OutputsById = Arc<Mutex<HashMap<String, Outputs>>>;
+
 /// Runs `task` with `executor`, sending events to `events`. `interrupt` stops the run
-/// (Ctrl-C); cleanup still happens. Returns when everything is cleaned up.
-pub async fn run<E: Executor>(
+/// (Ctrl-C); cleanup still happens. After the steps, the task's `notify:` entries
+/// whose `on` matches run with the run's summary; they cannot change its status.
+/// Returns when everything is cleaned up.
+pub async fn run(
     task: &Task,
-    executor: Arc<E>,
+    executor: Arc<dyn Executor>,
     options: RunOptions,
     events: mpsc::UnboundedSender<Event>,
     interrupt: CancellationToken,
@@ -73,6 +83,7 @@ pub async fn run<E: Executor>(
     // `stop` ends the scheduling: on interruption or on the first unignored failure.
     let stop = interrupt.child_token();
     let mut results: Vec<Option<StepResult>> = vec![None; task.steps.len()];
+    let outputs: OutputsById = Arc::default();
     let mut prepare_error = None;
     tokio::select! {
         r = executor.prepare() => if let Err(e) = r { prepare_error = Some(e) },
@@ -90,7 +101,7 @@ pub async fn run<E: Executor>(
                 .mask(&format!("cannot prepare the run: {}", e.message)),
         });
     } else if !stop.is_cancelled() {
-        failed = schedule(task, &executor, &events, &stop, &mut results).await;
+        failed = schedule(task, &executor, &events, &stop, &mut results, &outputs).await;
     }
 
     for (i, step) in task.steps.iter().enumerate() {
@@ -102,6 +113,7 @@ pub async fn run<E: Executor>(
                 duration_ms: 0,
                 attempts: 0,
                 error: None,
+                outputs: Outputs::new(),
             };
             events.send(Event::StepFinished {
                 time: now(),
@@ -111,12 +123,6 @@ pub async fn run<E: Executor>(
         }
     }
 
-    let cleanup_errors: Vec<String> = executor
-        .cleanup()
-        .await
-        .into_iter()
-        .map(|e| events.masker.mask(&e))
-        .collect();
     let status = if interrupt.is_cancelled() {
         RunStatus::Interrupted
     } else if failed {
@@ -125,6 +131,19 @@ pub async fn run<E: Executor>(
         RunStatus::Succeeded
     };
     let steps: Vec<StepResult> = results.into_iter().flatten().collect();
+    let summary = Arc::new(RunSummary {
+        run_id: options.run_id.clone(),
+        status,
+        duration_ms: millis(started.elapsed()),
+        steps: steps.clone(),
+    });
+    let notifications = notify(task, &executor, &events, &outputs, summary).await;
+    let cleanup_errors: Vec<String> = executor
+        .cleanup()
+        .await
+        .into_iter()
+        .map(|e| events.masker.mask(&e))
+        .collect();
     events.send(Event::RunFinished {
         time: now(),
         run_id: options.run_id,
@@ -132,21 +151,59 @@ pub async fn run<E: Executor>(
         duration_ms: millis(started.elapsed()),
         steps: steps.clone(),
         cleanup_errors: cleanup_errors.clone(),
+        notifications: notifications.clone(),
     });
     RunReport {
         status,
         steps,
         cleanup_errors,
+        notifications,
     }
 }
 
-/// Starts steps as their dependencies finish. Returns whether the run failed.
-async fn schedule<E: Executor>(
+/// Runs the `notify:` entries whose `on` matches `summary.status`, one after the
+/// other, each with its own timeout and no retries. An interrupted run counts as
+/// failed; the notifications then still run (a second Ctrl-C ends the process).
+async fn notify(
     task: &Task,
-    executor: &Arc<E>,
+    executor: &Arc<dyn Executor>,
+    events: &Events,
+    outputs: &OutputsById,
+    summary: Arc<RunSummary>,
+) -> Vec<StepResult> {
+    let wanted = match summary.status {
+        RunStatus::Succeeded => NotifyOn::Success,
+        RunStatus::Failed | RunStatus::Interrupted => NotifyOn::Failure,
+    };
+    let mut results = Vec::new();
+    for entry in task.notify.iter().filter(|n| n.on.contains(&wanted)) {
+        let stop = CancellationToken::new();
+        let result = run_step(
+            &entry.step,
+            Arc::clone(executor),
+            events,
+            &stop,
+            outputs,
+            Some(Arc::clone(&summary)),
+        )
+        .await;
+        events.send(Event::StepFinished {
+            time: now(),
+            result: result.clone(),
+        });
+        results.push(result);
+    }
+    results
+}
+
+/// Starts steps as their dependencies finish. Returns whether the run failed.
+async fn schedule(
+    task: &Task,
+    executor: &Arc<dyn Executor>,
     events: &Events,
     stop: &CancellationToken,
     results: &mut [Option<StepResult>],
+    outputs: &OutputsById,
 ) -> bool {
     let index_of = |id: &str| task.steps.iter().position(|s| s.id == id);
     let deps: Vec<Vec<usize>> = task
@@ -173,8 +230,10 @@ async fn schedule<E: Executor>(
                     let executor = Arc::clone(executor);
                     let events = events.clone();
                     let stop = stop.clone();
-                    let handle = running
-                        .spawn(async move { run_step(&step, executor, &events, &stop).await });
+                    let outputs = Arc::clone(outputs);
+                    let handle = running.spawn(async move {
+                        run_step(&step, executor, &events, &stop, &outputs, None).await
+                    });
                     index_of_task.insert(handle.id(), i);
                 }
             }
@@ -194,6 +253,7 @@ async fn schedule<E: Executor>(
                     duration_ms: 0,
                     attempts: 1,
                     error: Some(events.masker.mask(&format!("internal error: {e}"))),
+                    outputs: Outputs::new(),
                 };
                 (i, result)
             }
@@ -213,7 +273,7 @@ async fn schedule<E: Executor>(
 
 /// What one attempt came to.
 enum Attempt {
-    Success(Option<i64>),
+    Success(Option<i64>, Outputs),
     Failure {
         exit_code: Option<i64>,
         error: String,
@@ -222,12 +282,17 @@ enum Attempt {
     Stopped,
 }
 
-/// Runs a step with its delay, repeats and retries.
-async fn run_step<E: Executor>(
+/// Runs a step with its delay, repeats and retries: binds the outputs of the steps
+/// it refers to first, and records its own outputs when it succeeds (masked in its
+/// result). `run`
+/// is the run's summary for a `notify:` entry.
+async fn run_step(
     step: &Step,
-    executor: Arc<E>,
+    executor: Arc<dyn Executor>,
     events: &Events,
     stop: &CancellationToken,
+    outputs: &OutputsById,
+    run: Option<Arc<RunSummary>>,
 ) -> StepResult {
     if step.start_delay > 0 && !sleep_or_stop(Duration::from_secs(step.start_delay), stop).await {
         return StepResult {
@@ -237,6 +302,7 @@ async fn run_step<E: Executor>(
             duration_ms: 0,
             attempts: 0,
             error: Some("the run stopped".into()),
+            outputs: Outputs::new(),
         };
     }
     // The duration starts after startDelay, as docs/events.md says.
@@ -248,7 +314,25 @@ async fn run_step<E: Executor>(
         duration_ms: millis(started.elapsed()),
         attempts,
         error: error.map(|e| events.masker.mask(&e)),
+        outputs: Outputs::new(),
     };
+    let bound = {
+        let known = outputs.lock().map(|o| o.clone()).unwrap_or_default();
+        bind(step, &known)
+    };
+    let step = match bound {
+        Ok(step) => step,
+        Err(e) => {
+            return finish(
+                StepStatus::Failed,
+                None,
+                0,
+                Some(format!("step {}: {e}", step.id)),
+            );
+        }
+    };
+    let step = &step;
+    let mut last_outputs = Outputs::new();
     // ACR retries only cmd and build steps; push steps retry inside the executor.
     let retries = match step.action {
         Action::Push { .. } => 0,
@@ -268,7 +352,7 @@ async fn run_step<E: Executor>(
                 attempt: attempts,
                 repeat,
             });
-            match attempt(step, &executor, events, stop).await {
+            match attempt(step, &executor, events, stop, run.clone()).await {
                 Attempt::Stopped => {
                     return finish(
                         StepStatus::Cancelled,
@@ -277,8 +361,9 @@ async fn run_step<E: Executor>(
                         Some("stopped".into()),
                     );
                 }
-                Attempt::Success(code) => {
+                Attempt::Success(code, outputs) => {
                     last_exit = code;
+                    last_outputs = outputs;
                     break;
                 }
                 Attempt::Failure {
@@ -316,7 +401,15 @@ async fn run_step<E: Executor>(
         }
     }
     if errors.is_empty() {
-        finish(StepStatus::Succeeded, last_exit, attempts, None)
+        // Later steps get the values themselves; events and summaries get them masked.
+        let masked = mask_outputs(&last_outputs, &events.masker);
+        if let Ok(mut known) = outputs.lock() {
+            known.insert(step.id.clone(), last_outputs);
+        }
+        StepResult {
+            outputs: masked,
+            ..finish(StepStatus::Succeeded, last_exit, attempts, None)
+        }
     } else if step.ignore_errors {
         finish(
             StepStatus::Ignored,
@@ -334,12 +427,29 @@ async fn run_step<E: Executor>(
     }
 }
 
+/// Masks secrets in every output value: outputs reach events, logs and later steps.
+fn mask_outputs(outputs: &Outputs, masker: &Masker) -> Outputs {
+    outputs
+        .iter()
+        .map(|(name, value)| {
+            let value = match value {
+                OutputValue::String(s) => OutputValue::String(masker.mask(s)),
+                OutputValue::List(items) => {
+                    OutputValue::List(items.iter().map(|i| masker.mask(i)).collect())
+                }
+            };
+            (name.clone(), value)
+        })
+        .collect()
+}
+
 /// One attempt: run with the step's timeout, forward and mask its output.
-async fn attempt<E: Executor>(
+async fn attempt(
     step: &Step,
-    executor: &Arc<E>,
+    executor: &Arc<dyn Executor>,
     events: &Events,
     stop: &CancellationToken,
+    run: Option<Arc<RunSummary>>,
 ) -> Attempt {
     let (tx, rx) = mpsc::unbounded_channel();
     let forwarder = tokio::spawn(forward_output(
@@ -351,8 +461,13 @@ async fn attempt<E: Executor>(
     let cancel = stop.child_token();
     let output = Output::new(tx);
     let timeout = Duration::from_secs(step.timeout);
+    let cx = StepContext {
+        output,
+        cancel: cancel.clone(),
+        run,
+    };
     let result = {
-        let fut = executor.run_step(step, output, cancel.clone());
+        let fut = executor.run_step(step, cx);
         tokio::pin!(fut);
         tokio::select! {
             r = &mut fut => Some(r),
@@ -365,10 +480,7 @@ async fn attempt<E: Executor>(
     };
     // The executor has dropped its output handle: the forwarder ends after the last line.
     let retry_matched = forwarder.await.unwrap_or(false);
-    let succeeded = matches!(
-        result,
-        Some(Ok(Exit::Code(0) | Exit::Detached | Exit::Done))
-    );
+    let succeeded = matches!(&result, Some(Ok(outcome)) if outcome.exit.succeeded());
     if stop.is_cancelled() && !succeeded {
         return Attempt::Stopped;
     }
@@ -379,9 +491,13 @@ async fn attempt<E: Executor>(
             .iter()
             .any(|r| message.contains(r.as_str()))
     };
-    let retry_allowed = step.retry_on_errors.is_empty()
-        || retry_matched
-        || matches!(&result, Some(Err(e)) if error_matches(&e.message));
+    // An error's kind says whether another attempt can help (a denied grant or a
+    // bad input cannot); then ACR's rule: any failure, or one whose output matched.
+    let kind_retryable = !matches!(&result, Some(Err(e)) if !e.kind.retryable());
+    let retry_allowed = kind_retryable
+        && (step.retry_on_errors.is_empty()
+            || retry_matched
+            || matches!(&result, Some(Err(e)) if error_matches(&e.message)));
     match result {
         None => Attempt::Failure {
             exit_code: None,
@@ -391,14 +507,23 @@ async fn attempt<E: Executor>(
             ),
             retry_allowed,
         },
-        Some(Ok(Exit::Code(0))) => Attempt::Success(Some(0)),
-        Some(Ok(Exit::Detached | Exit::Done)) => Attempt::Success(None),
-        Some(Ok(Exit::Code(code))) => Attempt::Failure {
+        Some(Ok(Outcome {
+            exit: Exit::Code(0),
+            outputs,
+        })) => Attempt::Success(Some(0), outputs),
+        Some(Ok(Outcome {
+            exit: Exit::Detached | Exit::Done,
+            outputs,
+        })) => Attempt::Success(None, outputs),
+        Some(Ok(Outcome {
+            exit: Exit::Code(code),
+            ..
+        })) => Attempt::Failure {
             exit_code: Some(code),
             error: format!("exit code {code}"),
             retry_allowed,
         },
-        Some(Err(ExecError { message })) => Attempt::Failure {
+        Some(Err(ExecError { message, .. })) => Attempt::Failure {
             exit_code: None,
             error: message,
             retry_allowed,

@@ -10,10 +10,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use wharf_engine::{
-    Event, ExecError, Executor, Exit, Output, RunOptions, RunReport, RunStatus, StepStatus, Stream,
-    run,
+    BoxFuture, Dispatch, ErrorKind, Event, ExecError, Executor, Exit, Outcome, RunOptions,
+    RunReport, RunStatus, RunSummary, StepContext, StepStatus, Stream, run,
 };
-use wharf_spec::{Action, Step, Task};
+use wharf_spec::{Action, OutputValue, Outputs, Step, StepKind, Task};
 
 #[derive(Default)]
 struct Log {
@@ -24,6 +24,11 @@ struct Log {
     attempts: HashMap<String, u64>,
     prepared: usize,
     cleaned: usize,
+    /// What each step was given once its outputs were bound: the cmd, the push list,
+    /// or a plugin's `with:` as JSON.
+    inputs: HashMap<String, String>,
+    /// The run summaries notifications were given, by notification id.
+    summaries: HashMap<String, RunSummary>,
 }
 
 #[derive(Default)]
@@ -55,31 +60,71 @@ impl Script {
     }
 }
 
-impl Executor for Script {
-    async fn prepare(&self) -> Result<(), ExecError> {
+impl Script {
+    /// A plugin step's script is its `with: {script: ...}`: `outputs K=V K=A,B ...`
+    /// (a value with commas is a list), `denied`, `fail`, or nothing (success).
+    fn plugin(&self, step: &Step, cx: &StepContext) -> Result<Outcome, ExecError> {
+        let Action::Plugin(call) = &step.action else {
+            return Ok(Outcome::new(Exit::Done));
+        };
         if let Ok(mut log) = self.log.lock() {
-            log.prepared += 1;
+            log.inputs.insert(
+                step.id.clone(),
+                serde_json::Value::Object(call.with.clone()).to_string(),
+            );
+            if let Some(summary) = &cx.run {
+                log.summaries.insert(step.id.clone(), (**summary).clone());
+            }
         }
-        if self.fail_prepare {
-            return Err(ExecError::new("no engine"));
+        let script = call
+            .with
+            .get("script")
+            .and_then(|s| s.as_str())
+            .unwrap_or("");
+        let words: Vec<&str> = script.split_whitespace().collect();
+        match words.as_slice() {
+            ["outputs", pairs @ ..] => {
+                let mut outputs = Outputs::new();
+                for pair in pairs {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    let value = if v.contains(',') {
+                        OutputValue::List(v.split(',').map(str::to_string).collect())
+                    } else {
+                        OutputValue::String(v.to_string())
+                    };
+                    outputs.insert(k.to_string(), value);
+                }
+                Ok(Outcome::new(Exit::Done).with_outputs(outputs))
+            }
+            ["denied"] => Err(ExecError::of(
+                ErrorKind::Denied,
+                "the plugin asked for wasi:http; grant it with allow: http",
+            )),
+            ["fail"] => Ok(Outcome::new(Exit::Code(1))),
+            _ => Ok(Outcome::new(Exit::Done)),
         }
-        Ok(())
     }
 
-    async fn run_step(
-        &self,
-        step: &Step,
-        output: Output,
-        cancel: CancellationToken,
-    ) -> Result<Exit, ExecError> {
-        let Action::Cmd { cmd } = &step.action else {
-            return Ok(Exit::Code(0));
+    async fn cmd(&self, step: &Step, cx: StepContext) -> Result<Outcome, ExecError> {
+        let (output, cancel) = (cx.output, cx.cancel);
+        let cmd = match &step.action {
+            Action::Cmd { cmd, .. } => cmd,
+            Action::Push { push } => {
+                if let Ok(mut log) = self.log.lock() {
+                    log.inputs.insert(step.id.clone(), push.join(" "));
+                }
+                return Ok(Outcome::new(Exit::Done));
+            }
+            _ => return Ok(Outcome::new(Exit::Code(0))),
         };
+        if let Ok(mut log) = self.log.lock() {
+            log.inputs.insert(step.id.clone(), cmd.clone());
+        }
         self.note(&step.id, "start");
         let attempt = self.attempts(&step.id);
         let words: Vec<&str> = cmd.split_whitespace().collect();
         let result = match words.as_slice() {
-            ["ok"] => Ok(Exit::Code(0)),
+            ["ok", ..] => Ok(Exit::Code(0)),
             ["detach"] => Ok(Exit::Detached),
             ["exit", n] => Ok(Exit::Code(n.parse().unwrap_or(1))),
             ["error", rest @ ..] => Err(ExecError::new(rest.join(" "))),
@@ -107,7 +152,7 @@ impl Executor for Script {
                     }
                     () = cancel.cancelled() => {
                         self.note(&step.id, "cancelled");
-                        return Ok(Exit::Code(137));
+                        return Ok(Outcome::new(Exit::Code(137)));
                     }
                 }
             }
@@ -115,19 +160,48 @@ impl Executor for Script {
             ["hang"] => {
                 cancel.cancelled().await;
                 self.note(&step.id, "cancelled");
-                return Ok(Exit::Code(137));
+                return Ok(Outcome::new(Exit::Code(137)));
             }
             _ => Err(ExecError::new(format!("unknown script {cmd}"))),
         };
         self.note(&step.id, "end");
-        result
+        result.map(Outcome::new)
+    }
+}
+
+impl Executor for Script {
+    fn prepare(&self) -> BoxFuture<'_, Result<(), ExecError>> {
+        Box::pin(async move {
+            if let Ok(mut log) = self.log.lock() {
+                log.prepared += 1;
+            }
+            if self.fail_prepare {
+                return Err(ExecError::new("no engine"));
+            }
+            Ok(())
+        })
     }
 
-    async fn cleanup(&self) -> Vec<String> {
-        if let Ok(mut log) = self.log.lock() {
-            log.cleaned += 1;
-        }
-        Vec::new()
+    fn run_step<'a>(
+        &'a self,
+        step: &'a Step,
+        cx: StepContext,
+    ) -> BoxFuture<'a, Result<Outcome, ExecError>> {
+        Box::pin(async move {
+            match step.action {
+                Action::Plugin(_) => self.plugin(step, &cx),
+                _ => self.cmd(step, cx).await,
+            }
+        })
+    }
+
+    fn cleanup(&self) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            if let Ok(mut log) = self.log.lock() {
+                log.cleaned += 1;
+            }
+            Vec::new()
+        })
     }
 }
 
@@ -166,7 +240,16 @@ fn status(report: &RunReport, step: &str) -> StepStatus {
         .iter()
         .find(|s| s.step == step)
         .map(|s| s.status)
-        .unwrap_or(StepStatus::Skipped)
+        .unwrap_or_else(|| panic!("the report has no step {step}: {report:?}"))
+}
+
+fn input(script: &Script, step: &str) -> String {
+    script
+        .log
+        .lock()
+        .ok()
+        .and_then(|l| l.inputs.get(step).cloned())
+        .unwrap_or_else(|| panic!("step {step} never ran"))
 }
 
 fn log_lines(events: &[Event]) -> Vec<String> {
@@ -443,22 +526,23 @@ async fn push_steps_are_not_retried_by_the_engine() {
     // The executor reports push failures after its own fixed attempts (ACR: 3).
     struct FailingPush(Mutex<u64>);
     impl Executor for FailingPush {
-        async fn prepare(&self) -> Result<(), ExecError> {
-            Ok(())
+        fn prepare(&self) -> BoxFuture<'_, Result<(), ExecError>> {
+            Box::pin(async { Ok(()) })
         }
-        async fn run_step(
-            &self,
-            _: &Step,
-            _: Output,
-            _: CancellationToken,
-        ) -> Result<Exit, ExecError> {
-            if let Ok(mut n) = self.0.lock() {
-                *n += 1;
-            }
-            Err(ExecError::new("push denied"))
+        fn run_step<'a>(
+            &'a self,
+            _: &'a Step,
+            _: StepContext,
+        ) -> BoxFuture<'a, Result<Outcome, ExecError>> {
+            Box::pin(async move {
+                if let Ok(mut n) = self.0.lock() {
+                    *n += 1;
+                }
+                Err(ExecError::new("push denied"))
+            })
         }
-        async fn cleanup(&self) -> Vec<String> {
-            Vec::new()
+        fn cleanup(&self) -> BoxFuture<'_, Vec<String>> {
+            Box::pin(async { Vec::new() })
         }
     }
     let exec = Arc::new(FailingPush(Mutex::new(0)));
@@ -520,4 +604,225 @@ async fn a_panicking_step_fails_the_run_instead_of_vanishing() {
         .map(|l| l.cleaned)
         .unwrap_or_else(|e| e.into_inner().cleaned);
     assert_eq!(cleaned, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn outputs_are_bound_into_later_steps_and_a_list_becomes_several_images() {
+    let script = Arc::new(Script::default());
+    let (report, events) = go(
+        "steps:\n- {id: tags, plugin: semver-tagger, with: {script: 'outputs refs=r/app:1.2.3,r/app:1.2 version=1.2.3'}}\n- {id: say, cmd: 'ok version $(steps.tags.outputs.version) refs $(steps.tags.outputs.refs)'}\n- {id: pub, push: ['$(steps.tags.outputs.refs)', 'r/app'], when: [say]}\n- {id: note, plugin: webhook-notifier, with: {refs: '$(steps.tags.outputs.refs)', text: 'v$(steps.tags.outputs.version)'}, when: [tags]}\n",
+        script.clone(),
+        &[],
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
+    assert_eq!(
+        input(&script, "say"),
+        "ok version 1.2.3 refs r/app:1.2.3 r/app:1.2"
+    );
+    assert_eq!(input(&script, "pub"), "r/app:1.2.3 r/app:1.2 r/app:latest");
+    let with: serde_json::Value = serde_json::from_str(&input(&script, "note")).unwrap_or_default();
+    assert_eq!(
+        with["refs"],
+        serde_json::json!(["r/app:1.2.3", "r/app:1.2"])
+    );
+    assert_eq!(with["text"], "v1.2.3");
+    // The outputs are in the step's result, and so in its step.finished event.
+    let finished = events.iter().find_map(|e| match e {
+        Event::StepFinished { result, .. } if result.step == "tags" => Some(result.clone()),
+        _ => None,
+    });
+    let json = serde_json::to_value(finished).unwrap_or_default();
+    assert_eq!(json["outputs"]["version"], "1.2.3");
+    assert_eq!(json["outputs"]["refs"][1], "r/app:1.2");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_output_a_plugin_did_not_give_fails_the_step_that_wants_it() {
+    let script = Arc::new(Script::default());
+    let (report, _) = go(
+        "steps:\n- {id: tags, plugin: semver-tagger, with: {script: 'outputs refs=a'}}\n- {id: use, cmd: 'ok $(steps.tags.outputs.tag)'}\n",
+        script,
+        &[],
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Failed);
+    assert_eq!(status(&report, "use"), StepStatus::Failed);
+    assert_eq!(
+        report.steps[1].error.as_deref(),
+        Some(
+            "step use: `$(steps.tags.outputs.tag)`: step `tags` has no output `tag`; it gave: refs"
+        )
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_that_did_not_succeed_gives_no_outputs() {
+    let script = Arc::new(Script::default());
+    let (report, _) = go(
+        "steps:\n- {id: tags, plugin: semver-tagger, with: {script: fail}, ignoreErrors: true}\n- {id: use, cmd: 'ok $(steps.tags.outputs.refs)'}\n",
+        script,
+        &[],
+    )
+    .await;
+    assert_eq!(status(&report, "tags"), StepStatus::Ignored);
+    assert_eq!(status(&report, "use"), StepStatus::Failed);
+    let error = report.steps[1].error.clone().unwrap_or_default();
+    assert!(error.contains("gave no outputs"), "{error}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn outputs_are_masked_in_events_but_reach_later_steps_whole() {
+    let script = Arc::new(Script::default());
+    let (report, events) = go(
+        "steps:\n- {id: t, plugin: semver-tagger, with: {script: 'outputs token=xx-hunter2-xx'}}\n- {id: use, cmd: 'ok $(steps.t.outputs.token)'}\n",
+        script.clone(),
+        &["hunter2"],
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Succeeded);
+    let all = serde_json::to_string(&events).unwrap_or_default();
+    assert!(!all.contains("hunter2"), "a secret leaked: {all}");
+    assert_eq!(input(&script, "use"), "ok xx-hunter2-xx");
+}
+
+#[tokio::test(start_paused = true)]
+async fn errors_that_cannot_change_are_not_retried() {
+    let script = Arc::new(Script::default());
+    let (report, _) = go(
+        "steps:\n- {id: p, plugin: ./p.wasm, with: {script: denied}, retries: 3, retryDelay: 1}\n",
+        script,
+        &[],
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Failed);
+    assert_eq!(
+        report.steps[0].attempts, 1,
+        "a denied grant fails every attempt"
+    );
+    let error = report.steps[0].error.clone().unwrap_or_default();
+    assert!(error.contains("grant it with allow: http"), "{error}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn notifications_run_after_the_steps_with_the_summary_and_never_change_the_status() {
+    let yaml = "steps:\n- {id: build, cmd: ok}\n- {id: tags, plugin: semver-tagger, with: {script: 'outputs refs=a,b'}}\nnotify:\n- {id: always, plugin: webhook-notifier, with: {script: fail, refs: '$(steps.tags.outputs.refs)'}}\n- {id: good-news, plugin: webhook-notifier, on: [success]}\n- {id: bad-news, plugin: webhook-notifier, on: [failure]}\n";
+    let script = Arc::new(Script::default());
+    let (report, events) = go(yaml, script.clone(), &[]).await;
+    assert_eq!(
+        report.status,
+        RunStatus::Succeeded,
+        "a failed notifier changes nothing"
+    );
+    let ran: Vec<(&str, StepStatus)> = report
+        .notifications
+        .iter()
+        .map(|n| (n.step.as_str(), n.status))
+        .collect();
+    assert_eq!(
+        ran,
+        [
+            ("always", StepStatus::Failed),
+            ("good-news", StepStatus::Succeeded)
+        ]
+    );
+    let summaries = script
+        .log
+        .lock()
+        .map(|l| l.summaries.clone())
+        .unwrap_or_default();
+    let summary = &summaries["always"];
+    assert_eq!(summary.status, RunStatus::Succeeded);
+    let steps: Vec<&str> = summary.steps.iter().map(|s| s.step.as_str()).collect();
+    assert_eq!(steps, ["build", "tags"]);
+    let with: serde_json::Value =
+        serde_json::from_str(&input(&script, "always")).unwrap_or_default();
+    assert_eq!(with["refs"], serde_json::json!(["a", "b"]));
+    // Notifications come before cleanup and the run's end.
+    let json = serde_json::to_value(events.last()).unwrap_or_default();
+    assert_eq!(json["event"], "run.finished");
+    assert_eq!(json["notifications"][0]["step"], "always");
+    assert_eq!(script.log.lock().map(|l| l.cleaned).unwrap_or(0), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_or_interrupted_run_notifies_on_failure() {
+    let yaml = "steps:\n- {id: a, cmd: hang}\nnotify:\n- {id: good-news, plugin: webhook-notifier, on: [success]}\n- {id: bad-news, plugin: webhook-notifier, on: [failure]}\n";
+    let script = Arc::new(Script::default());
+    let interrupt = CancellationToken::new();
+    let trigger = interrupt.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        trigger.cancel();
+    });
+    let (report, _) = go_with(yaml, script.clone(), &[], interrupt).await;
+    assert_eq!(report.status, RunStatus::Interrupted);
+    let ran: Vec<&str> = report
+        .notifications
+        .iter()
+        .map(|n| n.step.as_str())
+        .collect();
+    assert_eq!(ran, ["bad-news"]);
+    assert_eq!(
+        status_of(&report.notifications, "bad-news"),
+        StepStatus::Succeeded
+    );
+}
+
+fn status_of(results: &[wharf_engine::StepResult], id: &str) -> StepStatus {
+    results
+        .iter()
+        .find(|r| r.step == id)
+        .map(|r| r.status)
+        .unwrap_or_else(|| panic!("no result for {id}"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn dispatch_sends_each_kind_to_its_executor_and_prepares_each_once() {
+    let containers = Arc::new(Script::default());
+    let plugins = Arc::new(Script::default());
+    let dispatch = Dispatch::new()
+        .route(
+            &[StepKind::Build, StepKind::Cmd, StepKind::Push],
+            containers.clone(),
+        )
+        .route(&[StepKind::Plugin], plugins.clone());
+    let task = task(
+        "steps:\n- {id: c, cmd: ok}\n- {id: p, plugin: semver-tagger}\n- {id: push, push: [app]}\n",
+    );
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let report = run(
+        &task,
+        Arc::new(dispatch),
+        RunOptions::default(),
+        tx,
+        CancellationToken::new(),
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Succeeded);
+    let ran = |s: &Script| {
+        let log = s.log.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ids: Vec<String> = log.inputs.keys().cloned().collect();
+        ids.sort();
+        (ids, log.prepared, log.cleaned)
+    };
+    assert_eq!(ran(&containers), (vec!["c".into(), "push".into()], 1, 1));
+    assert_eq!(ran(&plugins), (vec!["p".into()], 1, 1));
+
+    // A kind nothing runs fails its step with a clear error.
+    let only_containers = Dispatch::new().route(&[StepKind::Cmd], Arc::new(Script::default()));
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let report = run(
+        &task,
+        Arc::new(only_containers),
+        RunOptions::default(),
+        tx,
+        CancellationToken::new(),
+    )
+    .await;
+    assert_eq!(status(&report, "p"), StepStatus::Failed);
+    assert_eq!(
+        report.steps[1].error.as_deref(),
+        Some("step p: this run cannot run plugin steps")
+    );
 }

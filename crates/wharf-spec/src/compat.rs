@@ -41,6 +41,32 @@ pub fn acr_compatibility(loaded: &Loaded) -> Diagnostics {
             _ => {}
         }
     }
+    if let Some(span) = raw.notify_span {
+        out.push(
+            Diagnostic::warning(
+                "acr-extension",
+                "`notify:` is a wharf extension: az acr run ignores it, so these notifications do not run there",
+            )
+            .at(file, span)
+            .with_help("on ACR, notify from a cmd step or with ACR webhooks"),
+        );
+    }
+    for raw_step in &raw.steps {
+        for (property, span) in raw_step.keys.iter().filter(|(p, _)| p.extension) {
+            let message = if property.key == "plugin" {
+                format!(
+                    "`plugin:` is a wharf extension: az acr run refuses this step (step is missing a {} property)",
+                    crate::kinds::acr_kind_list()
+                )
+            } else {
+                format!(
+                    "`{}:` is a wharf extension that az acr run ignores",
+                    property.key
+                )
+            };
+            out.push(Diagnostic::warning("acr-extension", message).at(file, *span));
+        }
+    }
     // Each env value that reaches ACR's shell, once per place it is written.
     let mut quoting_flagged: Vec<(Option<Span>, &str)> = Vec::new();
     for (raw_step, step) in raw.steps.iter().zip(&loaded.task.steps) {

@@ -44,8 +44,12 @@ pub struct RawTask {
     pub networks: Vec<RawNetwork>,
     pub volumes: Vec<RawVolume>,
     pub steps: Vec<RawStep>,
+    /// `notify:` entries (wharf extension).
+    pub notify: Vec<RawNotify>,
     /// Where the `steps` key is, for messages about the list as a whole.
     pub steps_span: Option<Span>,
+    /// Where the `notify` key is.
+    pub notify_span: Option<Span>,
     /// Where the `alias` key is, when the YAML still has one.
     pub alias_span: Option<Span>,
 }
@@ -83,6 +87,31 @@ pub struct RawMount {
     pub mount_path: Option<Spanned<String>>,
 }
 
+/// A mapping of names to any values (`with:`), in file order, each entry located.
+pub type SpannedAnyMap = Spanned<Vec<(Spanned<String>, Spanned<serde_json::Value>)>>;
+
+/// An `allow:` block.
+#[derive(Clone, Debug, Default)]
+pub struct RawAllow {
+    pub span: Span,
+    pub http: Option<SpannedList<String>>,
+    pub env: Option<SpannedList<String>>,
+    pub read: Option<SpannedList<String>>,
+    pub secrets: Option<SpannedList<String>>,
+}
+
+/// A `notify:` entry.
+#[derive(Clone, Debug, Default)]
+pub struct RawNotify {
+    pub span: Span,
+    pub id: Option<Spanned<String>>,
+    pub plugin: Option<Spanned<String>>,
+    pub with: Option<SpannedAnyMap>,
+    pub allow: Option<RawAllow>,
+    pub on: Option<SpannedList<String>>,
+    pub timeout: Option<Spanned<i64>>,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct RawStep {
     /// The whole step.
@@ -91,6 +120,11 @@ pub struct RawStep {
     pub cmd: Option<Spanned<String>>,
     pub build: Option<Spanned<String>>,
     pub push: Option<SpannedList<String>>,
+    pub plugin: Option<Spanned<String>>,
+    pub with: Option<SpannedAnyMap>,
+    pub allow: Option<RawAllow>,
+    /// The keys written in the step, for rules about keys that do not apply to its kind.
+    pub keys: Vec<(&'static Property, Span)>,
     pub when: Option<SpannedList<String>>,
     pub timeout: Option<Spanned<i64>>,
     pub start_delay: Option<Spanned<i64>>,
@@ -214,9 +248,94 @@ impl<'a> Decoder<'a> {
             secret: d.string_map_field(o, "secret"),
         });
         task.steps_span = obj.key_span("steps").map(|s| self.locate(s));
+        task.notify_span = obj.key_span("notify").map(|s| self.locate(s));
         task.alias_span = obj.key_span("alias").map(|s| self.locate(s));
         task.steps = self.object_list(&obj, "steps", properties::STEP, Decoder::step);
+        task.notify = self.object_list(&obj, "notify", properties::NOTIFY, |d, o| RawNotify {
+            span: d.locate(o.span),
+            id: d.string_field(o, "id"),
+            plugin: d.string_field(o, "plugin"),
+            with: d.any_map_field(o, "with"),
+            allow: d.allow_field(o),
+            on: d.string_list_field(o, "on"),
+            timeout: d.int_field(o, "timeout"),
+        });
         task
+    }
+
+    fn allow_field(&mut self, o: &Object<'_>) -> Option<RawAllow> {
+        let node = o.get("allow")?;
+        if node.is_null() {
+            return None;
+        }
+        let obj = self.object(node, properties::ALLOW, "the allow block")?;
+        Some(RawAllow {
+            span: self.locate(obj.span),
+            http: self.string_list_field(&obj, "http"),
+            env: self.string_list_field(&obj, "env"),
+            read: self.string_list_field(&obj, "read"),
+            secrets: self.string_list_field(&obj, "secrets"),
+        })
+    }
+
+    fn any_map_field(&mut self, obj: &Object<'_>, key: &str) -> Option<SpannedAnyMap> {
+        let node = obj.get(key)?;
+        if node.is_null() {
+            return None;
+        }
+        let NodeKind::Map(entries) = &node.kind else {
+            self.report(
+                Diagnostic::error(
+                    "wrong-type",
+                    format!(
+                        "`{key}` must be a mapping of names to values, not {}",
+                        node.describe()
+                    ),
+                ),
+                node.span,
+            );
+            return None;
+        };
+        let mut out = Vec::with_capacity(entries.len());
+        for (k, v) in entries {
+            let Some(name) = self.string(k, "a key") else {
+                continue;
+            };
+            if let Some(value) = self.any_value(v) {
+                out.push((name, Spanned::new(value, self.locate(v.span))));
+            }
+        }
+        Some(Spanned::new(out, self.locate(node.span)))
+    }
+
+    /// Any YAML value as JSON, with yaml.v2's scalar typing.
+    fn any_value(&mut self, node: &Node) -> Option<serde_json::Value> {
+        use serde_json::Value;
+        Some(match &node.kind {
+            NodeKind::Scalar(s) => match s.resolve() {
+                Resolved::Null => Value::Null,
+                Resolved::Bool(b) => Value::Bool(b),
+                Resolved::Int(i) => Value::from(i),
+                Resolved::Float(f) => serde_json::Number::from_f64(f)
+                    .map_or_else(|| Value::String(s.value.clone()), Value::Number),
+                Resolved::Str(text) => Value::String(text),
+            },
+            NodeKind::Seq(items) => {
+                Value::Array(items.iter().filter_map(|i| self.any_value(i)).collect())
+            }
+            NodeKind::Map(entries) => {
+                let mut map = serde_json::Map::new();
+                for (k, v) in entries {
+                    let Some(name) = self.string(k, "a key") else {
+                        continue;
+                    };
+                    if let Some(value) = self.any_value(v) {
+                        map.insert(name.value, value);
+                    }
+                }
+                Value::Object(map)
+            }
+        })
     }
 
     fn step(&mut self, o: &Object<'_>) -> RawStep {
@@ -226,6 +345,14 @@ impl<'a> Decoder<'a> {
             cmd: self.string_field(o, "cmd"),
             build: self.string_field(o, "build"),
             push: self.string_list_field(o, "push"),
+            plugin: self.string_field(o, "plugin"),
+            with: self.any_map_field(o, "with"),
+            allow: self.allow_field(o),
+            keys: o
+                .fields
+                .iter()
+                .map(|(p, k, _)| (*p, self.locate(k.span)))
+                .collect(),
             when: self.string_list_field(o, "when"),
             timeout: self.int_field(o, "timeout"),
             start_delay: self.int_field(o, "startDelay"),

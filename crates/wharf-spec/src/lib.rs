@@ -26,7 +26,9 @@ pub mod build_command;
 pub mod compat;
 pub mod decode;
 pub mod diagnostic;
+pub mod kinds;
 mod load;
+pub mod outputs;
 pub mod preprocess;
 pub mod properties;
 pub mod resolve;
@@ -40,11 +42,16 @@ pub mod yaml;
 
 pub use build_command::BuildCommand;
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
+pub use kinds::StepKind;
 pub use load::{
     Files, LoadFailure, LoadOptions, Loaded, LocalFiles, SECRET_MASK, SecretFailure,
     SecretResolver, load, load_task, masked_secrets,
 };
+pub use outputs::{OutputValue, Outputs};
 pub use resolve::TaskDefaults;
 pub use source::{FileId, LineCol, SourceFile, SourceFiles, Span};
-pub use task::{Action, Cache, Network, Secret, Step, Task, Volume, VolumeMount};
+pub use task::{
+    Action, Cache, Container, Grants, Network, Notify, NotifyOn, PluginCall, PluginSource, Secret,
+    Step, Task, Volume, VolumeMount,
+};
 pub use values::RunInfo;

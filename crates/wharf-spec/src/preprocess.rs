@@ -16,18 +16,28 @@ fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
-/// Drops every line whose trimmed text starts with `#`, as ACR does before anything
-/// else — even inside YAML block scalars. Lines are re-terminated with `\n` (CRLF
-/// becomes LF), and the last line always ends with `\n`, as ACR's line scanner does.
+/// Drops every line whose trimmed text starts with `#`, as ACR's `NewTemplate` does
+/// before anything else — even inside YAML block scalars. Like ACR, it splits on
+/// `\n` and joins the kept lines with `\n`: a file without a final newline keeps
+/// none (so the last line of a block scalar there has no line break), and neither
+/// does a file whose last line is a dropped comment. CRLF becomes LF.
 pub fn strip_comment_lines(text: &str) -> MappedText {
     let mut out = MappedText::new();
-    for (start, line) in lines(text) {
-        if line.trim_start().starts_with('#') {
+    let mut first = true;
+    let mut offset = 0;
+    for raw in text.split('\n') {
+        let start = offset;
+        offset += raw.len() + 1;
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        if line.trim().starts_with('#') {
             continue;
         }
+        if !first {
+            // The line break before this line: the one that ended the previous kept line.
+            out.push_generated("\n", Span::new(start.saturating_sub(1), start));
+        }
+        first = false;
         out.push_copied(line, start);
-        let end = start + line.len();
-        out.push_generated("\n", Span::new(end, end + usize::from(end < text.len())));
     }
     out
 }
@@ -44,43 +54,41 @@ pub struct VersionLine {
     pub span: Span,
 }
 
-/// The version ACR uses to decide whether aliases are on: the first line that is
-/// neither blank nor a comment must be `version: X` at column 0; otherwise there is none.
+/// The version ACR uses to decide whether aliases are on (acr-builder's
+/// `FindVersion`): the first line, anywhere in the file, that (after any leading
+/// quotes) starts with `version` at column 0 and whose key, trimmed of spaces and
+/// quotes, is `version`. Blank and comment lines are skipped; other lines, `---` and
+/// the alias block do not stop the scan. The value is trimmed of spaces, then of
+/// every leading and trailing quote character.
 pub fn find_version(text: &str) -> Option<VersionLine> {
     for (start, line) in lines(text) {
         let trimmed = line.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        if !line.starts_with("version") {
-            return None;
+        if !line.trim_start_matches(['\'', '"']).starts_with("version") {
+            continue;
         }
-        let (key, value) = line.split_once(':')?;
-        if key.trim() != "version" {
-            return None;
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        if key.trim().trim_matches(['\'', '"']) != "version" {
+            continue;
         }
         let value_start = start + key.len() + 1;
         let lead = value.len() - value.trim_start().len();
-        let trimmed = value.trim();
-        let unquoted = strip_quotes(trimmed);
-        let quote = usize::from(unquoted.len() != trimmed.len());
-        let begin = value_start + lead + quote;
+        let spaced = value.trim();
+        let unquoted = spaced.trim_start_matches(['\'', '"']);
+        let quote_before = spaced.len() - unquoted.len();
+        let unquoted = unquoted.trim_end_matches(['\'', '"']);
+        let begin = value_start + lead + quote_before;
         return Some(VersionLine {
             value: unquoted.to_string(),
-            quoted: quote == 1,
+            quoted: unquoted.len() != spaced.len(),
             span: Span::new(begin, begin + unquoted.len()),
         });
     }
     None
-}
-
-fn strip_quotes(s: &str) -> &str {
-    for q in ['"', '\''] {
-        if s.len() >= 2 && s.starts_with(q) && s.ends_with(q) {
-            return &s[1..s.len() - 1];
-        }
-    }
-    s
 }
 
 /// The first version whose files get the alias pass. ACR compares version strings
@@ -131,7 +139,10 @@ pub fn split_alias_block(text: &str) -> AliasSplit {
         } else {
             &mut split.rest
         };
-        target.push_copied(raw, start);
+        // ACR's scanner writes every line back with "\n", the last one too.
+        target.push_copied(line, start);
+        let end = start + line.len();
+        target.push_generated("\n", Span::new(end, (start + raw.len()).max(end)));
     }
     split
 }
@@ -166,12 +177,16 @@ mod tests {
     }
 
     #[test]
-    fn crlf_becomes_lf_and_last_line_is_terminated() {
-        assert_eq!(strip_comment_lines("a: 1\r\nb: 2").text(), "a: 1\nb: 2\n");
+    fn crlf_becomes_lf_and_the_final_newline_is_kept_as_it_is() {
+        assert_eq!(strip_comment_lines("a: 1\r\nb: 2").text(), "a: 1\nb: 2");
+        assert_eq!(strip_comment_lines("a: 1\nb: 2\n").text(), "a: 1\nb: 2\n");
+        // As ACR joins the kept lines: a dropped last comment takes the break before it.
+        assert_eq!(strip_comment_lines("a: 1\n# c").text(), "a: 1");
+        assert_eq!(strip_comment_lines("a: 1\n# c\n").text(), "a: 1\n");
     }
 
     #[test]
-    fn version_must_be_the_first_significant_line() {
+    fn version_is_found_on_any_line_as_acr_scans_for_it() {
         let v = find_version(" # c\n\nversion  : \"v1.1.0\"  \nsteps:\n");
         assert_eq!(v.as_ref().map(|v| v.value.as_str()), Some("v1.1.0"));
         assert!(aliases_enabled(v.as_ref()));
@@ -181,8 +196,16 @@ mod tests {
         assert!(!quotes_enable_aliases(
             find_version("version: 'v1.0.0'").as_ref()
         ));
-        assert_eq!(find_version("steps: []\nversion: v1.1.0\n"), None);
+        assert_eq!(
+            find_version("steps: []\n---\nversion: v1.1.0\n").map(|v| v.value),
+            Some("v1.1.0".into())
+        );
+        assert_eq!(
+            find_version("\"version\": \"v1.1.0'\n").map(|v| v.value),
+            Some("v1.1.0".into())
+        );
         assert_eq!(find_version("versionOfTask: v1.1.0\n"), None);
+        assert_eq!(find_version("version\n"), None);
         assert_eq!(find_version("  version: v1.1.0\n"), None);
         assert_eq!(
             find_version("version:foo:bar").map(|v| v.value),

@@ -22,6 +22,9 @@ pub enum Kind {
     ObjectList(&'static [Property]),
     /// An object described by another table.
     Object(&'static [Property]),
+    /// A mapping of names to any YAML values (strings, numbers, booleans, lists,
+    /// mappings), kept as JSON values.
+    AnyMap,
 }
 
 /// One accepted key.
@@ -37,6 +40,10 @@ pub struct Property {
     pub one_of: &'static [&'static str],
     /// ACR parses the key but never acts on it.
     pub inert: bool,
+    /// A wharf extension: `az acr run` does not know the key.
+    pub extension: bool,
+    /// The key only applies to steps that run a container (cmd, build).
+    pub container: bool,
 }
 
 const fn prop(key: &'static str, kind: Kind, doc: &'static str) -> Property {
@@ -46,6 +53,24 @@ const fn prop(key: &'static str, kind: Kind, doc: &'static str) -> Property {
         doc,
         one_of: &[],
         inert: false,
+        extension: false,
+        container: false,
+    }
+}
+
+/// A wharf extension key.
+const fn ext(key: &'static str, kind: Kind, doc: &'static str) -> Property {
+    Property {
+        extension: true,
+        ..prop(key, kind, doc)
+    }
+}
+
+/// A key of steps that run a container.
+const fn ctr(key: &'static str, kind: Kind, doc: &'static str) -> Property {
+    Property {
+        container: true,
+        ..prop(key, kind, doc)
     }
 }
 
@@ -92,6 +117,11 @@ pub const TASK: &[Property] = &[
         "Volumes built from secret files, mounted into steps with volumeMounts.",
     ),
     prop("steps", Kind::ObjectList(STEP), "The steps to run."),
+    ext(
+        "notify",
+        Kind::ObjectList(NOTIFY),
+        "wharf extension: notifier plugins that run after the steps, also after a failed run, and cannot change its outcome.",
+    ),
 ];
 
 /// Keys of one step.
@@ -115,6 +145,21 @@ pub const STEP: &[Property] = &[
         "push",
         Kind::StringList,
         "Pushes images to their registries.",
+    ),
+    ext(
+        "plugin",
+        Kind::String,
+        "wharf extension: calls a WebAssembly plugin: a bundled name (semver-tagger), ./path/to.wasm, or oci://REGISTRY/REPO:TAG or @sha256:...",
+    ),
+    ext(
+        "with",
+        Kind::AnyMap,
+        "wharf extension: the plugin's inputs, rendered like the rest of the file.",
+    ),
+    ext(
+        "allow",
+        Kind::Object(ALLOW),
+        "wharf extension: what the plugin may reach beyond its inputs; nothing by default.",
     ),
     prop(
         "when",
@@ -156,54 +201,54 @@ pub const STEP: &[Property] = &[
         Kind::Bool,
         "Treat a failure as success, so dependent steps run.",
     ),
-    prop(
+    ctr(
         "detach",
         Kind::Bool,
         "Run the container in the background; the step is done once it has started.",
     ),
-    prop(
+    ctr(
         "keep",
         Kind::Bool,
         "Keep the container after it exits, until the end of the run.",
     ),
-    prop("privileged", Kind::Bool, "Run the container privileged."),
-    prop("user", Kind::String, "User (and group) to run as."),
-    prop(
+    ctr("privileged", Kind::Bool, "Run the container privileged."),
+    ctr("user", Kind::String, "User (and group) to run as."),
+    ctr(
         "network",
         Kind::String,
         "Network to attach the container to. Default: the run's default network.",
     ),
-    prop(
+    ctr(
         "isolation",
         Kind::String,
         "Container isolation, as docker run --isolation (Windows: default, process, hyperv).",
     ),
-    prop(
+    ctr(
         "entryPoint",
         Kind::String,
         "Overrides the image's entrypoint (cmd steps).",
     ),
-    prop(
+    ctr(
         "ports",
         Kind::StringList,
         "Ports to publish, as docker run -p.",
     ),
-    prop(
+    ctr(
         "expose",
         Kind::StringList,
         "Ports to expose, as docker run --expose.",
     ),
-    prop(
+    ctr(
         "cpus",
         Kind::String,
         "Number of CPUs, as docker run --cpus.",
     ),
-    prop(
+    ctr(
         "workingDirectory",
         Kind::String,
         "Working directory in the container; a relative path is under /workspace.",
     ),
-    prop(
+    ctr(
         "disableWorkingDirectoryOverride",
         Kind::Bool,
         "Keep the image's WORKDIR instead of setting the working directory.",
@@ -213,46 +258,107 @@ pub const STEP: &[Property] = &[
         Kind::StringList,
         "Environment variables (K=V); they override the task's.",
     ),
-    prop(
+    ctr(
         "pull",
         Kind::Bool,
         "Pull the image before running (cmd steps).",
     ),
-    prop(
+    ctr(
         "cmdDownloadRetries",
         Kind::Int,
         "Extra attempts of the pull requested by pull: true.",
     ),
-    prop(
+    ctr(
         "cmdDownloadRetryDelay",
         Kind::Int,
         "Seconds between pull attempts.",
     ),
     Property {
         one_of: &["enabled", "disabled"],
-        ..prop(
+        ..ctr(
             "cache",
             Kind::String,
             "Use a registry build cache for this build step.",
         )
     },
-    prop(
+    ctr(
         "volumeMounts",
         Kind::ObjectList(VOLUME_MOUNT),
         "Volumes (declared under volumes) to mount into the container.",
     ),
     Property {
         inert: true,
-        ..prop("exitedWith", Kind::IntList, "Parsed but never used by ACR.")
+        ..ctr("exitedWith", Kind::IntList, "Parsed but never used by ACR.")
     },
     Property {
         inert: true,
-        ..prop(
+        ..ctr(
             "exitedWithout",
             Kind::IntList,
             "Parsed but never used by ACR.",
         )
     },
+];
+
+/// Keys of a step's `allow:` block (wharf extension).
+pub const ALLOW: &[Property] = &[
+    prop(
+        "http",
+        Kind::StringList,
+        "Hosts the plugin may send HTTP requests to, as host:port.",
+    ),
+    prop(
+        "env",
+        Kind::StringList,
+        "Environment variables the plugin may read: the step's env first, then wharf's own environment.",
+    ),
+    prop(
+        "read",
+        Kind::StringList,
+        "Paths under the context the plugin may read.",
+    ),
+    prop(
+        "secrets",
+        Kind::StringList,
+        "Ids of task secrets the plugin may use, as opaque handles.",
+    ),
+];
+
+/// Keys of one `notify:` entry (wharf extension).
+pub const NOTIFY: &[Property] = &[
+    prop(
+        "id",
+        Kind::String,
+        "Name of the notification in logs and events. Default notify_<index>.",
+    ),
+    prop(
+        "plugin",
+        Kind::String,
+        "The notifier plugin: a bundled name (webhook-notifier), ./path/to.wasm, or an oci:// reference.",
+    ),
+    prop(
+        "with",
+        Kind::AnyMap,
+        "The plugin's inputs, rendered like the rest of the file.",
+    ),
+    prop(
+        "allow",
+        Kind::Object(ALLOW),
+        "What the plugin may reach beyond its inputs; nothing by default.",
+    ),
+    Property {
+        one_of: &["success", "failure"],
+        ..prop(
+            "on",
+            Kind::StringList,
+            "When it runs: success, failure, or both (the default). An interrupted run counts as failed.",
+        )
+    },
+    prop(
+        "timeout",
+        Kind::Int,
+        "Seconds before the notification is stopped. Default 60.",
+    ),
 ];
 
 /// Keys of one secret.

@@ -50,11 +50,11 @@ fn object_schema(table: &'static [Property]) -> Value {
         "additionalProperties": false,
     });
     if std::ptr::eq(table, properties::STEP) {
-        schema["anyOf"] = json!([
-            {"required": ["cmd"]},
-            {"required": ["build"]},
-            {"required": ["push"]},
-        ]);
+        let kinds: Vec<Value> = crate::kinds::KINDS
+            .iter()
+            .map(|k| json!({"required": [k.key]}))
+            .collect();
+        schema["anyOf"] = Value::Array(kinds);
     }
     schema
 }
@@ -104,6 +104,7 @@ fn property_schema(p: &Property) -> Value {
         }
         Kind::ObjectList(table) => json!({"type": "array", "items": object_schema(table)}),
         Kind::Object(table) => object_schema(table),
+        Kind::AnyMap => json!({"type": "object"}),
     };
     if !p.one_of.is_empty() {
         schema = one_of_schema(p.one_of);

@@ -43,6 +43,8 @@ pub struct Task {
     pub volumes: Vec<Volume>,
     /// The steps, in file order.
     pub steps: Vec<Step>,
+    /// Notifier plugins that run after the steps (a wharf extension).
+    pub notify: Vec<Notify>,
 }
 
 /// A secret declaration (never its value).
@@ -112,9 +114,10 @@ pub enum Cache {
     Disabled,
 }
 
+pub use crate::kinds::StepKind;
+
 /// What a step does.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Build an image.
     Build {
@@ -123,63 +126,62 @@ pub enum Action {
         /// Image names from `-t`/`--tag`.
         tags: Vec<String>,
         /// `--build-arg` values.
-        #[serde(rename = "buildArgs")]
         build_args: Vec<String>,
+        /// Registry build cache.
+        cache: Option<Cache>,
+        /// How the build's container runs.
+        container: Container,
     },
     /// Run a container.
     Cmd {
         /// The image and its arguments, rendered, with image aliases expanded.
         cmd: String,
+        /// How the container runs.
+        container: Container,
     },
     /// Push images.
     Push {
         /// Image references, normalized (`:latest` added where ACR adds it) and deduplicated.
         push: Vec<String>,
     },
+    /// Call a WebAssembly plugin (a wharf extension).
+    Plugin(PluginCall),
 }
 
 impl Action {
-    /// `build`, `cmd` or `push`.
-    pub fn type_name(&self) -> &'static str {
+    /// The kind of step this action makes.
+    pub fn kind(&self) -> StepKind {
         match self {
-            Action::Build { .. } => "build",
-            Action::Cmd { .. } => "cmd",
-            Action::Push { .. } => "push",
+            Action::Build { .. } => StepKind::Build,
+            Action::Cmd { .. } => StepKind::Cmd,
+            Action::Push { .. } => StepKind::Push,
+            Action::Plugin(_) => StepKind::Plugin,
+        }
+    }
+
+    /// `build`, `cmd`, `push` or `plugin`.
+    pub fn type_name(&self) -> &'static str {
+        self.kind().key()
+    }
+
+    /// The container settings, for the kinds that run a container.
+    pub fn container(&self) -> Option<&Container> {
+        match self {
+            Action::Build { container, .. } | Action::Cmd { container, .. } => Some(container),
+            Action::Push { .. } | Action::Plugin(_) => None,
         }
     }
 }
 
-/// A resolved step.
+/// How a step's container runs: the settings of `cmd` steps, and of the container a
+/// `build` step runs in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Step {
-    /// Step id (also the container name).
-    pub id: String,
-    /// What the step does.
-    #[serde(flatten)]
-    pub action: Action,
-    /// Ids of the steps this one waits for; empty means it starts at once.
-    pub depends_on: Vec<String>,
-    /// Seconds before the step is stopped.
-    pub timeout: u64,
-    /// Seconds to wait before starting.
-    pub start_delay: u64,
-    /// Extra attempts after a failure.
-    pub retries: u64,
-    /// Seconds between attempts.
-    pub retry_delay: u64,
-    /// Retry only if the output contains one of these (empty: always retry).
-    pub retry_on_errors: Vec<String>,
-    /// Extra runs after the first.
-    pub repeat: u64,
-    /// A failure counts as success.
-    pub ignore_errors: bool,
+pub struct Container {
     /// Run in the background.
     pub detach: bool,
     /// Keep the container until the end of the run.
     pub keep: bool,
-    /// Environment (`K=V`): the step's entries, then the task's for keys the step lacks.
-    pub env: Vec<String>,
     /// Network to attach to, if any.
     pub network: Option<String>,
     /// Absolute working directory in the container.
@@ -206,17 +208,221 @@ pub struct Step {
     pub cmd_download_retries: u64,
     /// Seconds between pull attempts.
     pub cmd_download_retry_delay: u64,
-    /// Registry build cache.
-    pub cache: Option<Cache>,
     /// Volumes mounted into the container.
     pub volume_mounts: Vec<VolumeMount>,
     /// Parsed, never used (as in ACR).
     pub exited_with: Vec<i64>,
     /// Parsed, never used (as in ACR).
     pub exited_without: Vec<i64>,
-    /// Where the step is in the task file.
+}
+
+impl Default for Container {
+    fn default() -> Container {
+        Container {
+            detach: false,
+            keep: false,
+            network: None,
+            working_directory: WORKSPACE.to_string(),
+            disable_working_directory_override: false,
+            entry_point: None,
+            user: None,
+            privileged: false,
+            isolation: None,
+            ports: Vec::new(),
+            expose: Vec::new(),
+            cpus: None,
+            pull: false,
+            cmd_download_retries: 0,
+            cmd_download_retry_delay: 0,
+            volume_mounts: Vec::new(),
+            exited_with: Vec::new(),
+            exited_without: Vec::new(),
+        }
+    }
+}
+
+/// A `plugin:` step or `notify:` entry: which component to call, with what, and what
+/// it may touch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginCall {
+    /// Where the component comes from, as written.
+    pub plugin: String,
+    /// The same, parsed.
     #[serde(skip)]
+    pub source: PluginSource,
+    /// The `with:` values, rendered like the rest of the file.
+    pub with: serde_json::Map<String, serde_json::Value>,
+    /// What the plugin may reach beyond its inputs (`allow:`); nothing by default.
+    pub allow: Grants,
+}
+
+/// Where a plugin's component comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PluginSource {
+    /// A plugin bundled with wharf or installed by name (`semver-tagger`).
+    Name(String),
+    /// A `.wasm` file; relative paths are relative to the context.
+    Path(String),
+    /// An OCI artifact: `oci://REGISTRY/REPO:TAG` or `oci://REGISTRY/REPO@sha256:...`,
+    /// kept without the `oci://`.
+    Oci(String),
+}
+
+/// What a plugin may reach: nothing unless granted here.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Grants {
+    /// Hosts it may send HTTP requests to, as `host:port`.
+    pub http: Vec<String>,
+    /// Environment variables it may read (from the step's env, then wharf's own).
+    pub env: Vec<String>,
+    /// Paths it may read, relative to the context.
+    pub read: Vec<String>,
+    /// Task secrets it may use, by id, as opaque handles.
+    pub secrets: Vec<String>,
+}
+
+/// When a `notify:` entry runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifyOn {
+    /// After a run that succeeded.
+    Success,
+    /// After a run that failed or was interrupted.
+    Failure,
+}
+
+/// A `notify:` entry: a notifier plugin that runs after the run, however it ended,
+/// and cannot change its outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notify {
+    /// When it runs.
+    pub on: Vec<NotifyOn>,
+    /// The call, as a step (kind `plugin`; id `notify_<index>` unless given).
+    #[serde(flatten)]
+    pub step: Step,
+}
+
+/// A resolved step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// Step id (also the container name).
+    pub id: String,
+    /// What the step does.
+    pub action: Action,
+    /// Ids of the steps this one waits for; empty means it starts at once.
+    pub depends_on: Vec<String>,
+    /// Seconds before the step is stopped.
+    pub timeout: u64,
+    /// Seconds to wait before starting.
+    pub start_delay: u64,
+    /// Extra attempts after a failure.
+    pub retries: u64,
+    /// Seconds between attempts.
+    pub retry_delay: u64,
+    /// Retry only if the output contains one of these (empty: always retry).
+    pub retry_on_errors: Vec<String>,
+    /// Extra runs after the first.
+    pub repeat: u64,
+    /// A failure counts as success.
+    pub ignore_errors: bool,
+    /// Environment (`K=V`): the step's entries, then the task's for keys the step lacks.
+    pub env: Vec<String>,
+    /// Where the step is in the task file.
     pub span: Span,
+}
+
+impl Step {
+    /// The container settings, for the kinds that run a container.
+    pub fn container(&self) -> Option<&Container> {
+        self.action.container()
+    }
+
+    /// Whether the step runs in the background (a detached container).
+    pub fn detach(&self) -> bool {
+        self.container().is_some_and(|c| c.detach)
+    }
+}
+
+/// The plan JSON of a step (docs/plan-json.md): every field on every step, so a
+/// consumer never needs to know a default. Container settings of the kinds that run
+/// no container (push, plugin) are shown with their defaults.
+impl Serialize for Step {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct View<'a> {
+            id: &'a str,
+            #[serde(rename = "type")]
+            kind: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            build: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            tags: Option<&'a [String]>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            build_args: Option<&'a [String]>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            cmd: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            push: Option<&'a [String]>,
+            #[serde(skip_serializing_if = "Option::is_none", flatten)]
+            plugin: Option<&'a PluginCall>,
+            depends_on: &'a [String],
+            timeout: u64,
+            start_delay: u64,
+            retries: u64,
+            retry_delay: u64,
+            retry_on_errors: &'a [String],
+            repeat: u64,
+            ignore_errors: bool,
+            env: &'a [String],
+            #[serde(flatten)]
+            container: &'a Container,
+            cache: Option<Cache>,
+        }
+        let none = Container::default();
+        let mut view = View {
+            id: &self.id,
+            kind: self.action.type_name(),
+            build: None,
+            tags: None,
+            build_args: None,
+            cmd: None,
+            push: None,
+            plugin: None,
+            depends_on: &self.depends_on,
+            timeout: self.timeout,
+            start_delay: self.start_delay,
+            retries: self.retries,
+            retry_delay: self.retry_delay,
+            retry_on_errors: &self.retry_on_errors,
+            repeat: self.repeat,
+            ignore_errors: self.ignore_errors,
+            env: &self.env,
+            container: self.container().unwrap_or(&none),
+            cache: None,
+        };
+        match &self.action {
+            Action::Build {
+                build,
+                tags,
+                build_args,
+                cache,
+                ..
+            } => {
+                view.build = Some(build);
+                view.tags = Some(tags);
+                view.build_args = Some(build_args);
+                view.cache = *cache;
+            }
+            Action::Cmd { cmd, .. } => view.cmd = Some(cmd),
+            Action::Push { push } => view.push = Some(push),
+            Action::Plugin(call) => view.plugin = Some(call),
+        }
+        view.serialize(s)
+    }
 }
 
 impl Task {

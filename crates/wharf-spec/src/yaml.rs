@@ -275,10 +275,21 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                     None => t,
                 });
                 node_count += 1;
+                let mut value = value.into_owned();
+                // A block scalar that ends the text without a line break has none at its
+                // end (as libyaml, and so ACR, reads it); saphyr-parser adds one.
+                let block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
+                if block
+                    && span.end >= text.len()
+                    && !text.ends_with(['\n', '\r'])
+                    && value.ends_with('\n')
+                {
+                    value.pop();
+                }
                 Some((
                     Node {
                         kind: NodeKind::Scalar(Scalar {
-                            value: value.into_owned(),
+                            value,
                             plain: style == ScalarStyle::Plain,
                             tag,
                         }),
@@ -556,6 +567,18 @@ mod tests {
         };
         let value = &step[0].1;
         assert_eq!(&text[value.span.start..value.span.end], "\"hello\"");
+    }
+
+    #[test]
+    fn a_block_scalar_at_the_end_keeps_no_line_break_the_text_lacks() {
+        let value = |text: &str| match parse(text).ok().flatten().map(|n| n.kind) {
+            Some(NodeKind::Map(entries)) => entries[0].1.as_scalar().map(|s| s.value.clone()),
+            _ => None,
+        };
+        assert_eq!(value("a: |\n  one").as_deref(), Some("one"));
+        assert_eq!(value("a: |\n  one\n").as_deref(), Some("one\n"));
+        assert_eq!(value("a: >\n  one\n  two").as_deref(), Some("one two"));
+        assert_eq!(value("a: |-\n  one").as_deref(), Some("one"));
     }
 
     #[test]

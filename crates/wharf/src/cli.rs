@@ -172,7 +172,7 @@ pub enum RegistryCommand {
 #[derive(Debug, Args)]
 pub struct RegistryServeArgs {
     /// Address to listen on.
-    #[arg(long, default_value = crate::run_command::LOCAL_REGISTRY)]
+    #[arg(long, default_value = crate::commands::run::LOCAL_REGISTRY)]
     pub addr: std::net::SocketAddr,
     /// Storage directory (default: the local data directory, wharf/registry).
     #[arg(long, value_name = "DIR")]

@@ -156,13 +156,17 @@ impl<W: Write> Renderer<W> {
                 steps,
                 cleanup_errors,
                 run_id,
+                notifications,
                 ..
             } => {
                 for e in cleanup_errors {
                     eprintln!("wharf: cleanup: {e}");
                 }
                 writeln!(self.out)?;
-                self.summary(steps)?;
+                // Notifications are listed with the steps: they ran, but cannot change
+                // the verdict below.
+                let all: Vec<StepResult> = steps.iter().chain(notifications).cloned().collect();
+                self.summary(&all)?;
                 let verdict = match status {
                     RunStatus::Succeeded => self.paint("1;32", "succeeded"),
                     RunStatus::Failed => self.paint("1;31", "failed"),
@@ -302,6 +306,7 @@ mod tests {
             duration_ms: 1234,
             attempts: 1,
             error: (status == StepStatus::Failed).then(|| "exit code 2".into()),
+            outputs: Default::default(),
         }
     }
 
@@ -324,6 +329,7 @@ mod tests {
                 duration_ms: 61_000,
                 steps: vec![finished("build", StepStatus::Failed, Some(2))],
                 cleanup_errors: vec![],
+                notifications: vec![],
             },
         ]
     }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use wharf_spec::task::{DEFAULT_RETRY_DELAY, WORKSPACE};
-use wharf_spec::{Action, Step, Task};
+use wharf_spec::{Action, Container, Notify, NotifyOn, PluginCall, Step, Task};
 
 /// The readable plan: one block per step with what it does and every non-default setting.
 pub fn plan_text(task: &Task, file: &str, run: &wharf_spec::RunInfo) -> String {
@@ -48,7 +48,7 @@ pub fn plan_text(task: &Task, file: &str, run: &wharf_spec::RunInfo) -> String {
             Action::Build { build, .. } => {
                 let _ = writeln!(out, "     docker build {build}");
             }
-            Action::Cmd { cmd } => {
+            Action::Cmd { cmd, .. } => {
                 let _ = writeln!(out, "     {cmd}");
             }
             Action::Push { push } => {
@@ -56,25 +56,81 @@ pub fn plan_text(task: &Task, file: &str, run: &wharf_spec::RunInfo) -> String {
                     let _ = writeln!(out, "     push {image}");
                 }
             }
+            Action::Plugin(call) => {
+                for line in plugin_lines(call) {
+                    let _ = writeln!(out, "     {line}");
+                }
+            }
         }
         for line in settings(step, task) {
             let _ = writeln!(out, "     {line}");
         }
     }
+    if !task.notify.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "after the run:");
+        for entry in &task.notify {
+            let _ = writeln!(out, "  {} [notify] {}", entry.step.id, notify_when(entry));
+            if let Action::Plugin(call) = &entry.step.action {
+                for line in plugin_lines(call) {
+                    let _ = writeln!(out, "     {line}");
+                }
+            }
+        }
+    }
     out
+}
+
+/// `on success`, `on failure` or `on success and failure`.
+fn notify_when(entry: &Notify) -> String {
+    let names: Vec<&str> = entry
+        .on
+        .iter()
+        .map(|o| match o {
+            NotifyOn::Success => "success",
+            NotifyOn::Failure => "failure",
+        })
+        .collect();
+    format!("on {}", names.join(" and "))
+}
+
+/// A plugin call: its source, `with:` values and grants.
+fn plugin_lines(call: &PluginCall) -> Vec<String> {
+    let mut lines = vec![format!("plugin {}", call.plugin)];
+    for (k, v) in &call.with {
+        let text = match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        lines.push(format!("with {k}={text}"));
+    }
+    let grants = &call.allow;
+    for (name, list) in [
+        ("http", &grants.http),
+        ("env", &grants.env),
+        ("read", &grants.read),
+        ("secrets", &grants.secrets),
+    ] {
+        if !list.is_empty() {
+            lines.push(format!("allow {name} {}", list.join(" ")));
+        }
+    }
+    lines
 }
 
 fn settings(step: &Step, task: &Task) -> Vec<String> {
     let mut lines = Vec::new();
+    let none = Container::default();
+    let c = step.container().unwrap_or(&none);
     let mut flags = Vec::new();
     for (on, name) in [
-        (step.detach, "detach"),
-        (step.keep, "keep"),
+        (c.detach, "detach"),
+        (c.keep, "keep"),
         (step.ignore_errors, "ignoreErrors"),
-        (step.privileged, "privileged"),
-        (step.pull, "pull"),
+        (c.privileged, "privileged"),
+        (c.pull, "pull"),
         (
-            step.disable_working_directory_override,
+            c.disable_working_directory_override,
             "disableWorkingDirectoryOverride",
         ),
     ] {
@@ -111,33 +167,36 @@ fn settings(step: &Step, task: &Task) -> Vec<String> {
     if !step.env.is_empty() {
         lines.push(format!("env {}", step.env.join(" ")));
     }
+    let Some(c) = step.container() else {
+        return lines;
+    };
     let default_network = task.default_network().map(|n| n.name.as_str());
-    if step.network.as_deref() != default_network {
+    if c.network.as_deref() != default_network {
         lines.push(format!(
             "network {}",
-            step.network.as_deref().unwrap_or("(none)")
+            c.network.as_deref().unwrap_or("(none)")
         ));
     }
-    if step.working_directory != WORKSPACE {
-        lines.push(format!("workingDirectory {}", step.working_directory));
+    if c.working_directory != WORKSPACE {
+        lines.push(format!("workingDirectory {}", c.working_directory));
     }
     for (name, value) in [
-        ("entryPoint", &step.entry_point),
-        ("user", &step.user),
-        ("isolation", &step.isolation),
-        ("cpus", &step.cpus),
+        ("entryPoint", &c.entry_point),
+        ("user", &c.user),
+        ("isolation", &c.isolation),
+        ("cpus", &c.cpus),
     ] {
         if let Some(v) = value {
             lines.push(format!("{name} {v}"));
         }
     }
-    if !step.ports.is_empty() {
-        lines.push(format!("ports {}", step.ports.join(" ")));
+    if !c.ports.is_empty() {
+        lines.push(format!("ports {}", c.ports.join(" ")));
     }
-    if !step.expose.is_empty() {
-        lines.push(format!("expose {}", step.expose.join(" ")));
+    if !c.expose.is_empty() {
+        lines.push(format!("expose {}", c.expose.join(" ")));
     }
-    for m in &step.volume_mounts {
+    for m in &c.volume_mounts {
         lines.push(format!("volume {} at {}", m.name, m.mount_path));
     }
     lines
@@ -163,7 +222,21 @@ pub fn graph_text(task: &Task) -> String {
             let _ = writeln!(out, "  {} [{}]{waits}", step.id, step.action.type_name());
         }
     }
+    if !task.notify.is_empty() {
+        let _ = writeln!(out, "after the run");
+        for entry in &task.notify {
+            let _ = writeln!(out, "  {} [notify] {}", entry.step.id, notify_when(entry));
+        }
+    }
     out
+}
+
+/// The steps no other step waits for: where the run ends, and notifications follow.
+fn last_steps(task: &Task) -> Vec<&Step> {
+    task.steps
+        .iter()
+        .filter(|s| !task.steps.iter().any(|o| o.depends_on.contains(&s.id)))
+        .collect()
 }
 
 fn stages(task: &Task) -> HashMap<&str, usize> {
@@ -203,6 +276,16 @@ pub fn graph_mermaid(task: &Task) -> String {
             }
         }
     }
+    for (n, entry) in task.notify.iter().enumerate() {
+        let label = format!("{}<br/><i>notify {}</i>", entry.step.id, notify_when(entry))
+            .replace('"', "#quot;");
+        let _ = writeln!(out, "  n{n}[\"{label}\"]");
+        for last in last_steps(task) {
+            if let Some(i) = index.get(last.id.as_str()) {
+                let _ = writeln!(out, "  s{i} -.-> n{n}");
+            }
+        }
+    }
     out
 }
 
@@ -223,6 +306,23 @@ pub fn graph_dot(task: &Task) -> String {
     for step in &task.steps {
         for dep in &step.depends_on {
             let _ = writeln!(out, "  {} -> {};", quote(dep), quote(&step.id));
+        }
+    }
+    for entry in &task.notify {
+        let _ = writeln!(
+            out,
+            "  {} [label=\"{}\\nnotify {}\", style=dashed];",
+            quote(&entry.step.id),
+            escape(&entry.step.id),
+            notify_when(entry)
+        );
+        for last in last_steps(task) {
+            let _ = writeln!(
+                out,
+                "  {} -> {} [style=dashed];",
+                quote(&last.id),
+                quote(&entry.step.id)
+            );
         }
     }
     out.push_str("}\n");
@@ -275,11 +375,13 @@ pub fn dry_run_text(task: &Task, run: &wharf_spec::RunInfo, context: &str, bind:
         };
         let _ = writeln!(out, "{} ({waits})", step.id);
         match &step.action {
-            Action::Build { build, .. } => {
+            Action::Build {
+                build, container, ..
+            } => {
                 let _ = writeln!(
                     out,
                     "  docker build {build}   # in {}",
-                    step.working_directory
+                    container.working_directory
                 );
             }
             Action::Push { push } => {
@@ -287,57 +389,95 @@ pub fn dry_run_text(task: &Task, run: &wharf_spec::RunInfo, context: &str, bind:
                     let _ = writeln!(out, "  docker push {}", quote(image));
                 }
             }
-            Action::Cmd { cmd } => {
-                let _ = writeln!(out, "  {}", docker_run(step, run, cmd));
+            Action::Cmd { cmd, container } => {
+                let _ = writeln!(out, "  {}", docker_run(step, container, run, cmd));
             }
+            Action::Plugin(call) => {
+                let _ = writeln!(out, "  {}", plugin_call_text(call));
+            }
+        }
+    }
+    for entry in &task.notify {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{} (after the run, {})",
+            entry.step.id,
+            notify_when(entry)
+        );
+        if let Action::Plugin(call) = &entry.step.action {
+            let _ = writeln!(out, "  {}", plugin_call_text(call));
         }
     }
     out
 }
 
-fn docker_run(step: &Step, run: &wharf_spec::RunInfo, cmd: &str) -> String {
+/// A plugin call in one line: the plugin, its inputs as JSON, what it may reach.
+fn plugin_call_text(call: &PluginCall) -> String {
+    let with = serde_json::Value::Object(call.with.clone()).to_string();
+    let g = &call.allow;
+    let mut grants: Vec<String> = Vec::new();
+    for (name, list) in [
+        ("http", &g.http),
+        ("env", &g.env),
+        ("read", &g.read),
+        ("secrets", &g.secrets),
+    ] {
+        if !list.is_empty() {
+            grants.push(format!("{name}={}", list.join(",")));
+        }
+    }
+    let allow = if grants.is_empty() {
+        "nothing granted".to_string()
+    } else {
+        format!("allow {}", grants.join(" "))
+    };
+    format!("plugin {} with {with}   # {allow}", call.plugin)
+}
+
+fn docker_run(step: &Step, c: &Container, run: &wharf_spec::RunInfo, cmd: &str) -> String {
     let mut args: Vec<String> = vec!["docker run".into()];
-    args.push(if step.detach {
+    args.push(if c.detach {
         "--detach".into()
     } else {
         "--rm".into()
     });
     args.push(format!("--name {}", quote(&step.id)));
-    if let Some(net) = &step.network {
+    if let Some(net) = &c.network {
         args.push(format!(
             "--network {} --network-alias {}",
             quote(net),
             quote(&step.id)
         ));
     }
-    for p in &step.ports {
+    for p in &c.ports {
         args.push(format!("-p {}", quote(p)));
     }
-    for e in &step.expose {
+    for e in &c.expose {
         args.push(format!("--expose {}", quote(e)));
     }
-    if step.privileged {
+    if c.privileged {
         args.push("--privileged".into());
     }
-    if let Some(u) = &step.user {
+    if let Some(u) = &c.user {
         args.push(format!("--user {}", quote(u)));
     }
-    if let Some(c) = &step.cpus {
+    if let Some(c) = &c.cpus {
         args.push(format!("--cpus {}", quote(c)));
     }
-    if let Some(ep) = &step.entry_point {
+    if let Some(ep) = &c.entry_point {
         args.push(format!("--entrypoint {}", quote(ep)));
     }
     args.push(format!("-v {}:/workspace", run.shared_volume));
-    for m in &step.volume_mounts {
+    for m in &c.volume_mounts {
         args.push(format!("-v {}:{}", quote(&m.name), quote(&m.mount_path)));
     }
     args.push("-e HOME=/acb/home".into());
     for e in &step.env {
         args.push(format!("-e {}", quote(e)));
     }
-    if !step.disable_working_directory_override {
-        args.push(format!("-w {}", quote(&step.working_directory)));
+    if !c.disable_working_directory_override {
+        args.push(format!("-w {}", quote(&c.working_directory)));
     }
     args.push(cmd.to_string());
     args.join(" ")

@@ -61,7 +61,7 @@ pub fn input_error(
                     "help: wharf looks for ./acb.yaml; pass another file as `wharf <command> FILE` or `-f FILE`"
                 );
             }
-            ExitCode::from(crate::EXIT_USAGE)
+            ExitCode::from(crate::commands::EXIT_USAGE)
         }
         crate::task_input::InputError::Invalid(failure) => {
             let diagnostics = masked(&failure.diagnostics, masker);
@@ -73,9 +73,9 @@ pub fn input_error(
                 .filter(|d| d.is_error())
                 .all(|d| d.code == "secret-resolve");
             ExitCode::from(if only_secrets {
-                crate::EXIT_FAILED
+                crate::commands::EXIT_FAILED
             } else {
-                crate::EXIT_USAGE
+                crate::commands::EXIT_USAGE
             })
         }
     }

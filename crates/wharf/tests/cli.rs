@@ -337,3 +337,62 @@ fn plan_never_shows_secret_values() {
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     assert_eq!(plan["steps"][0]["cmd"], "busybox echo ***");
 }
+
+const EXTENSIONS: &str = "version: v1.1.0\nsteps:\n  - id: build\n    build: -t $Registry/app:$ID .\n  - id: tags\n    plugin: semver-tagger\n    with: {version: 1.2.3, image: \"$(steps.build.outputs.image)\"}\n  - push: [\"$(steps.tags.outputs.refs)\"]\nnotify:\n  - plugin: webhook-notifier\n    on: [failure]\n    with: {url: \"http://127.0.0.1:9000/hook\"}\n    allow: {http: [\"127.0.0.1:9000\"]}\n";
+
+#[test]
+fn plugin_steps_and_notifications_show_in_plan_graph_and_dry_run() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(dir.path(), "acb.yaml", EXTENSIONS);
+    let out = run(wharf()
+        .current_dir(dir.path())
+        .args(["plan", "--format", "json", "--registry", "r.io"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(plan["steps"][1]["type"], "plugin");
+    assert_eq!(plan["steps"][1]["with"]["version"], "1.2.3");
+    assert_eq!(plan["steps"][1]["with"]["image"], "$(steps.build.outputs.image)");
+    assert_eq!(plan["notify"][0]["on"], serde_json::json!(["failure"]));
+    assert_eq!(plan["notify"][0]["allow"]["http"][0], "127.0.0.1:9000");
+
+    let out = run(wharf().current_dir(dir.path()).args(["plan", "--registry", "r.io"]));
+    let plan = text(&out.stdout);
+    assert!(plan.contains("2. tags [plugin] after build"), "{plan}");
+    assert!(plan.contains("plugin semver-tagger"), "{plan}");
+    assert!(plan.contains("notify_0 [notify] on failure"), "{plan}");
+
+    let out = run(wharf().current_dir(dir.path()).args(["graph", "--format", "mermaid"]));
+    let graph = text(&out.stdout);
+    assert!(graph.contains("s2 -.-> n0"), "{graph}");
+
+    let out = run(wharf()
+        .current_dir(dir.path())
+        .args(["run", "--dry-run", "--registry", "r.io"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let dry = text(&out.stdout);
+    assert!(
+        dry.contains("plugin webhook-notifier with {\"url\":\"http://127.0.0.1:9000/hook\"}   # allow http=127.0.0.1:9000"),
+        "{dry}"
+    );
+    assert!(dry.contains("notify_0 (after the run, on failure)"), "{dry}");
+}
+
+#[test]
+fn validate_acr_lists_wharf_extensions() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(dir.path(), "acb.yaml", EXTENSIONS);
+    let out = run(wharf().current_dir(dir.path()).args(["validate", "--acr"]));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("`plugin:` is a wharf extension: az acr run refuses this step"),
+        "{err}"
+    );
+    assert!(err.contains("`notify:` is a wharf extension"), "{err}");
+    assert!(err.contains("`with:` is a wharf extension"), "{err}");
+    // --strict turns them into a failure, for CI that wants portable files.
+    let out = run(wharf()
+        .current_dir(dir.path())
+        .args(["validate", "--acr", "--strict"]));
+    assert_eq!(out.status.code(), Some(2));
+}

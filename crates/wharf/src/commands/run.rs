@@ -1,5 +1,5 @@
-//! `wharf run`, `wharf clean` and `wharf registry serve`: the commands that talk to
-//! a Docker engine or serve images.
+//! `wharf run`: load the task, resolve its secrets, start wharf's own registry when no
+//! `--registry` is given, and run the steps on the Docker engine.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -11,27 +11,17 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use wharf_engine::{Event, Masker, RunOptions, RunStatus};
 use wharf_spec::values::host_platform;
-use wharf_spec::{RunInfo, Secret, SecretFailure, masked_secrets};
+use wharf_spec::{RunInfo, Secret, SecretFailure, StepKind, masked_secrets};
 
-use crate::cli::{CleanArgs, RegistryServeArgs, RunArgs};
+use crate::cli::RunArgs;
 use crate::output::{Renderer, Style};
 use crate::report;
 use crate::task_input::InputError;
 
-use crate::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE};
+use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, runtime};
 
 /// Where wharf's own registry listens when no `--registry` is given.
 pub const LOCAL_REGISTRY: &str = "127.0.0.1:5050";
-
-fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("error: cannot start the async runtime: {e}");
-            ExitCode::from(EXIT_FAILED)
-        })
-}
 
 /// `wharf run`.
 pub fn run(args: &RunArgs) -> ExitCode {
@@ -251,13 +241,17 @@ async fn execute(
         credentials: credentials_lookup(),
         mount_docker_socket: !args.no_docker_socket,
     };
-    let executor = match wharf_docker::DockerExecutor::connect(Arc::clone(&task), options).await {
+    let docker = match wharf_docker::DockerExecutor::connect(Arc::clone(&task), options).await {
         Ok(e) => Arc::new(e),
         Err(e) => {
             eprintln!("error: cannot reach the Docker engine: {e}");
             return RunStatus::Failed;
         }
     };
+    let executor = Arc::new(
+        wharf_engine::Dispatch::new()
+            .route(&[StepKind::Build, StepKind::Cmd, StepKind::Push], docker),
+    );
 
     let style = if args.json {
         Style::Json
@@ -268,11 +262,16 @@ async fn execute(
     } else {
         Style::Plain
     };
-    let ids: Vec<String> = task.steps.iter().map(|s| s.id.clone()).collect();
+    let ids: Vec<String> = task
+        .steps
+        .iter()
+        .chain(task.notify.iter().map(|n| &n.step))
+        .map(|s| s.id.clone())
+        .collect();
     let detached: Vec<String> = task
         .steps
         .iter()
-        .filter(|s| s.detach)
+        .filter(|s| s.detach())
         .map(|s| s.id.clone())
         .collect();
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
@@ -356,64 +355,4 @@ async fn watch_signals(interrupt: CancellationToken, quiet: bool, run_id: String
         "\nwharf: forced exit: some containers may remain; `wharf clean --run {run_id}` removes them"
     );
     std::process::exit(i32::from(EXIT_INTERRUPTED));
-}
-
-/// `wharf clean`.
-pub fn clean(args: &CleanArgs) -> ExitCode {
-    let Ok(rt) = runtime() else {
-        return ExitCode::from(EXIT_FAILED);
-    };
-    match rt.block_on(wharf_docker::clean(args.run.as_deref(), args.force)) {
-        Ok(report) => {
-            if report.removed.is_empty() && report.skipped.is_empty() {
-                println!("nothing to clean");
-            }
-            for item in &report.removed {
-                println!("removed {item}");
-            }
-            for item in &report.skipped {
-                println!("skipped {item} (in use by a running container; --force removes it)");
-            }
-            for e in &report.errors {
-                eprintln!("error: {e}");
-            }
-            if report.errors.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_FAILED)
-            }
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(EXIT_FAILED)
-        }
-    }
-}
-
-/// `wharf registry serve`.
-pub fn registry_serve(args: &RegistryServeArgs) -> ExitCode {
-    let Ok(rt) = runtime() else {
-        return ExitCode::from(EXIT_FAILED);
-    };
-    rt.block_on(async {
-        let root = args
-            .root
-            .clone()
-            .unwrap_or_else(wharf_registry::default_root);
-        let registry = match wharf_registry::LocalRegistry::start(root.clone(), args.addr).await {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: cannot start the registry on {}: {e}", args.addr);
-                return ExitCode::from(EXIT_FAILED);
-            }
-        };
-        eprintln!(
-            "wharf: serving {} at http://{} (Ctrl-C stops)",
-            root.display(),
-            registry.addr
-        );
-        let _ = tokio::signal::ctrl_c().await;
-        registry.shutdown().await;
-        ExitCode::SUCCESS
-    })
 }

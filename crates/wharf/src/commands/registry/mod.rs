@@ -1,0 +1,3 @@
+//! `wharf registry ...`: one file per subcommand.
+
+pub mod serve;
