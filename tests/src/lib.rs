@@ -5,6 +5,8 @@
 //! Tests that need Docker call [`require_docker!`]: in CI (`CI=true`) a missing
 //! engine fails the test; elsewhere the test is skipped with a printed reason.
 
+pub mod plugins;
+
 use std::io::Write as _;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -11,14 +11,14 @@ use anyhow::{Context, Result, bail};
 use crate::{cargo, root, run as run_cmd};
 
 /// One benchmark's result section.
-struct Section {
-    name: &'static str,
-    body: String,
+pub(crate) struct Section {
+    pub(crate) name: &'static str,
+    pub(crate) body: String,
 }
 
 /// Runs the named benchmarks (all when none are named).
 pub fn run(names: &[String]) -> Result<()> {
-    let all = ["plan", "run"];
+    let all = ["plan", "run", "plugins"];
     let selected: Vec<&str> = if names.is_empty() {
         all.to_vec()
     } else {
@@ -29,16 +29,19 @@ pub fn run(names: &[String]) -> Result<()> {
         }
         names.iter().map(String::as_str).collect()
     };
-    run_cmd(
-        cargo()
-            .current_dir(root())
-            .args(["build", "--release", "-p", "wharf"]),
-    )?;
+    if selected.iter().any(|n| *n != "plugins") {
+        run_cmd(
+            cargo()
+                .current_dir(root())
+                .args(["build", "--release", "-p", "wharf"]),
+        )?;
+    }
     let wharf = root().join("target/release/wharf");
     let mut sections = Vec::new();
     for name in selected {
         sections.push(match name {
             "plan" => plan(&wharf)?,
+            "plugins" => crate::bench_plugins::run()?,
             _ => run_steps(&wharf)?,
         });
     }
@@ -67,7 +70,7 @@ fn time_runs(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<Stats> {
     Ok(stats(times))
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
@@ -399,7 +402,7 @@ pub fn generate_steps(n: usize) -> String {
     s
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()

@@ -5,9 +5,13 @@
 //!   docs/benchmarks.md.
 //! - `fuzz [--seconds N]`: run the loader's property-based fuzz tests for longer.
 //! - `demo`: the best demo there is so far.
+//! - `plugins [--fixtures] [NAME...]`: build plugin components into target/plugins/.
+//! - `new-plugin NAME --kind tagger|scanner|notifier`: make a working plugin in plugins/.
 
 mod bench;
+mod bench_plugins;
 mod demo;
+mod plugins;
 
 use std::process::{Command, ExitCode};
 
@@ -20,6 +24,8 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
         Some("demo") => demo::run(),
+        Some("plugins") => plugins::build(&args[1..]),
+        Some("new-plugin") => plugins::new_plugin(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print_help();
             Ok(())
@@ -43,8 +49,10 @@ fn print_help() {
         "cargo xtask <command>\n\n\
          ci              fmt --check, clippy --all-targets -D warnings, and every test\n\
          demo            the hello-web pipeline: plan, graph, and what a mistake looks like\n\
-         bench [NAME..]  measure performance targets, update docs/benchmarks.md (names: plan)\n\
-         fuzz [--seconds N]  run the loader fuzz tests for N seconds (default 300)"
+         bench [NAME..]  measure performance targets, update docs/benchmarks.md (names: plan, run, plugins)\n\
+         fuzz [--seconds N]  run the loader fuzz tests for N seconds (default 300)\n\
+         plugins [--fixtures] [NAME..]  build plugin components into target/plugins/\n\
+         new-plugin NAME --kind tagger|scanner|notifier  make a working plugin in plugins/"
     );
 }
 
