@@ -18,7 +18,7 @@ pub(crate) struct Section {
 
 /// Runs the named benchmarks (all when none are named).
 pub fn run(names: &[String]) -> Result<()> {
-    let all = ["plan", "run", "plugins"];
+    let all = ["plan", "run", "logs", "plugins"];
     let selected: Vec<&str> = if names.is_empty() {
         all.to_vec()
     } else {
@@ -42,6 +42,7 @@ pub fn run(names: &[String]) -> Result<()> {
         sections.push(match name {
             "plan" => plan(&wharf)?,
             "plugins" => crate::bench_plugins::run()?,
+            "logs" => crate::bench_logs::run(&wharf)?,
             _ => run_steps(&wharf)?,
         });
     }

@@ -184,7 +184,9 @@ impl DockerExecutor {
                     return Ok(Exit::Code(KILLED));
                 }
                 item = logs.next(), if !logs_done => match item {
-                    Some(Ok(chunk)) => write_log(output, chunk),
+                    // Waits while the run's output is behind: the container's own
+                    // writes then wait too, and memory stays flat.
+                    Some(Ok(chunk)) => write_log(output, chunk).await,
                     Some(Err(_)) | None => logs_done = true,
                 },
                 waited = wait.next(), if exit.is_none() => {
@@ -438,12 +440,12 @@ fn supports_aliases(network: &str) -> bool {
     !matches!(network, "host" | "none" | "bridge" | "default") && !network.starts_with("container:")
 }
 
-fn write_log(output: &Output, chunk: LogOutput) {
+async fn write_log(output: &Output, chunk: LogOutput) {
     match chunk {
         LogOutput::StdOut { message } | LogOutput::Console { message } => {
-            output.write(Stream::Stdout, &message);
+            output.send(Stream::Stdout, &message).await;
         }
-        LogOutput::StdErr { message } => output.write(Stream::Stderr, &message),
+        LogOutput::StdErr { message } => output.send(Stream::Stderr, &message).await,
         LogOutput::StdIn { .. } => {}
     }
 }

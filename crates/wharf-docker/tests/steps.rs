@@ -407,3 +407,57 @@ async fn a_bad_port_or_cmd_is_a_clear_error() {
     );
     assert_clean(&t);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_that_floods_its_output_waits_for_the_reader_with_bounded_buffers() {
+    require_docker!();
+    busybox();
+    let t = T::new("flood");
+    let ctx = context(&[]);
+    const LINES: usize = 300_000;
+    let yaml = t.yaml(&format!(
+        "steps:\n  - id: loud@\n    cmd: wharf-test/busybox:1 sh -c 'yes 0123456789012345678901234567890123456789012345678 | head -n {LINES}'\n"
+    ));
+    let task = std::sync::Arc::new(common::task(&yaml));
+    let executor =
+        wharf_docker::DockerExecutor::connect(std::sync::Arc::clone(&task), t.options(ctx.path()))
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect: {e}"));
+    let (tx, mut rx) = wharf_engine::event_channel();
+    let run = tokio::spawn(async move {
+        wharf_engine::run(
+            &task,
+            std::sync::Arc::new(executor),
+            wharf_engine::RunOptions::default(),
+            tx,
+            CancellationToken::new(),
+        )
+        .await
+    });
+    // A reader that falls behind (a slow terminal): it looks away, then reads.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut lines = 0;
+    while let Some(event) = rx.recv().await {
+        if let wharf_engine::Event::Log { step, line, .. } = &event
+            && step == &t.id("loud")
+        {
+            assert_eq!(line.len(), 49, "{line:?}");
+            lines += 1;
+        }
+    }
+    let report = tokio::time::timeout(Duration::from_secs(300), run)
+        .await
+        .unwrap_or_else(|_| panic!("the run hung"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.status, RunStatus::Succeeded);
+    assert_eq!(lines, LINES, "every line arrives");
+    // 15 MB went through; the engine held at most its budget of it at once.
+    let slack = wharf_engine::OUTPUT_BUDGET + (256 << 10);
+    assert!(
+        report.buffers.peak_output_bytes <= slack,
+        "{:?}",
+        report.buffers
+    );
+    assert!(report.buffers.peak_queued_events <= wharf_engine::EVENT_QUEUE);
+    assert_clean(&t);
+}

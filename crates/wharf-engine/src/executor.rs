@@ -147,36 +147,136 @@ impl ExecError {
     }
 }
 
+/// One piece of a step's output on its way to the engine: the bytes, and how many
+/// bytes of the step's budget they hold (returned when the engine has handled them).
+#[derive(Debug)]
+pub(crate) struct Chunk {
+    pub stream: Stream,
+    pub bytes: Vec<u8>,
+    pub permits: u32,
+}
+
+/// How many bytes of one attempt's output may wait for the engine at once: a step
+/// that prints faster than the output is shown waits in [`Output::send`].
+pub const OUTPUT_BUDGET: usize = 1 << 20;
+
+/// Bytes of step output waiting for the engine, for the whole run.
+#[derive(Debug, Default)]
+pub(crate) struct InFlight {
+    now: std::sync::atomic::AtomicUsize,
+    peak: std::sync::atomic::AtomicUsize,
+}
+
+impl InFlight {
+    fn add(&self, n: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = self.now.fetch_add(n, Relaxed) + n;
+        self.peak.fetch_max(now, Relaxed);
+    }
+
+    pub(crate) fn done(&self, n: usize) {
+        self.now.fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn peak(&self) -> usize {
+        self.peak.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Sink {
+    /// The engine: bounded by a budget of bytes.
+    Engine {
+        tx: mpsc::UnboundedSender<Chunk>,
+        budget: Arc<tokio::sync::Semaphore>,
+        in_flight: Arc<InFlight>,
+    },
+    /// A plain channel (executors' own tests).
+    Channel(mpsc::UnboundedSender<(Stream, Vec<u8>)>),
+}
+
 /// Where an executor writes a step's output. Cheap to clone; bytes may arrive in any
 /// chunking — the engine assembles lines and masks secrets.
+///
+/// A step's bulk output (a container's log stream) goes through [`Output::send`],
+/// which waits while [`OUTPUT_BUDGET`] bytes of the attempt's output are still on
+/// their way: however much a step prints, memory stays flat and the step is slowed
+/// to the speed of the output. [`Output::write`] and [`Output::line`] never wait; they
+/// are for the executor's own short messages.
 #[derive(Clone, Debug)]
 pub struct Output {
-    tx: mpsc::UnboundedSender<(Stream, Vec<u8>)>,
+    sink: Sink,
 }
 
 impl Output {
-    pub(crate) fn new(tx: mpsc::UnboundedSender<(Stream, Vec<u8>)>) -> Output {
-        Output { tx }
+    pub(crate) fn new(
+        tx: mpsc::UnboundedSender<Chunk>,
+        budget: Arc<tokio::sync::Semaphore>,
+        in_flight: Arc<InFlight>,
+    ) -> Output {
+        Output {
+            sink: Sink::Engine {
+                tx,
+                budget,
+                in_flight,
+            },
+        }
     }
 
     /// An output whose bytes go to `tx` (for executors' own tests).
     pub fn to_channel(tx: mpsc::UnboundedSender<(Stream, Vec<u8>)>) -> Output {
-        Output { tx }
-    }
-
-    /// Writes bytes to `stream`.
-    pub fn write(&self, stream: Stream, bytes: &[u8]) {
-        if !bytes.is_empty() {
-            let _ = self.tx.send((stream, bytes.to_vec()));
+        Output {
+            sink: Sink::Channel(tx),
         }
     }
 
-    /// Writes a whole line (a newline is added) to `stream`.
+    fn push(&self, stream: Stream, bytes: Vec<u8>, permits: u32) {
+        match &self.sink {
+            Sink::Engine { tx, in_flight, .. } => {
+                in_flight.add(bytes.len());
+                let _ = tx.send(Chunk {
+                    stream,
+                    bytes,
+                    permits,
+                });
+            }
+            Sink::Channel(tx) => {
+                let _ = tx.send((stream, bytes));
+            }
+        }
+    }
+
+    /// Writes bytes to `stream`, waiting while too much of the step's output is still
+    /// on its way (backpressure).
+    pub async fn send(&self, stream: Stream, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let mut permits = 0;
+        if let Sink::Engine { budget, .. } = &self.sink {
+            let want = u32::try_from(bytes.len().min(OUTPUT_BUDGET)).unwrap_or(u32::MAX);
+            // The engine never closes the budget; an error only means it is gone.
+            if let Ok(p) = budget.acquire_many(want).await {
+                p.forget();
+                permits = want;
+            }
+        }
+        self.push(stream, bytes.to_vec(), permits);
+    }
+
+    /// Writes bytes to `stream` without waiting (for short messages).
+    pub fn write(&self, stream: Stream, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.push(stream, bytes.to_vec(), 0);
+        }
+    }
+
+    /// Writes a whole line (a newline is added) to `stream`, without waiting.
     pub fn line(&self, stream: Stream, text: &str) {
         let mut bytes = Vec::with_capacity(text.len() + 1);
         bytes.extend_from_slice(text.as_bytes());
         bytes.push(b'\n');
-        let _ = self.tx.send((stream, bytes));
+        self.push(stream, bytes, 0);
     }
 }
 

@@ -17,8 +17,10 @@ pub mod run;
 
 pub use event::{Event, RunStatus, StepResult, StepStatus, Stream};
 pub use executor::{
-    BoxFuture, Dispatch, ErrorKind, ExecError, Executor, Exit, Outcome, Output, RunSummary,
-    StepContext,
+    BoxFuture, Dispatch, ErrorKind, ExecError, Executor, Exit, OUTPUT_BUDGET, Outcome, Output,
+    RunSummary, StepContext,
 };
 pub use mask::{LineScrubber, MASK, Masker};
-pub use run::{RunOptions, RunReport, run};
+pub use run::{
+    BufferStats, EVENT_QUEUE, RunOptions, RunReport, collect_events, event_channel, run,
+};

@@ -22,7 +22,7 @@ const MAX_PENDING: usize = 16 * 1024;
 #[derive(Clone, Debug, Default)]
 pub struct Masker {
     /// Longest first, so that a secret containing another is masked whole.
-    needles: Arc<RwLock<Arc<Vec<Vec<u8>>>>>,
+    needles: Arc<RwLock<Arc<Needles>>>,
 }
 
 impl Masker {
@@ -49,7 +49,7 @@ impl Masker {
         S: AsRef<str>,
     {
         let mut slot = self.needles.write().unwrap_or_else(PoisonError::into_inner);
-        let mut needles: Vec<Vec<u8>> = slot.as_ref().clone();
+        let mut needles: Vec<Vec<u8>> = slot.list.clone();
         let before = needles.len();
         let mut add = |part: &str| {
             if !part.is_empty() && !needles.iter().any(|n| n == part.as_bytes()) {
@@ -72,12 +72,12 @@ impl Masker {
         }
         if needles.len() != before {
             needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
-            *slot = Arc::new(needles);
+            *slot = Arc::new(Needles::new(needles));
         }
     }
 
     /// The values to mask now.
-    fn needles(&self) -> Arc<Vec<Vec<u8>>> {
+    fn needles(&self) -> Arc<Needles> {
         Arc::clone(&self.needles.read().unwrap_or_else(PoisonError::into_inner))
     }
 
@@ -96,7 +96,34 @@ impl Masker {
     }
 }
 
-fn mask_bytes(needles: &[Vec<u8>], bytes: &[u8]) -> Vec<u8> {
+/// The secret values of a masker, longest first, with a finder for all of them at
+/// once (Aho-Corasick, leftmost-longest: where several secrets start at the same
+/// byte, the longest is masked whole).
+#[derive(Debug, Default)]
+struct Needles {
+    list: Vec<Vec<u8>>,
+    finder: Option<aho_corasick::AhoCorasick>,
+}
+
+impl Needles {
+    fn new(list: Vec<Vec<u8>>) -> Needles {
+        let finder = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(&list)
+            .ok();
+        Needles { list, finder }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    fn longest(&self) -> usize {
+        self.list.first().map_or(0, Vec::len)
+    }
+}
+
+fn mask_bytes(needles: &Needles, bytes: &[u8]) -> Vec<u8> {
     if needles.is_empty() {
         return bytes.to_vec();
     }
@@ -111,25 +138,16 @@ fn mask_bytes(needles: &[Vec<u8>], bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Occurrences of `needles` (longest first) in `bytes`, as `[start, end)` ranges, left
-/// to right (the longest secret wins where several start at the same byte).
-fn occurrences(needles: &[Vec<u8>], bytes: &[u8]) -> Vec<(usize, usize)> {
-    let mut found = Vec::new();
-    if needles.is_empty() {
-        return found;
+/// Occurrences of the secrets in `bytes`, as `[start, end)` ranges, left to right,
+/// not overlapping (the longest secret wins where several start at the same byte).
+fn occurrences(needles: &Needles, bytes: &[u8]) -> Vec<(usize, usize)> {
+    match &needles.finder {
+        Some(finder) if !needles.is_empty() => finder
+            .find_iter(bytes)
+            .map(|m| (m.start(), m.end()))
+            .collect(),
+        _ => Vec::new(),
     }
-    let mut i = 0;
-    'outer: while i < bytes.len() {
-        for needle in needles {
-            if bytes[i..].starts_with(needle) {
-                found.push((i, i + needle.len()));
-                i += needle.len();
-                continue 'outer;
-            }
-        }
-        i += 1;
-    }
-    found
 }
 
 /// Turns a stream of byte chunks into masked lines.
@@ -186,7 +204,7 @@ impl LineScrubber {
     /// that continues in bytes not yet seen, and no cut secret.
     fn take_safe_prefix(&mut self) -> String {
         let needles = self.masker.needles();
-        let keep = needles.first().map_or(0, Vec::len).saturating_sub(1);
+        let keep = needles.longest().saturating_sub(1);
         let mut cut = self.pending.len() - keep.min(self.pending.len());
         for (start, end) in occurrences(&needles, &self.pending) {
             if start < cut && cut < end {

@@ -16,7 +16,10 @@ use wharf_spec::outputs::bind;
 use wharf_spec::{Action, NotifyOn, OutputValue, Outputs, Step, Task};
 
 use crate::event::{Event, RunStatus, StepResult, StepStatus, Stream, now};
-use crate::executor::{ExecError, Executor, Exit, Outcome, Output, RunSummary, StepContext};
+use crate::executor::{
+    Chunk, ExecError, Executor, Exit, InFlight, OUTPUT_BUDGET, Outcome, Output, RunSummary,
+    StepContext,
+};
 use crate::mask::{LineScrubber, Masker};
 
 /// Settings of one run.
@@ -39,18 +42,61 @@ pub struct RunReport {
     pub cleanup_errors: Vec<String>,
     /// The `notify:` entries that ran.
     pub notifications: Vec<StepResult>,
+    /// How much the run held in memory on the way from its steps to the events.
+    pub buffers: BufferStats,
 }
 
-/// Sends events, masking secrets in free text.
+/// The engine's own counters of what it buffered during a run: they stay bounded
+/// however much the steps print.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BufferStats {
+    /// The most bytes of step output that were waiting to become log lines at once.
+    pub peak_output_bytes: usize,
+    /// The most events that were waiting for the receiver at once.
+    pub peak_queued_events: usize,
+}
+
+/// A channel for [`run`]'s events, of the size the engine is built for.
+pub fn event_channel() -> (mpsc::Sender<Event>, mpsc::Receiver<Event>) {
+    mpsc::channel(EVENT_QUEUE)
+}
+
+/// Collects every event of a run in the background (for tests and tools that read
+/// the events after the run): the sender to pass to [`run`], and a handle that
+/// yields the events once the sender is dropped.
+pub fn collect_events() -> (mpsc::Sender<Event>, tokio::task::JoinHandle<Vec<Event>>) {
+    let (tx, mut rx) = event_channel();
+    let collector = tokio::spawn(async move {
+        let mut events = Vec::new();
+        while let Some(e) = rx.recv().await {
+            events.push(e);
+        }
+        events
+    });
+    (tx, collector)
+}
+
+/// How many events may wait for the receiver (the renderer) before the engine, and
+/// so the steps' output, waits for it.
+pub const EVENT_QUEUE: usize = 256;
+
+/// Sends events, masking secrets in free text. The channel is bounded: when the
+/// receiver falls behind, sending waits.
 #[derive(Clone)]
 struct Events {
-    tx: mpsc::UnboundedSender<Event>,
+    tx: mpsc::Sender<Event>,
     masker: Masker,
+    in_flight: Arc<InFlight>,
+    peak_queued: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Events {
-    fn send(&self, event: Event) {
-        let _ = self.tx.send(event);
+    async fn send(&self, event: Event) {
+        // A receiver that is gone (the renderer stopped) must not stop the run.
+        let _ = self.tx.send(event).await;
+        let queued = self.tx.max_capacity() - self.tx.capacity();
+        self.peak_queued
+            .fetch_max(queued, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -58,7 +104,9 @@ impl Events {
 /// steps get the values themselves).
 type OutputsById = Arc<Mutex<HashMap<String, Outputs>>>;
 
-/// Runs `task` with `executor`, sending events to `events`. `interrupt` stops the run
+/// Runs `task` with `executor`, sending events to `events` (a bounded channel, see
+/// [`EVENT_QUEUE`]: the engine waits for a receiver that falls behind, so a flood of
+/// output slows the steps instead of filling memory). `interrupt` stops the run
 /// (Ctrl-C); cleanup still happens. After the steps, the task's `notify:` entries
 /// whose `on` matches run with the run's summary; they cannot change its status.
 /// Returns when everything is cleaned up.
@@ -66,19 +114,23 @@ pub async fn run(
     task: &Task,
     executor: Arc<dyn Executor>,
     options: RunOptions,
-    events: mpsc::UnboundedSender<Event>,
+    events: mpsc::Sender<Event>,
     interrupt: CancellationToken,
 ) -> RunReport {
     let started = Instant::now();
     let events = Events {
         tx: events,
         masker: Masker::new(&options.secrets),
+        in_flight: Arc::default(),
+        peak_queued: Arc::default(),
     };
-    events.send(Event::RunStarted {
-        time: now(),
-        run_id: options.run_id.clone(),
-        steps: task.steps.iter().map(|s| s.id.clone()).collect(),
-    });
+    events
+        .send(Event::RunStarted {
+            time: now(),
+            run_id: options.run_id.clone(),
+            steps: task.steps.iter().map(|s| s.id.clone()).collect(),
+        })
+        .await;
 
     // `stop` ends the scheduling: on interruption or on the first unignored failure.
     let stop = interrupt.child_token();
@@ -92,14 +144,16 @@ pub async fn run(
     let mut failed = false;
     if let Some(e) = prepare_error {
         failed = true;
-        events.send(Event::Log {
-            time: now(),
-            step: String::new(),
-            stream: Stream::Stderr,
-            line: events
-                .masker
-                .mask(&format!("cannot prepare the run: {}", e.message)),
-        });
+        events
+            .send(Event::Log {
+                time: now(),
+                step: String::new(),
+                stream: Stream::Stderr,
+                line: events
+                    .masker
+                    .mask(&format!("cannot prepare the run: {}", e.message)),
+            })
+            .await;
     } else if !stop.is_cancelled() {
         failed = schedule(task, &executor, &events, &stop, &mut results, &outputs).await;
     }
@@ -115,10 +169,12 @@ pub async fn run(
                 error: None,
                 outputs: Outputs::new(),
             };
-            events.send(Event::StepFinished {
-                time: now(),
-                result: result.clone(),
-            });
+            events
+                .send(Event::StepFinished {
+                    time: now(),
+                    result: result.clone(),
+                })
+                .await;
             results[i] = Some(result);
         }
     }
@@ -144,20 +200,28 @@ pub async fn run(
         .into_iter()
         .map(|e| events.masker.mask(&e))
         .collect();
-    events.send(Event::RunFinished {
-        time: now(),
-        run_id: options.run_id,
-        status,
-        duration_ms: millis(started.elapsed()),
-        steps: steps.clone(),
-        cleanup_errors: cleanup_errors.clone(),
-        notifications: notifications.clone(),
-    });
+    events
+        .send(Event::RunFinished {
+            time: now(),
+            run_id: options.run_id,
+            status,
+            duration_ms: millis(started.elapsed()),
+            steps: steps.clone(),
+            cleanup_errors: cleanup_errors.clone(),
+            notifications: notifications.clone(),
+        })
+        .await;
     RunReport {
         status,
         steps,
         cleanup_errors,
         notifications,
+        buffers: BufferStats {
+            peak_output_bytes: events.in_flight.peak(),
+            peak_queued_events: events
+                .peak_queued
+                .load(std::sync::atomic::Ordering::Relaxed),
+        },
     }
 }
 
@@ -187,10 +251,12 @@ async fn notify(
             Some(Arc::clone(&summary)),
         )
         .await;
-        events.send(Event::StepFinished {
-            time: now(),
-            result: result.clone(),
-        });
+        events
+            .send(Event::StepFinished {
+                time: now(),
+                result: result.clone(),
+            })
+            .await;
         results.push(result);
     }
     results
@@ -262,10 +328,12 @@ async fn schedule(
             failed = true;
             stop.cancel();
         }
-        events.send(Event::StepFinished {
-            time: now(),
-            result: result.clone(),
-        });
+        events
+            .send(Event::StepFinished {
+                time: now(),
+                result: result.clone(),
+            })
+            .await;
         results[i] = Some(result);
     }
     failed
@@ -346,12 +414,14 @@ async fn run_step(
         loop {
             attempts += 1;
             attempt_in_repeat += 1;
-            events.send(Event::StepStarted {
-                time: now(),
-                step: step.id.clone(),
-                attempt: attempts,
-                repeat,
-            });
+            events
+                .send(Event::StepStarted {
+                    time: now(),
+                    step: step.id.clone(),
+                    attempt: attempts,
+                    repeat,
+                })
+                .await;
             match attempt(step, &executor, events, stop, run.clone()).await {
                 Attempt::Stopped => {
                     return finish(
@@ -373,13 +443,15 @@ async fn run_step(
                 } => {
                     last_exit = exit_code;
                     if attempt_in_repeat <= retries && retry_allowed {
-                        events.send(Event::StepRetrying {
-                            time: now(),
-                            step: step.id.clone(),
-                            attempt: attempts,
-                            error: events.masker.mask(&error),
-                            delay_secs: step.retry_delay,
-                        });
+                        events
+                            .send(Event::StepRetrying {
+                                time: now(),
+                                step: step.id.clone(),
+                                attempt: attempts,
+                                error: events.masker.mask(&error),
+                                delay_secs: step.retry_delay,
+                            })
+                            .await;
                         if !sleep_or_stop(Duration::from_secs(step.retry_delay), stop).await {
                             return finish(
                                 StepStatus::Cancelled,
@@ -452,14 +524,16 @@ async fn attempt(
     run: Option<Arc<RunSummary>>,
 ) -> Attempt {
     let (tx, rx) = mpsc::unbounded_channel();
+    let budget = Arc::new(tokio::sync::Semaphore::new(OUTPUT_BUDGET));
     let forwarder = tokio::spawn(forward_output(
         step.id.clone(),
         rx,
+        Arc::clone(&budget),
         events.clone(),
         step.retry_on_errors.clone(),
     ));
     let cancel = stop.child_token();
-    let output = Output::new(tx);
+    let output = Output::new(tx, budget, Arc::clone(&events.in_flight));
     let timeout = Duration::from_secs(step.timeout);
     let cx = StepContext {
         output,
@@ -532,43 +606,59 @@ async fn attempt(
     }
 }
 
-/// Turns an attempt's raw output into masked log events. Returns whether any line
+/// Turns an attempt's raw output into masked log events, returning each chunk's
+/// share of the attempt's budget once its lines are sent. Returns whether any line
 /// contained one of `retry_on` (for `retryOnErrors`).
 async fn forward_output(
     step: String,
-    mut rx: mpsc::UnboundedReceiver<(Stream, Vec<u8>)>,
+    mut rx: mpsc::UnboundedReceiver<Chunk>,
+    budget: Arc<tokio::sync::Semaphore>,
     events: Events,
     retry_on: Vec<String>,
 ) -> bool {
     let mut stdout = LineScrubber::new(events.masker.clone());
     let mut stderr = LineScrubber::new(events.masker.clone());
     let mut matched = false;
-    let emit = |stream: Stream, line: String, matched: &mut bool| {
-        if !*matched && retry_on.iter().any(|r| line.contains(r.as_str())) {
-            *matched = true;
-        }
-        events.send(Event::Log {
-            time: now(),
-            step: step.clone(),
-            stream,
-            line,
-        });
-    };
-    while let Some((stream, bytes)) = rx.recv().await {
-        let scrubber = match stream {
+    while let Some(chunk) = rx.recv().await {
+        let scrubber = match chunk.stream {
             Stream::Stdout => &mut stdout,
             Stream::Stderr => &mut stderr,
         };
-        for line in scrubber.push(&bytes) {
-            emit(stream, line, &mut matched);
+        let lines = scrubber.push(&chunk.bytes);
+        for line in lines {
+            emit(&events, &step, chunk.stream, line, &retry_on, &mut matched).await;
         }
+        events.in_flight.done(chunk.bytes.len());
+        budget.add_permits(chunk.permits as usize);
     }
     for (stream, scrubber) in [(Stream::Stdout, &mut stdout), (Stream::Stderr, &mut stderr)] {
         if let Some(line) = scrubber.finish() {
-            emit(stream, line, &mut matched);
+            emit(&events, &step, stream, line, &retry_on, &mut matched).await;
         }
     }
     matched
+}
+
+/// Sends one log line, noting whether it matches `retryOnErrors`.
+async fn emit(
+    events: &Events,
+    step: &str,
+    stream: Stream,
+    line: String,
+    retry_on: &[String],
+    matched: &mut bool,
+) {
+    if !*matched && retry_on.iter().any(|r| line.contains(r.as_str())) {
+        *matched = true;
+    }
+    events
+        .send(Event::Log {
+            time: now(),
+            step: step.to_string(),
+            stream,
+            line,
+        })
+        .await;
 }
 
 /// Sleeps, unless the run stops first; returns whether the whole delay passed.

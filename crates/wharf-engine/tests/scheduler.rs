@@ -7,11 +7,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use wharf_engine::{
     BoxFuture, Dispatch, ErrorKind, Event, ExecError, Executor, Exit, Outcome, RunOptions,
-    RunReport, RunStatus, RunSummary, StepContext, StepStatus, Stream, run,
+    RunReport, RunStatus, RunSummary, StepContext, StepStatus, Stream, collect_events, run,
 };
 use wharf_spec::{Action, OutputValue, Outputs, Step, StepKind, Task};
 
@@ -35,6 +34,8 @@ struct Log {
 struct Script {
     log: Mutex<Log>,
     fail_prepare: bool,
+    /// Bytes a `flood` step has handed to its output so far.
+    produced: std::sync::atomic::AtomicUsize,
 }
 
 impl Script {
@@ -156,6 +157,20 @@ impl Script {
                     }
                 }
             }
+            ["flood", bytes] => {
+                // Lines of 100 bytes, sent in 8 KiB pieces through the bounded path.
+                let total: usize = bytes.parse().unwrap_or(0);
+                let line = format!("{}\n", "x".repeat(99));
+                let piece = line.repeat(82);
+                let mut sent = 0;
+                while sent < total {
+                    output.send(Stream::Stdout, piece.as_bytes()).await;
+                    sent += piece.len();
+                    self.produced
+                        .fetch_add(piece.len(), std::sync::atomic::Ordering::SeqCst);
+                }
+                Ok(Exit::Code(0))
+            }
             ["panic"] => panic!("a bug in the executor"),
             ["hang"] => {
                 cancel.cancelled().await;
@@ -221,16 +236,13 @@ async fn go_with(
     interrupt: CancellationToken,
 ) -> (RunReport, Vec<Event>) {
     let task = task(yaml);
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, collector) = collect_events();
     let options = RunOptions {
         run_id: "r1".into(),
         secrets: secrets.iter().map(|s| s.to_string()).collect(),
     };
     let report = run(&task, script, options, tx, interrupt).await;
-    let mut events = Vec::new();
-    while let Ok(e) = rx.try_recv() {
-        events.push(e);
-    }
+    let events = collector.await.unwrap_or_default();
     (report, events)
 }
 
@@ -547,7 +559,7 @@ async fn push_steps_are_not_retried_by_the_engine() {
     }
     let exec = Arc::new(FailingPush(Mutex::new(0)));
     let task = task("steps:\n- {push: [app], retries: 3, retryDelay: 1}\n");
-    let (tx, _rx) = mpsc::unbounded_channel();
+    let (tx, _events) = collect_events();
     let report = run(
         &task,
         exec.clone(),
@@ -790,7 +802,7 @@ async fn dispatch_sends_each_kind_to_its_executor_and_prepares_each_once() {
     let task = task(
         "steps:\n- {id: c, cmd: ok}\n- {id: p, plugin: semver-tagger}\n- {id: push, push: [app]}\n",
     );
-    let (tx, _rx) = mpsc::unbounded_channel();
+    let (tx, _events) = collect_events();
     let report = run(
         &task,
         Arc::new(dispatch),
@@ -811,7 +823,7 @@ async fn dispatch_sends_each_kind_to_its_executor_and_prepares_each_once() {
 
     // A kind nothing runs fails its step with a clear error.
     let only_containers = Dispatch::new().route(&[StepKind::Cmd], Arc::new(Script::default()));
-    let (tx, _rx) = mpsc::unbounded_channel();
+    let (tx, _events) = collect_events();
     let report = run(
         &task,
         Arc::new(only_containers),
@@ -825,4 +837,52 @@ async fn dispatch_sends_each_kind_to_its_executor_and_prepares_each_once() {
         report.steps[1].error.as_deref(),
         Some("step p: this run cannot run plugin steps")
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_flood_of_output_waits_for_a_slow_reader_and_memory_stays_bounded() {
+    use std::sync::atomic::Ordering;
+    const TOTAL: usize = 16 << 20;
+    let script = Arc::new(Script::default());
+    let task = task(&format!("steps:\n- {{id: loud, cmd: flood {TOTAL}}}\n"));
+    let (tx, mut rx) = wharf_engine::event_channel();
+    let producer = Arc::clone(&script);
+    let run = tokio::spawn(async move {
+        run(
+            &task,
+            producer,
+            RunOptions::default(),
+            tx,
+            CancellationToken::new(),
+        )
+        .await
+    });
+    // The reader looks away for a while: the step can only get so far ahead.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let ahead = script.produced.load(Ordering::SeqCst);
+    let slack = wharf_engine::OUTPUT_BUDGET + wharf_engine::EVENT_QUEUE * 100 + (64 << 10);
+    assert!(ahead > 0, "the step never started");
+    assert!(
+        ahead <= slack,
+        "the step printed {ahead} bytes while nobody read (at most {slack} may wait)"
+    );
+    // Then it reads everything: no line is lost.
+    let mut lines = 0;
+    while let Some(event) = rx.recv().await {
+        if matches!(event, Event::Log { .. }) {
+            lines += 1;
+        }
+    }
+    let report = run.await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.status, RunStatus::Succeeded);
+    let printed = script.produced.load(Ordering::SeqCst);
+    assert_eq!(lines, printed / 100);
+    // The engine's own counters: bounded by its budgets, not by what was printed.
+    assert!(
+        report.buffers.peak_output_bytes <= wharf_engine::OUTPUT_BUDGET + (64 << 10),
+        "{:?}",
+        report.buffers
+    );
+    assert!(report.buffers.peak_queued_events <= wharf_engine::EVENT_QUEUE);
+    assert!(report.buffers.peak_queued_events > 0);
 }

@@ -55,7 +55,7 @@ impl<W: Write> Renderer<W> {
         }
     }
 
-    /// Renders one event.
+    /// Renders one event (call [`Renderer::flush`] to be sure it is written).
     pub fn event(&mut self, event: &Event) {
         let result = match self.style {
             Style::Json => serde_json::to_string(event)
@@ -64,7 +64,15 @@ impl<W: Write> Renderer<W> {
             Style::Color | Style::Plain => self.human(event),
         };
         // A closed pipe must not stop the run; the run still cleans up.
-        let _ = result.and_then(|()| self.out.flush());
+        let _ = result;
+        if matches!(event, Event::RunFinished { .. }) {
+            self.flush();
+        }
+    }
+
+    /// Writes out what is buffered.
+    pub fn flush(&mut self) {
+        let _ = self.out.flush();
     }
 
     fn prefix(&self, step: &str) -> String {

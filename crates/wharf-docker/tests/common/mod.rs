@@ -7,7 +7,6 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use wharf_docker::{DockerExecutor, DockerOptions};
 use wharf_engine::{Event, RunOptions, RunReport, StepResult, StepStatus, Stream, run};
@@ -168,7 +167,7 @@ pub async fn run_yaml_with(
     let executor = DockerExecutor::connect(Arc::clone(&task), options)
         .await
         .unwrap_or_else(|e| panic!("cannot connect: {e}"));
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, collector) = wharf_engine::collect_events();
     let run_options = RunOptions {
         run_id,
         secrets: Vec::new(),
@@ -179,10 +178,7 @@ pub async fn run_yaml_with(
     )
     .await
     .unwrap_or_else(|_| panic!("the run hung"));
-    let mut events = Vec::new();
-    while let Ok(e) = rx.try_recv() {
-        events.push(e);
-    }
+    let events = collector.await.unwrap_or_default();
     Outcome { report, events }
 }
 

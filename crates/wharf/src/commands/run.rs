@@ -7,9 +7,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use wharf_engine::{Event, Masker, RunOptions, RunStatus};
+use wharf_engine::{Masker, RunOptions, RunStatus};
 use wharf_spec::values::host_platform;
 use wharf_spec::{RunInfo, Secret, SecretFailure, StepKind, masked_secrets};
 
@@ -274,12 +273,21 @@ async fn execute(
         .filter(|s| s.detach())
         .map(|s| s.id.clone())
         .collect();
-    let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
-    let printer = tokio::spawn(async move {
-        let mut renderer = Renderer::new(style, std::io::stdout(), &ids, &detached);
-        while let Some(event) = rx.recv().await {
+    // The renderer writes to stdout, which may block (a pipe, a slow terminal): it
+    // runs on a thread of its own, and the bounded channel makes the run wait for it.
+    let (tx, mut rx) = wharf_engine::event_channel();
+    let printer = tokio::task::spawn_blocking(move || {
+        // Buffered, and flushed whenever no event is waiting: a flood of lines is
+        // written in large pieces, a quiet step's last line shows at once.
+        let out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout());
+        let mut renderer = Renderer::new(style, out, &ids, &detached);
+        while let Some(event) = rx.blocking_recv() {
             renderer.event(&event);
+            if rx.is_empty() {
+                renderer.flush();
+            }
         }
+        renderer.flush();
     });
 
     let interrupt = CancellationToken::new();
