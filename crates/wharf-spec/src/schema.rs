@@ -19,6 +19,7 @@ pub fn json_schema() -> Value {
         *version = one_of_schema(VALID_VERSIONS);
         if let (Value::Object(map), Some(d)) = (&mut *version, description) {
             map.insert("description".into(), d);
+            map.insert("title".into(), json!("version"));
         }
     }
     if let Value::Object(map) = &mut root {
@@ -50,23 +51,51 @@ fn object_schema(table: &'static [Property]) -> Value {
         "additionalProperties": false,
     });
     if std::ptr::eq(table, properties::STEP) {
+        // Exactly one kind: a step with both cmd and build is underlined.
         let kinds: Vec<Value> = crate::kinds::KINDS
             .iter()
             .map(|k| json!({"required": [k.key]}))
             .collect();
-        schema["anyOf"] = Value::Array(kinds);
+        schema["oneOf"] = Value::Array(kinds);
     }
     schema
 }
 
-/// A template placeholder stands in for any scalar before rendering.
-fn templated(schema: Value) -> Value {
-    json!({"anyOf": [schema, {"type": "string", "pattern": "\\{\\{.*\\}\\}"}]})
+/// The constraints that let a value be written as an editor sees it before templates
+/// and aliases are resolved, added to `schema` (whose `type` is a list). One schema,
+/// not an `anyOf`, so that an editor's hover shows the key once.
+///
+/// - A Go template written unquoted where a value goes (`timeout: {{.Values.t}}`):
+///   YAML, and so an editor, reads it as a mapping with one key that starts with `{`
+///   and no value. wharf and ACR render it before YAML sees it.
+/// - With `alias`, an alias where a number or boolean goes (`detach: $yes`): a plain
+///   string to YAML, substituted before the file is read (v1.1.0 and later). A quoted
+///   template (`timeout: "{{.Values.t}}"`) is a string after rendering too, so it is
+///   not accepted where ACR wants a number or a boolean.
+/// - Nothing after the key: null, which ACR reads as the zero value.
+fn as_written(mut schema: Value, alias: bool) -> Value {
+    if let Some(Value::Array(types)) = schema.get_mut("type") {
+        for extra in ["object", "null"] {
+            if !types.iter().any(|t| t == extra) {
+                types.push(json!(extra));
+            }
+        }
+        if alias && !types.iter().any(|t| t == "string") {
+            types.push(json!("string"));
+            schema["pattern"] = json!("^\\$[A-Za-z0-9]+$");
+        }
+    }
+    schema["minProperties"] = json!(1);
+    schema["maxProperties"] = json!(1);
+    schema["propertyNames"] = json!({"pattern": "^\\{"});
+    schema["additionalProperties"] = json!({"type": "null"});
+    schema
 }
 
-/// A string that is one of `values`, compared case-insensitively as ACR compares
-/// them. JSON Schema patterns have no case-insensitive flag that editors support,
-/// so each letter is written as a class (`[eE][nN]…`).
+/// A string that is one of `values`, accepted in any case, as ACR compares them, or
+/// a template; the values are offered as completions (`examples`). JSON Schema
+/// patterns have no case-insensitive flag that editors support, so each letter is
+/// written as a class (`[eE][nN]…`).
 fn one_of_schema(values: &[&str]) -> Value {
     let alternatives: Vec<String> = values
         .iter()
@@ -84,23 +113,32 @@ fn one_of_schema(values: &[&str]) -> Value {
                 .collect()
         })
         .collect();
-    templated(json!({
-        "type": "string",
-        "pattern": format!("^(?:{})$", alternatives.join("|")),
-    }))
+    let mut schema = as_written(json!({"type": ["string"]}), false);
+    // The values, or a quoted template (it renders to a string, which may be one).
+    schema["pattern"] = json!(format!("^(?:{})$|\\{{\\{{", alternatives.join("|")));
+    schema["examples"] = json!(values);
+    schema
+}
+
+fn scalar() -> Value {
+    json!({"type": ["string", "number", "boolean"]})
 }
 
 fn property_schema(p: &Property) -> Value {
     let mut schema = match p.kind {
-        Kind::String => json!({"type": ["string", "number", "boolean"]}),
-        Kind::Int => templated(json!({"type": "integer"})),
-        Kind::Bool => templated(json!({"type": "boolean"})),
-        Kind::StringList => {
-            json!({"type": "array", "items": {"type": ["string", "number", "boolean"]}})
-        }
-        Kind::IntList => json!({"type": "array", "items": {"type": "integer"}}),
+        Kind::String => as_written(scalar(), false),
+        Kind::Int => as_written(json!({"type": ["integer"]}), true),
+        Kind::Bool => as_written(json!({"type": ["boolean"]}), true),
+        Kind::StringList => as_written(
+            json!({"type": ["array"], "items": as_written(scalar(), false)}),
+            false,
+        ),
+        Kind::IntList => as_written(
+            json!({"type": ["array"], "items": as_written(json!({"type": ["integer"]}), true)}),
+            false,
+        ),
         Kind::StringMap => {
-            json!({"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}})
+            json!({"type": "object", "additionalProperties": as_written(scalar(), false)})
         }
         Kind::ObjectList(table) => json!({"type": "array", "items": object_schema(table)}),
         Kind::Object(table) => object_schema(table),
@@ -110,7 +148,19 @@ fn property_schema(p: &Property) -> Value {
         schema = one_of_schema(p.one_of);
     }
     if let Value::Object(map) = &mut schema {
+        // A title of its own, so that an editor's hover names the key once (without
+        // it, yaml-language-server repeats the file's title for every matching form).
+        map.insert("title".into(), json!(p.key));
         map.insert("description".into(), json!(p.doc));
+        if p.extension {
+            map.insert(
+                "markdownDescription".into(),
+                json!(format!(
+                    "{}\n\n*wharf extension: `az acr run` does not know this key.*",
+                    p.doc
+                )),
+            );
+        }
     }
     schema
 }
@@ -130,13 +180,14 @@ mod tests {
             schema["properties"]["steps"]["items"]["additionalProperties"],
             json!(false)
         );
+        assert_eq!(steps["cache"]["examples"], json!(["enabled", "disabled"]));
         assert_eq!(
-            steps["cache"]["anyOf"][0]["pattern"],
-            json!("^(?:[eE][nN][aA][bB][lL][eE][dD]|[dD][iI][sS][aA][bB][lL][eE][dD])$")
+            steps["cache"]["pattern"],
+            json!("^(?:[eE][nN][aA][bB][lL][eE][dD]|[dD][iI][sS][aA][bB][lL][eE][dD])$|\\{\\{")
         );
         assert_eq!(
-            schema["properties"]["version"]["anyOf"][0]["pattern"],
-            json!("^(?:1\\.0-[pP][rR][eE][vV][iI][eE][wW]-1|[vV]1\\.0\\.0|[vV]1\\.1\\.0)$")
+            schema["properties"]["version"]["pattern"],
+            json!("^(?:1\\.0-[pP][rR][eE][vV][iI][eE][wW]-1|[vV]1\\.0\\.0|[vV]1\\.1\\.0)$|\\{\\{")
         );
         assert!(schema["properties"]["version"]["description"].is_string());
     }

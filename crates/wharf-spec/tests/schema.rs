@@ -5,6 +5,19 @@ use serde_json::{Map, Number, Value};
 use wharf_spec::schema::json_schema;
 use wharf_spec::yaml::{self, Node, NodeKind, Resolved};
 
+/// A mapping key as an editor's YAML library (eemeli/yaml, in yaml-language-server)
+/// writes a key that is itself a mapping: `{ .Values.t }` for the key of `{{.Values.t}}`.
+fn key_text(key: &Node) -> String {
+    match &key.kind {
+        NodeKind::Scalar(s) => s.value.clone(),
+        NodeKind::Map(entries) => {
+            let inner: Vec<String> = entries.iter().map(|(k, _)| key_text(k)).collect();
+            format!("{{ {} }}", inner.join(", "))
+        }
+        NodeKind::Seq(_) => "[]".to_string(),
+    }
+}
+
 /// YAML as an editor's language server sees it: plain JSON values.
 fn to_json(node: &Node) -> Value {
     match &node.kind {
@@ -19,12 +32,7 @@ fn to_json(node: &Node) -> Value {
         NodeKind::Map(entries) => Value::Object(
             entries
                 .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_scalar().map(|s| s.value.clone()).unwrap_or_default(),
-                        to_json(v),
-                    )
-                })
+                .map(|(k, v)| (key_text(k), to_json(v)))
                 .collect::<Map<String, Value>>(),
         ),
     }
@@ -70,11 +78,11 @@ steps:
   - id: web
     cmd: nginx
     when: ["-"]
-    detach: true
     keep: true
     ports: ["8080:80"]
     expose: ["80"]
-    timeout: "{{.Values.timeout}}"
+    timeout: {{.Values.timeout}}
+    detach: $yes
     retries: 2
     retryDelay: 1
     retryOnErrors: [refused]
@@ -155,5 +163,18 @@ fn rejects_typos_wrong_types_and_stepless_actions() {
     assert!(
         !errors("version: v1.1.00\nsteps: []\n").is_empty(),
         "the whole version must match"
+    );
+    assert!(
+        !errors("steps:\n  - cmd: x\n    build: -t a .\n").is_empty(),
+        "two kinds in one step"
+    );
+    // A quoted template renders to a string: ACR (and wharf) refuse it in a number.
+    assert!(
+        !errors("steps:\n  - cmd: x\n    timeout: \"{{.Values.t}}\"\n").is_empty(),
+        "a quoted template in a number"
+    );
+    assert!(
+        !errors("steps:\n  - cmd: x\n    timeout: {a: 1}\n").is_empty(),
+        "a mapping that is not a template"
     );
 }
