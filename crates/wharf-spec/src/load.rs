@@ -560,6 +560,7 @@ impl Loader<'_> {
             missing_key: MissingKey::Zero,
             now: self.options.run.date.to_zoned(jiff::tz::TimeZone::UTC),
             env: BTreeMap::new(),
+            host_lookup: None,
         };
         match template.execute(data, &options) {
             Ok(mut out) => {
