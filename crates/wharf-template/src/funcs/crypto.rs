@@ -147,7 +147,7 @@ fn generate_private_key(kind: &str) -> String {
                 Err(e) => format!("failed to generate private key: {e}"),
             }
         }
-        "ecdsa" => match p256::SecretKey::random(&mut OsRng).to_sec1_der() {
+        "ecdsa" => match ec_private_key_der(&p256::SecretKey::random(&mut OsRng)) {
             Ok(der) => pem::encode("EC PRIVATE KEY", &der),
             Err(e) => format!("failed to generate private key: {e}"),
         },
@@ -163,6 +163,23 @@ pub(crate) fn rsa_private_key_pem(key: &rsa::RsaPrivateKey) -> String {
         // Encoding a generated key does not fail; say so if it ever does.
         Err(e) => format!("error pem-encoding key: {e}"),
     }
+}
+
+/// Go's `x509.MarshalECPrivateKey`: SEC 1 with the named curve and the
+/// uncompressed public point.
+fn ec_private_key_der(key: &p256::SecretKey) -> der::Result<Vec<u8>> {
+    use der::Encode;
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+    const P256: der::oid::ObjectIdentifier =
+        der::oid::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+    let private = key.to_bytes();
+    let public = key.public_key().to_encoded_point(false);
+    sec1::EcPrivateKey {
+        private_key: &private,
+        parameters: Some(sec1::EcParameters::NamedCurve(P256)),
+        public_key: Some(public.as_bytes()),
+    }
+    .to_der()
 }
 
 /// Sprig's `DSAKeyFormat`: `SEQUENCE { version 0, P, Q, G, Y, X }`, the
