@@ -45,7 +45,7 @@ pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 pub use kinds::StepKind;
 pub use load::{
     Files, LoadFailure, LoadOptions, Loaded, LocalFiles, SECRET_MASK, SecretFailure,
-    SecretResolver, load, load_task, masked_secrets,
+    SecretResolver, load, load_task, masked_secrets, system_host_lookup,
 };
 pub use outputs::{OutputValue, Outputs};
 pub use resolve::TaskDefaults;
@@ -55,3 +55,4 @@ pub use task::{
     Step, Task, Volume, VolumeMount,
 };
 pub use values::RunInfo;
+pub use wharf_template::HostLookup;

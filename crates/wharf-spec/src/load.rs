@@ -17,7 +17,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use wharf_template::{MissingKey, Options as TemplateOptions, OriginKind, Template, Value};
+use wharf_template::{
+    HostLookup, MissingKey, Options as TemplateOptions, OriginKind, Template, Value,
+};
 
 use crate::alias::{self, Aliases};
 use crate::decode::{Decoder, RawTask, Spanned};
@@ -73,6 +75,28 @@ pub struct LoadOptions {
     pub defaults: TaskDefaults,
     /// Turn warnings into errors.
     pub strict: bool,
+    /// How the template function `getHostByName` resolves names, as ACR does
+    /// with DNS while it renders; `None` makes the function fail. The CLI passes
+    /// [`system_host_lookup`].
+    pub host_lookup: Option<HostLookup>,
+}
+
+/// `getHostByName` through the system resolver (`std::net::ToSocketAddrs`,
+/// the same `getaddrinfo` Go's `net.LookupHost` uses): the addresses of a name,
+/// IPv6 ones without brackets, each once.
+pub fn system_host_lookup() -> HostLookup {
+    HostLookup::new(|name| {
+        use std::net::ToSocketAddrs;
+        let addrs = (name, 0).to_socket_addrs().map_err(|e| e.to_string())?;
+        let mut out: Vec<String> = Vec::new();
+        for a in addrs {
+            let ip = a.ip().to_string();
+            if !out.contains(&ip) {
+                out.push(ip);
+            }
+        }
+        Ok(out)
+    })
 }
 
 /// A loaded task and what was noticed on the way.
@@ -597,6 +621,7 @@ impl Loader<'_> {
             missing_key: MissingKey::Zero,
             now: self.options.run.date.to_zoned(jiff::tz::TimeZone::UTC),
             env: BTreeMap::new(),
+            host_lookup: self.options.host_lookup.clone(),
         };
         match template.execute(data, &options) {
             Ok(mut out) => {
@@ -786,6 +811,47 @@ mod tests {
                 Some("acb.yaml:2:5: error[secret-resolve]: failed to resolve secrets: no network")
             );
         }
+    }
+
+    fn render_with_lookup(lookup: Option<HostLookup>) -> Result<String, String> {
+        let text = "steps:\n  - cmd: busybox ping -c1 {{ getHostByName \"db.internal\" }}\n";
+        let options = LoadOptions {
+            host_lookup: lookup,
+            ..LoadOptions::default()
+        };
+        let files = LocalFiles { base: ".".into() };
+        load("acb.yaml", text, &options, &files, &mut masked_secrets)
+            .map(|l| l.rendered)
+            .map_err(|f| {
+                f.diagnostics
+                    .iter()
+                    .map(|d| d.short(&f.sources))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+    }
+
+    #[test]
+    fn get_host_by_name_uses_the_options_lookup() {
+        let lookup = HostLookup::new(|name| match name {
+            "db.internal" => Ok(vec!["10.9.8.7".into()]),
+            _ => Err("no such host".into()),
+        });
+        let rendered = render_with_lookup(Some(lookup)).unwrap_or_default();
+        assert!(rendered.contains("ping -c1 10.9.8.7\n"), "{rendered}");
+        let err = render_with_lookup(None).err().unwrap_or_default();
+        assert!(err.contains("host name lookups are not enabled"), "{err}");
+    }
+
+    #[test]
+    fn system_host_lookup_resolves_loopback() {
+        let lookup = system_host_lookup();
+        assert_eq!(
+            lookup.lookup("127.0.0.1"),
+            Ok(vec!["127.0.0.1".to_string()])
+        );
+        assert_eq!(lookup.lookup("::1"), Ok(vec!["::1".to_string()]));
+        assert!(lookup.lookup("").is_err());
     }
 
     #[test]

@@ -118,6 +118,7 @@ fn run_case(case: &Case) -> Result<Outcome, String> {
         set: Vec::new(),
         defaults: TaskDefaults::default(),
         strict: false,
+        host_lookup: None,
     };
     let mut secret_values: BTreeMap<String, String> = BTreeMap::new();
     let mut args = case.args.iter();

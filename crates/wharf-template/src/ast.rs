@@ -134,6 +134,8 @@ pub(crate) struct Number {
     pub is_uint: bool,
     pub is_float: bool,
     pub int: i64,
+    /// The value as Go's `Uint64` (when `is_uint`).
+    pub uint: u64,
     pub float: f64,
 }
 
@@ -263,6 +265,7 @@ pub(crate) fn parse_number(text: &str, is_char: bool) -> Result<Number, String> 
         n.int = c as i64;
         n.is_int = true;
         n.is_uint = true;
+        n.uint = c as u64;
         n.float = c as i64 as f64;
         n.is_float = true;
         return Ok(n);
@@ -273,6 +276,7 @@ pub(crate) fn parse_number(text: &str, is_char: bool) -> Result<Number, String> 
     let u = parse_uint(text);
     if let Some(u) = u {
         n.is_uint = true;
+        n.uint = u;
         n.float = u as f64;
     }
     if let Some(i) = parse_int(text) {
@@ -299,6 +303,7 @@ pub(crate) fn parse_number(text: &str, is_char: bool) -> Result<Number, String> 
         }
         if f.fract() == 0.0 && (0.0..1.844_674_407_370_955_2e19).contains(&f) {
             n.is_uint = true;
+            n.uint = f as u64;
         }
     }
     if !n.is_int && !n.is_uint && !n.is_float {

@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use crate::funcs::certs::Certificate;
 use crate::funcs::semver::SemVer;
 use crate::value::Value;
 
@@ -33,6 +34,8 @@ pub(crate) enum Data {
     Map(MapRef),
     Time(Rc<jiff::Zoned>),
     Semver(Rc<SemVer>),
+    /// Sprig's `certificate` struct (`genCA`, `genSignedCert`, ...).
+    Cert(Rc<Certificate>),
 }
 
 impl Data {
@@ -93,6 +96,7 @@ impl Data {
             Data::Map(_) => "map[string]interface {}",
             Data::Time(_) => "time.Time",
             Data::Semver(_) => "*semver.Version",
+            Data::Cert(_) => "sprig.certificate",
         }
     }
 
@@ -108,6 +112,7 @@ impl Data {
             Data::Map(_) => "map",
             Data::Time(_) => "struct",
             Data::Semver(_) => "ptr",
+            Data::Cert(_) => "struct",
         }
     }
 
@@ -121,7 +126,7 @@ impl Data {
             Data::Str(s) => !s.is_empty(),
             Data::List(l) => !l.is_empty(),
             Data::Map(m) => m.try_borrow().map(|m| !m.is_empty()).unwrap_or(true),
-            Data::Time(_) | Data::Semver(_) => true,
+            Data::Time(_) | Data::Semver(_) | Data::Cert(_) => true,
         }
     }
 
@@ -205,6 +210,7 @@ impl Data {
             }
             (Data::Time(a), Data::Time(b)) => a == b,
             (Data::Semver(a), Data::Semver(b)) => a == b,
+            (Data::Cert(a), Data::Cert(b)) => a == b,
             _ => false,
         }
     }

@@ -27,13 +27,16 @@ mod format;
 mod funcs;
 pub mod go;
 mod lexer;
+mod net_url;
 mod output;
 mod parse;
+mod pem;
 mod time_layout;
 mod value;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 pub use funcs::{UNSUPPORTED as UNSUPPORTED_FUNCTIONS, supported_functions};
 pub use output::{Origin, OriginKind, Output};
@@ -87,15 +90,57 @@ pub struct Options {
     pub now: jiff::Zoned,
     /// The environment seen by `env` and `expandenv` (never the process's own).
     pub env: BTreeMap<String, String>,
+    /// How `getHostByName` resolves names; `None` (the default) makes it fail,
+    /// since the engine itself does no I/O.
+    pub host_lookup: Option<HostLookup>,
+}
+
+/// The resolver behind `getHostByName`: a host name to its addresses
+/// (`"10.0.0.1"`, `"::1"`), as Go's `net.LookupHost` returns them, or a reason
+/// it failed.
+///
+/// ```
+/// use wharf_template::{HostLookup, Options, Template, Value};
+/// let lookup = HostLookup::new(|name| match name {
+///     "db.internal" => Ok(vec!["10.1.2.3".to_string()]),
+///     _ => Err("no such host".to_string()),
+/// });
+/// let opts = Options { host_lookup: Some(lookup), ..Options::default() };
+/// let t = Template::parse("t", r#"{{ getHostByName "db.internal" }}"#).unwrap();
+/// assert_eq!(t.execute(&Value::Nil, &opts).unwrap().text, "10.1.2.3");
+/// ```
+#[derive(Clone)]
+pub struct HostLookup(Arc<LookupFn>);
+
+type LookupFn = dyn Fn(&str) -> Result<Vec<String>, String> + Send + Sync;
+
+impl HostLookup {
+    /// Wraps a resolver.
+    pub fn new(f: impl Fn(&str) -> Result<Vec<String>, String> + Send + Sync + 'static) -> Self {
+        HostLookup(Arc::new(f))
+    }
+
+    /// Resolves `name`.
+    pub fn lookup(&self, name: &str) -> Result<Vec<String>, String> {
+        (self.0)(name)
+    }
+}
+
+impl std::fmt::Debug for HostLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HostLookup(..)")
+    }
 }
 
 impl Default for Options {
-    /// `MissingKey::Default`, the current time in UTC, an empty environment.
+    /// `MissingKey::Default`, the current time in UTC, an empty environment,
+    /// no host lookups.
     fn default() -> Self {
         Options {
             missing_key: MissingKey::Default,
             now: jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC),
             env: BTreeMap::new(),
+            host_lookup: None,
         }
     }
 }

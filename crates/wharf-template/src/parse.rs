@@ -590,7 +590,7 @@ impl<'a> Parser<'a> {
                     return Err(self.err_item(
                         &t,
                         format!(
-                            "function {} is a Sprig function wharf does not support",
+                            "function {} exists only in Sprig v3; ACR renders with Sprig v2.22, where it is not defined, and wharf does not implement it",
                             crate::format::quote(&t.val)
                         ),
                     ));

@@ -80,6 +80,7 @@ impl TaskArgs {
                 env: self.env.clone(),
             },
             strict,
+            host_lookup: Some(wharf_spec::system_host_lookup()),
         })
     }
 

@@ -129,7 +129,7 @@ impl<'t> Exec<'t> {
         match (&v, ty) {
             (_, Ty::Reflect) => Ok(v),
             (RVal::Invalid, Ty::Any) => Ok(RVal::Iface(Data::Nil)),
-            (RVal::Invalid, Ty::Map) => Ok(RVal::Plain(Data::Nil)),
+            (RVal::Invalid, Ty::Map | Ty::List) => Ok(RVal::Plain(Data::Nil)),
             (RVal::Invalid, _) => {
                 Err(self.err(sp, ctx, format!("invalid value; expected {}", ty.go_name())))
             }
@@ -169,7 +169,7 @@ impl<'t> Exec<'t> {
                 if ty.can_be_nil() {
                     return Ok(match ty {
                         Ty::Reflect => RVal::Invalid,
-                        Ty::Map => RVal::Plain(Data::Nil),
+                        Ty::Map | Ty::List => RVal::Plain(Data::Nil),
                         _ => RVal::Iface(Data::Nil),
                     });
                 }
@@ -212,6 +212,13 @@ impl<'t> Exec<'t> {
                 Arg::Number(_, num) if num.is_int => Ok(RVal::Plain(Data::Int(num.int))),
                 _ => Err(found("integer")),
             },
+            // reflect's SetUint truncates to the parameter's width.
+            Ty::Uint32 => match n {
+                Arg::Number(_, num) if num.is_uint => {
+                    Ok(RVal::Plain(Data::Int(i64::from(num.uint as u32))))
+                }
+                _ => Err(found("unsigned integer")),
+            },
             Ty::Str => match n {
                 Arg::Str { val, .. } => Ok(RVal::Plain(Data::str(val))),
                 _ => Err(found("string")),
@@ -226,7 +233,7 @@ impl<'t> Exec<'t> {
                     format!("can't handle assignment of {n} to empty interface argument"),
                 )),
             },
-            Ty::Map | Ty::Time => Err(self.err(
+            Ty::Map | Ty::Time | Ty::List | Ty::Cert => Err(self.err(
                 sp,
                 &n.to_string(),
                 format!("can't handle {n} for arg of type {}", ty.go_name()),

@@ -501,6 +501,18 @@ impl<'t> Exec<'t> {
             return self.eval_method(dot, &d, name, node, rest, fin);
         }
         let has_args = args.len() > 1 || fin.is_some();
+        if let Data::Cert(c) = &d
+            && let Some(v) = c.field(name)
+        {
+            if has_args {
+                return Err(self.err(
+                    sp,
+                    &node.to_string(),
+                    format!("{name} has arguments but cannot be invoked as function"),
+                ));
+            }
+            return Ok(RVal::Plain(Data::str(v)));
+        }
         if let Data::Map(_) = &d {
             if has_args {
                 return Err(self.err(

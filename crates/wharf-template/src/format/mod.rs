@@ -124,6 +124,25 @@ pub(crate) fn print_arg(out: &mut String, v: &Data, verb: char, f: Flags, depth:
             stringer(out, &s, verb, f, v)
         }
         Data::Semver(sv) => stringer(out, &sv.to_string(), verb, f, v),
+        Data::Cert(c) => {
+            if f.sharp_v && verb == 'v' {
+                go_syntax(out, v, depth);
+                return;
+            }
+            // Go's printValue for a struct: `{field field}`, `%+v` names them.
+            out.push('{');
+            for (i, (name, value)) in c.fields().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                if f.plus {
+                    out.push_str(name);
+                    out.push(':');
+                }
+                printf::fmt_string(out, value, verb, f, &Data::str(value));
+            }
+            out.push('}');
+        }
         Data::List(l) => {
             if f.sharp_v && verb == 'v' {
                 out.push_str("[]interface {}{");
@@ -203,6 +222,18 @@ fn go_syntax(out: &mut String, v: &Data, depth: usize) {
             }
             out.push('}');
         }
+        Data::Cert(c) => {
+            out.push_str("sprig.certificate{");
+            for (i, (name, value)) in c.fields().into_iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(name);
+                out.push(':');
+                out.push_str(&quote(value));
+            }
+            out.push('}');
+        }
         other => print_arg(out, other, 'v', Flags::default(), depth + 1),
     }
 }
@@ -220,6 +251,23 @@ pub(crate) fn quote_with(s: &str, q: char, ascii_only: bool) -> String {
         push_escaped(&mut out, c, q, ascii_only);
     }
     out.push(q);
+    out
+}
+
+/// Go's `strconv.Quote` of a byte string that may not be UTF-8: invalid bytes
+/// are written `\xNN`.
+pub(crate) fn quote_bytes(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len() + 2);
+    out.push('"');
+    for chunk in b.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            push_escaped(&mut out, c, '"', false);
+        }
+        for x in chunk.invalid() {
+            out.push_str(&format!("\\x{x:02x}"));
+        }
+    }
+    out.push('"');
     out
 }
 

@@ -269,6 +269,7 @@ fn eq_pair(x: Option<&Data>, y: Option<&Data>) -> Result<bool, String> {
             }
             (Data::Time(p), Data::Time(q)) => p == q,
             (Data::Semver(p), Data::Semver(q)) => std::rc::Rc::ptr_eq(p, q),
+            (Data::Cert(p), Data::Cert(q)) => p == q,
             _ => {
                 return Err(format!(
                     "non-comparable types {}: {}, {}: {}",

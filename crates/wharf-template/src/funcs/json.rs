@@ -59,6 +59,7 @@ impl Writer<'_> {
             Data::Str(s) => string(self.out, s, self.esc),
             Data::Time(z) => string(self.out, &crate::time_layout::rfc3339_nano(z), self.esc),
             Data::Semver(v) => string(self.out, &v.to_string(), self.esc),
+            Data::Cert(c) => self.write(&c.to_map(), depth)?,
             Data::List(l) => {
                 if l.is_empty() {
                     self.out.push_str("[]");

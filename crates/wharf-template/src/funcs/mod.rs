@@ -5,7 +5,9 @@
 //! handling) before the implementation runs.
 
 pub(crate) mod builtins;
+pub(crate) mod certs;
 pub(crate) mod convert;
+pub(crate) mod crypto;
 pub(crate) mod dates;
 pub(crate) mod defaults;
 pub(crate) mod dicts;
@@ -13,11 +15,13 @@ pub(crate) mod encoding;
 pub(crate) mod json;
 pub(crate) mod lists;
 pub(crate) mod math;
+pub(crate) mod network;
 pub(crate) mod paths;
 pub(crate) mod reflect;
 pub(crate) mod regex;
 pub(crate) mod semver;
 pub(crate) mod strings;
+pub(crate) mod urls;
 
 use crate::Options;
 use crate::data::{Data, RVal};
@@ -37,6 +41,12 @@ pub(crate) enum Ty {
     Map,
     /// `time.Time`
     Time,
+    /// `[]interface{}`
+    List,
+    /// `uint32`: only untyped number constants convert to it.
+    Uint32,
+    /// Sprig's `certificate` struct.
+    Cert,
 }
 
 impl Ty {
@@ -51,6 +61,9 @@ impl Ty {
             Ty::Bool => "bool",
             Ty::Map => "map[string]interface {}",
             Ty::Time => "time.Time",
+            Ty::List => "[]interface {}",
+            Ty::Uint32 => "uint32",
+            Ty::Cert => "sprig.certificate",
         }
     }
 
@@ -65,12 +78,14 @@ impl Ty {
                 | (Ty::Bool, Data::Bool(_))
                 | (Ty::Map, Data::Map(_))
                 | (Ty::Time, Data::Time(_))
+                | (Ty::List, Data::List(_))
+                | (Ty::Cert, Data::Cert(_))
         )
     }
 
     /// Go's `canBeNil`.
     pub(crate) fn can_be_nil(self) -> bool {
-        matches!(self, Ty::Any | Ty::Reflect | Ty::Map)
+        matches!(self, Ty::Any | Ty::Reflect | Ty::Map | Ty::List)
     }
 }
 
@@ -127,30 +142,19 @@ pub(crate) enum Lookup {
     Unknown,
 }
 
-/// Sprig functions that wharf does not implement (crypto, network, randomness
-/// with side effects on security).
+/// Sprig v3 functions that wharf does not implement. ACR (Sprig v2.22) lacks
+/// them too, so a task that calls one fails there as well.
 pub const UNSUPPORTED: &[&str] = &[
-    "genPrivateKey",
-    "derivePassword",
-    "buildCustomCert",
-    "genCA",
     "genCAWithKey",
-    "genSelfSignedCert",
     "genSelfSignedCertWithKey",
-    "genSignedCert",
     "genSignedCertWithKey",
-    "encryptAES",
-    "decryptAES",
-    "getHostByName",
     "bcrypt",
     "htpasswd",
     "randBytes",
     "randSeededNumeric",
-    "urlParse",
-    "urlJoin",
 ];
 
-fn tables() -> [&'static [FuncDef]; 12] {
+fn tables() -> [&'static [FuncDef]; 16] {
     [
         builtins::FUNCS,
         strings::FUNCS,
@@ -164,6 +168,10 @@ fn tables() -> [&'static [FuncDef]; 12] {
         regex::FUNCS,
         reflect::FUNCS,
         paths::FUNCS,
+        urls::FUNCS,
+        crypto::FUNCS,
+        certs::FUNCS,
+        network::FUNCS,
     ]
 }
 
