@@ -324,6 +324,7 @@ impl<'a> Decoder<'a> {
                 Resolved::Null => Value::Null,
                 Resolved::Bool(b) => Value::Bool(b),
                 Resolved::Int(i) => Value::from(i),
+                Resolved::Uint(u) => Value::from(u),
                 Resolved::Float(f) => serde_json::Number::from_f64(f)
                     .map_or_else(|| Value::String(s.value.clone()), Value::Number),
                 Resolved::Str(text) => Value::String(text),
@@ -625,6 +626,16 @@ impl<'a> Decoder<'a> {
         match node.as_scalar().map(|s| (s, s.resolve())) {
             Some((_, Resolved::Null)) => None,
             Some((_, Resolved::Int(i))) => Some(Spanned::new(i, self.locate(node.span))),
+            Some((s, Resolved::Uint(_))) => {
+                self.report(
+                    Diagnostic::error(
+                        "wrong-type",
+                        format!("{} takes an int, and {} is too large for one", subject(key), s.value),
+                    ),
+                    node.span,
+                );
+                None
+            }
             // yaml.v2 stores a float in an int field when it fits, dropping the fraction.
             Some((s, Resolved::Float(f))) if fits_i64(f) => {
                 let i = f.trunc() as i64;

@@ -95,6 +95,7 @@ pub fn yaml_to_value(node: &Node) -> Value {
             Resolved::Null => Value::Nil,
             Resolved::Bool(b) => Value::Bool(b),
             Resolved::Int(i) => Value::Int(i),
+            Resolved::Uint(u) => Value::Uint(u),
             Resolved::Float(f) => Value::Float(f),
             Resolved::Str(text) => Value::String(text),
         },

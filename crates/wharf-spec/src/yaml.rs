@@ -59,6 +59,8 @@ pub enum Resolved {
     Bool(bool),
     /// A decimal, hex (`0x`), octal (`0` or `0o`) or binary (`0b`) integer; `_` ignored.
     Int(i64),
+    /// An integer above int64's range that fits uint64 (yaml.v2 then makes a uint64).
+    Uint(u64),
     /// A float, `.inf` or `.nan`.
     Float(f64),
     /// Anything else.
@@ -72,6 +74,7 @@ impl Resolved {
             Resolved::Null => "null",
             Resolved::Bool(_) => "bool",
             Resolved::Int(_) => "int",
+            Resolved::Uint(_) => "uint64",
             Resolved::Float(_) => "float",
             Resolved::Str(_) => "str",
         }
@@ -120,6 +123,9 @@ fn resolve_plain(text: &str) -> Resolved {
         let plain: String = text.chars().filter(|&c| c != '_').collect();
         if let Some(i) = wharf_template::go::parse_int(&plain) {
             return Resolved::Int(i);
+        }
+        if let Some(u) = wharf_template::go::parse_uint(&plain) {
+            return Resolved::Uint(u);
         }
         if is_go_float(&plain)
             && let Ok(f) = plain.parse::<f64>()
@@ -498,7 +504,7 @@ impl Node {
             NodeKind::Scalar(s) => match s.resolve() {
                 Resolved::Null => "null".into(),
                 Resolved::Bool(_) => "a boolean".into(),
-                Resolved::Int(_) => "an integer".into(),
+                Resolved::Int(_) | Resolved::Uint(_) => "an integer".into(),
                 Resolved::Float(_) => "a number".into(),
                 Resolved::Str(_) => "a string".into(),
             },

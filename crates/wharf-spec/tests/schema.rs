@@ -25,6 +25,7 @@ fn to_json(node: &Node) -> Value {
             Resolved::Null => Value::Null,
             Resolved::Bool(b) => Value::Bool(b),
             Resolved::Int(i) => Value::Number(i.into()),
+            Resolved::Uint(u) => Value::Number(u.into()),
             Resolved::Float(f) => Number::from_f64(f).map_or(Value::Null, Value::Number),
             Resolved::Str(s) => Value::String(s),
         },

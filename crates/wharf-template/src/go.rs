@@ -20,6 +20,11 @@ pub fn parse_int(s: &str) -> Option<i64> {
     crate::ast::parse_int(s)
 }
 
+/// Go's `strconv.ParseUint(s, 0, 64)`.
+pub fn parse_uint(s: &str) -> Option<u64> {
+    crate::ast::parse_uint(s)
+}
+
 /// Go's `path.Clean`: the shortest lexically equivalent slash-separated path.
 ///
 /// ```

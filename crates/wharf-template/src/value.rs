@@ -14,6 +14,8 @@ pub enum Value {
     Bool(bool),
     /// An integer (`int`/`int64`).
     Int(i64),
+    /// A `uint64` above int64's range (yaml.v2 decodes such integers so).
+    Uint(u64),
     /// A `float64`.
     Float(f64),
     /// A `string`.
@@ -33,6 +35,7 @@ impl From<serde_json::Value> for Value {
             serde_json::Value::Bool(b) => Value::Bool(b),
             serde_json::Value::Number(n) => match n.as_i64() {
                 Some(i) => Value::Int(i),
+                None if n.as_u64().is_some() => Value::Uint(n.as_u64().unwrap_or(0)),
                 None => Value::Float(n.as_f64().unwrap_or(0.0)),
             },
             serde_json::Value::String(s) => Value::String(s),
@@ -76,6 +79,7 @@ impl Value {
             Value::Nil => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Int(i) => serde_json::Value::from(*i),
+            Value::Uint(u) => serde_json::Value::from(*u),
             Value::Float(f) => serde_json::Number::from_f64(*f)
                 .map(serde_json::Value::Number)
                 .unwrap_or(serde_json::Value::Null),

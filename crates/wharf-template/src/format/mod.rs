@@ -117,6 +117,7 @@ pub(crate) fn print_arg(out: &mut String, v: &Data, verb: char, f: Flags, depth:
             _ => bad_verb(out, v, verb),
         },
         Data::Int(i) => printf::fmt_integer(out, *i, verb, f, v),
+        Data::Uint(u) => printf::fmt_unsigned(out, *u, verb, f, v),
         Data::Float(x) => printf::fmt_float(out, *x, verb, f, v),
         Data::Str(s) => printf::fmt_string(out, s, verb, f, v),
         Data::Time(z) => {

@@ -226,6 +226,23 @@ fn int_from_arg(args: &[Data], arg_num: usize) -> (i64, bool, usize) {
 
 /// Integer verbs.
 pub(crate) fn fmt_integer(out: &mut String, v: i64, verb: char, f: Flags, orig: &Data) {
+    fmt_magnitude(out, v < 0, v.unsigned_abs(), verb, f, orig);
+}
+
+/// A `uint64` as Go's fmt prints it.
+pub(crate) fn fmt_unsigned(out: &mut String, v: u64, verb: char, f: Flags, orig: &Data) {
+    fmt_magnitude(out, false, v, verb, f, orig);
+}
+
+/// An integer given by its sign and magnitude.
+fn fmt_magnitude(out: &mut String, negative: bool, u: u64, verb: char, f: Flags, orig: &Data) {
+    // The value's bits, as Go's %U shows a negative int (two's complement).
+    let bits = if negative { u.wrapping_neg() } else { u };
+    let code = if negative {
+        None
+    } else {
+        u32::try_from(u).ok()
+    };
     let (base, upper) = match verb {
         'v' | 'd' => (10, false),
         'b' => (2, false),
@@ -233,18 +250,12 @@ pub(crate) fn fmt_integer(out: &mut String, v: i64, verb: char, f: Flags, orig: 
         'x' => (16, false),
         'X' => (16, true),
         'c' => {
-            let c = u32::try_from(v)
-                .ok()
-                .and_then(char::from_u32)
-                .unwrap_or('\u{FFFD}');
+            let c = code.and_then(char::from_u32).unwrap_or('\u{FFFD}');
             pad(out, &c.to_string(), f);
             return;
         }
         'q' => {
-            let c = u32::try_from(v)
-                .ok()
-                .and_then(char::from_u32)
-                .unwrap_or('\u{FFFD}');
+            let c = code.and_then(char::from_u32).unwrap_or('\u{FFFD}');
             let s = if f.sharp && super::is_print(c) && c != '\'' {
                 format!("'{c}'")
             } else {
@@ -254,9 +265,9 @@ pub(crate) fn fmt_integer(out: &mut String, v: i64, verb: char, f: Flags, orig: 
             return;
         }
         'U' => {
-            let mut s = format!("U+{:04X}", v);
+            let mut s = format!("U+{bits:04X}");
             if f.sharp
-                && let Some(c) = u32::try_from(v).ok().and_then(char::from_u32)
+                && let Some(c) = code.and_then(char::from_u32)
                 && super::is_print(c)
             {
                 s.push_str(&format!(" '{c}'"));
@@ -269,8 +280,6 @@ pub(crate) fn fmt_integer(out: &mut String, v: i64, verb: char, f: Flags, orig: 
             return;
         }
     };
-    let negative = v < 0;
-    let u = v.unsigned_abs();
     if let Some(0) = f.prec
         && u == 0
     {

@@ -226,6 +226,7 @@ enum Kind {
     Invalid,
     Bool,
     Int,
+    Uint,
     Float,
     Str,
     Other,
@@ -236,6 +237,7 @@ fn kind(d: Option<&Data>) -> Kind {
         None | Some(Data::Nil) => Kind::Invalid,
         Some(Data::Bool(_)) => Kind::Bool,
         Some(Data::Int(_)) => Kind::Int,
+        Some(Data::Uint(_)) => Kind::Uint,
         Some(Data::Float(_)) => Kind::Float,
         Some(Data::Str(_)) => Kind::Str,
         Some(_) => Kind::Other,
@@ -245,8 +247,28 @@ fn kind(d: Option<&Data>) -> Kind {
 const BAD_CMP: &str = "incompatible types for comparison";
 const BAD_CMP_TYPE: &str = "invalid type for comparison";
 
+/// Go compares an int and a uint by value (a negative int is less than any uint).
+fn int_uint(x: Option<&Data>, y: Option<&Data>) -> Option<std::cmp::Ordering> {
+    match (x, y) {
+        (Some(Data::Int(a)), Some(Data::Uint(b))) => Some(if *a < 0 {
+            std::cmp::Ordering::Less
+        } else {
+            a.unsigned_abs().cmp(b)
+        }),
+        (Some(Data::Uint(a)), Some(Data::Int(b))) => Some(if *b < 0 {
+            std::cmp::Ordering::Greater
+        } else {
+            a.cmp(&b.unsigned_abs())
+        }),
+        _ => None,
+    }
+}
+
 fn eq_pair(x: Option<&Data>, y: Option<&Data>) -> Result<bool, String> {
     let (k1, k2) = (kind(x), kind(y));
+    if let Some(order) = int_uint(x, y) {
+        return Ok(order == std::cmp::Ordering::Equal);
+    }
     if k1 != k2 {
         if k1 != Kind::Invalid && k2 != Kind::Invalid {
             return Err(BAD_CMP.into());
@@ -256,6 +278,7 @@ fn eq_pair(x: Option<&Data>, y: Option<&Data>) -> Result<bool, String> {
     Ok(match (x, y) {
         (Some(Data::Bool(a)), Some(Data::Bool(b))) => a == b,
         (Some(Data::Int(a)), Some(Data::Int(b))) => a == b,
+        (Some(Data::Uint(a)), Some(Data::Uint(b))) => a == b,
         (Some(Data::Float(a)), Some(Data::Float(b))) => a == b,
         (Some(Data::Str(a)), Some(Data::Str(b))) => a == b,
         (None | Some(Data::Nil), None | Some(Data::Nil)) => true,
@@ -309,11 +332,15 @@ fn less(x: Option<&Data>, y: Option<&Data>) -> Result<bool, String> {
             return Err(BAD_CMP_TYPE.into());
         }
     }
+    if let Some(order) = int_uint(x, y) {
+        return Ok(order == std::cmp::Ordering::Less);
+    }
     if k1 != k2 {
         return Err(BAD_CMP.into());
     }
     match (x, y) {
         (Some(Data::Int(a)), Some(Data::Int(b))) => Ok(a < b),
+        (Some(Data::Uint(a)), Some(Data::Uint(b))) => Ok(a < b),
         (Some(Data::Float(a)), Some(Data::Float(b))) => Ok(a < b),
         (Some(Data::Str(a)), Some(Data::Str(b))) => Ok(a < b),
         _ => Err(BAD_CMP_TYPE.into()),

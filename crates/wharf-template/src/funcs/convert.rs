@@ -17,6 +17,8 @@ pub(crate) fn to_int64(v: &Data) -> i64 {
     match v {
         Data::Str(s) => s.parse::<i64>().unwrap_or(0),
         Data::Int(i) => *i,
+        // cast.ToInt64 converts a uint64 as Go does: the bits, wrapped.
+        Data::Uint(u) => i64::from_ne_bytes(u.to_ne_bytes()),
         Data::Float(f) => float_to_int(*f),
         Data::Bool(b) => i64::from(*b),
         _ => 0,
@@ -37,6 +39,7 @@ pub(crate) fn to_float64(v: &Data) -> f64 {
     match v {
         Data::Str(s) => parse_go_float(s).unwrap_or(0.0),
         Data::Int(i) => *i as f64,
+        Data::Uint(u) => *u as f64,
         Data::Float(f) => *f,
         Data::Bool(b) => f64::from(u8::from(*b)),
         _ => 0.0,

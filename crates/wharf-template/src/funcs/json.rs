@@ -55,6 +55,7 @@ impl Writer<'_> {
             Data::Nil => self.out.push_str("null"),
             Data::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
             Data::Int(i) => self.out.push_str(&i.to_string()),
+            Data::Uint(u) => self.out.push_str(&u.to_string()),
             Data::Float(f) => self.out.push_str(&float(*f)?),
             Data::Str(s) => string(self.out, s, self.esc),
             Data::Time(z) => string(self.out, &crate::time_layout::rfc3339_nano(z), self.esc),
