@@ -50,6 +50,9 @@ pub fn acr_compatibility(loaded: &Loaded) -> Diagnostics {
             _ => {}
         }
     }
+    for d in &loaded.acr_differences {
+        out.push(d.clone());
+    }
     if let Some(span) = long_line(loaded.sources.get(file).text()) {
         let message = if loaded.aliases_enabled {
             "this line is 64 KiB or longer: ACR's line scanner stops here, so az acr run drops it and the rest of the file".to_string()

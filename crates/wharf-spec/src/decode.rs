@@ -630,7 +630,11 @@ impl<'a> Decoder<'a> {
                 self.report(
                     Diagnostic::error(
                         "wrong-type",
-                        format!("{} takes an int, and {} is too large for one", subject(key), s.value),
+                        format!(
+                            "{} takes an int, and {} is too large for one",
+                            subject(key),
+                            s.value
+                        ),
                     ),
                     node.span,
                 );

@@ -118,6 +118,9 @@ pub struct Loaded {
     pub raw: RawTask,
     /// The text YAML parsed: after comment stripping, aliases and templates.
     pub rendered: String,
+    /// Template calls whose result ACR's engine would give differently (for
+    /// `wharf validate --acr`), placed in the task file.
+    pub acr_differences: Vec<Diagnostic>,
 }
 
 /// Loading failed; `diagnostics` holds at least one error.
@@ -206,6 +209,7 @@ pub fn load(
         files,
         sources: &mut sources,
         diags: &mut diags,
+        acr_differences: Vec::new(),
     }
     .run(text, secrets);
     match result {
@@ -245,6 +249,8 @@ struct Loader<'a> {
     files: &'a dyn Files,
     sources: &'a mut SourceFiles,
     diags: &'a mut Diagnostics,
+    /// The last render's calls whose result ACR would give differently.
+    acr_differences: Vec<Diagnostic>,
 }
 
 /// The text after the alias pass, with what the alias pass produced.
@@ -367,6 +373,7 @@ impl Loader<'_> {
             aliases_enabled,
             raw,
             rendered: rendered.into_text(),
+            acr_differences: std::mem::take(&mut self.acr_differences),
         })
     }
 
@@ -625,6 +632,15 @@ impl Loader<'_> {
         };
         match template.execute(data, &options) {
             Ok(mut out) => {
+                self.acr_differences = out
+                    .acr_differences
+                    .iter()
+                    .map(|d| {
+                        let span = chain.map_span(Span::new(d.src_start, d.src_start + d.src_len));
+                        Diagnostic::warning("acr-template", d.message.clone())
+                            .at(self.task_file, span)
+                    })
+                    .collect();
                 out.remove_all("<no value>");
                 let mut mapped = MappedText::new();
                 for o in &out.origins {

@@ -39,7 +39,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 pub use funcs::{UNSUPPORTED as UNSUPPORTED_FUNCTIONS, supported_functions};
-pub use output::{Origin, OriginKind, Output};
+pub use output::{AcrDifference, Origin, OriginKind, Output};
 pub use value::Value;
 
 /// Stack size of the thread that parses and executes (deep nesting stays safe).

@@ -32,6 +32,20 @@ pub struct Output {
     pub text: String,
     /// Origins covering `text` without gaps or overlaps.
     pub origins: Vec<Origin>,
+    /// Calls whose result differs from what ACR's engine would give.
+    pub acr_differences: Vec<AcrDifference>,
+}
+
+/// A call whose result differs from what ACR's engine gives for it: wharf keeps its
+/// sound behaviour; `wharf validate --acr` reports the place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AcrDifference {
+    /// Start of the call in the template text.
+    pub src_start: usize,
+    /// Length of the call in the template text.
+    pub src_len: usize,
+    /// What ACR would do.
+    pub message: String,
 }
 
 impl Output {

@@ -447,3 +447,31 @@ fn a_build_without_context_names_the_value_that_rendered_empty() {
     // The step is a build step whose arguments failed: no word about `cache`.
     assert!(!err.contains("only applies to build steps"), "{err}");
 }
+
+#[test]
+fn validate_acr_says_what_acrs_b64enc_makes_of_a_number() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(
+        dir.path(),
+        "acb.yaml",
+        "steps:\n  - cmd: busybox echo {{ .Values.n | b64enc }} {{ b64enc \"text\" }}\n",
+    );
+    let out = run(wharf()
+        .current_dir(dir.path())
+        .args(["validate", "--acr", "--set", "n=12"]));
+    let err = text(&out.stderr);
+    // --set values are strings: no difference there.
+    assert!(err.contains("az acr run should behave the same"), "{err}");
+    write(dir.path(), "values.yaml", "n: 12\n");
+    let out =
+        run(wharf()
+            .current_dir(dir.path())
+            .args(["validate", "--acr", "--values", "values.yaml"]));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("b64enc of a value of type int: ACR encodes the text `<int Value>` (PGludCBWYWx1ZT4=), not the value"),
+        "{err}"
+    );
+    assert!(err.contains("acb.yaml:2:"), "{err}");
+    assert_eq!(err.matches("[acr-template]").count(), 1, "{err}");
+}

@@ -4,6 +4,7 @@ use super::{E, Exec, methods};
 use crate::ast::{Arg, Sp};
 use crate::data::{Data, RVal};
 use crate::funcs::{Ctx, FuncDef, Imp, Ty};
+use crate::output::AcrDifference;
 
 impl<'t> Exec<'t> {
     /// Calls `f` with the template arguments `args` (the function word excluded)
@@ -71,8 +72,16 @@ impl<'t> Exec<'t> {
         let Imp::Call(imp) = f.imp else {
             return Ok(RVal::Invalid);
         };
-        let mut ctx = Ctx { opts: self.opts };
-        match imp(&mut ctx, argv) {
+        let mut ctx = Ctx::new(self.opts);
+        let result = imp(&mut ctx, argv);
+        for message in ctx.acr_differences {
+            self.out.acr_differences.push(AcrDifference {
+                src_start: call_sp.start,
+                src_len: call_sp.end.saturating_sub(call_sp.start),
+                message,
+            });
+        }
+        match result {
             Ok(RVal::Plain(Data::Nil)) => Ok(RVal::Iface(Data::Nil)),
             Ok(v) => Ok(v),
             Err(msg) => Err(self.err(call_sp, call_ctx, format!("error calling {name}: {msg}"))),

@@ -294,7 +294,7 @@ mod tests {
 
     fn decrypt(password: &str, crypt: &str) -> Result<String, String> {
         let opts = crate::Options::default();
-        let mut ctx = Ctx { opts: &opts };
+        let mut ctx = Ctx::new(&opts);
         let args = vec![
             RVal::Plain(crate::data::Data::str(password)),
             RVal::Plain(crate::data::Data::str(crypt)),

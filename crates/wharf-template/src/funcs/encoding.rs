@@ -43,10 +43,22 @@ pub(crate) const FUNCS: &[FuncDef] = &[
     def("uuidv4", &[], None, V2, |_, _| ok_s(uuidv4())),
 ];
 
-fn b64enc(_: &mut Ctx<'_>, x: Vec<RVal>) -> Result<RVal, String> {
+fn b64enc(ctx: &mut Ctx<'_>, x: Vec<RVal>) -> Result<RVal, String> {
     match a(&x, 0) {
         Data::Nil => ok_s(""),
-        d => ok_s(STANDARD.encode(strval(&d).as_bytes())),
+        d => {
+            if !matches!(d, Data::Str(_)) {
+                // ACR's override encodes reflect.Value.String() of its argument, which
+                // for anything but a string is `<T Value>`.
+                let shown = format!("<{} Value>", d.type_name());
+                ctx.acr_differences.push(format!(
+                    "b64enc of a value of type {}: ACR encodes the text `{shown}` ({}), not the value",
+                    d.type_name(),
+                    STANDARD.encode(shown.as_bytes())
+                ));
+            }
+            ok_s(STANDARD.encode(strval(&d).as_bytes()))
+        }
     }
 }
 

@@ -132,6 +132,19 @@ pub(crate) struct FuncDef {
 /// Execution context handed to functions.
 pub(crate) struct Ctx<'a> {
     pub opts: &'a Options,
+    /// Where this call's result differs from what ACR's engine would give (wharf's
+    /// sound behaviour kept), for `wharf validate --acr`.
+    pub acr_differences: Vec<String>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context with these options.
+    pub(crate) fn new(opts: &'a Options) -> Ctx<'a> {
+        Ctx {
+            opts,
+            acr_differences: Vec::new(),
+        }
+    }
 }
 
 /// Result of looking a name up.

@@ -167,7 +167,7 @@ mod tests {
     fn expands() {
         let mut o = crate::Options::default();
         o.env.insert("A".into(), "1".into());
-        let c = Ctx { opts: &o };
+        let c = Ctx::new(&o);
         assert_eq!(expand_env(&c, "x$A-${A}-$B-$-${}$"), "x1-1--$");
     }
 }
