@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use wharf_spec::{Outputs, Step, StepKind};
 
 use crate::event::{RunStatus, StepResult, Stream};
+use crate::mask::Masker;
 
 /// A boxed future, so that [`Executor`] can be a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -201,6 +202,11 @@ pub struct StepContext {
     pub cancel: CancellationToken,
     /// For a `notify:` entry, how the run went.
     pub run: Option<Arc<RunSummary>>,
+    /// The run's secret masker: a value the executor learns to be secret while it
+    /// runs the step (a build secret read from a file) is [added](Masker::add) here
+    /// before it could reach any output, and is masked in everything the run emits
+    /// from then on.
+    pub masker: Masker,
 }
 
 /// Runs steps. Implemented by the Docker executor and the plugin host; tests may

@@ -5,7 +5,7 @@
 //! that grows too long without a newline is flushed in pieces that never cut through
 //! a possible secret.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// What replaces a secret in output.
 pub const MASK: &str = "***";
@@ -16,11 +16,13 @@ pub const MIN_LINE_PART: usize = 4;
 /// Flush a line without a newline once it grows past this many bytes.
 const MAX_PENDING: usize = 16 * 1024;
 
-/// The secret values to hide. Cheap to clone.
+/// The secret values to hide. Cheap to clone; clones share their values, so a value
+/// [added](Masker::add) through one (by an executor that learns a secret while a step
+/// runs) is masked by all of them from then on.
 #[derive(Clone, Debug, Default)]
 pub struct Masker {
     /// Longest first, so that a secret containing another is masked whole.
-    needles: Arc<Vec<Vec<u8>>>,
+    needles: Arc<RwLock<Arc<Vec<Vec<u8>>>>>,
 }
 
 impl Masker {
@@ -34,7 +36,21 @@ impl Masker {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut needles: Vec<Vec<u8>> = Vec::new();
+        let masker = Masker::default();
+        masker.add(secrets);
+        masker
+    }
+
+    /// Masks `secrets` too (with the rules of [`Masker::new`]), in this masker and
+    /// every clone of it, from now on.
+    pub fn add<I, S>(&self, secrets: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut slot = self.needles.write().unwrap_or_else(PoisonError::into_inner);
+        let mut needles: Vec<Vec<u8>> = slot.as_ref().clone();
+        let before = needles.len();
         let mut add = |part: &str| {
             if !part.is_empty() && !needles.iter().any(|n| n == part.as_bytes()) {
                 needles.push(part.as_bytes().to_vec());
@@ -54,64 +70,66 @@ impl Masker {
                 }
             }
         }
-        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
-        Masker {
-            needles: Arc::new(needles),
+        if needles.len() != before {
+            needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+            *slot = Arc::new(needles);
         }
+    }
+
+    /// The values to mask now.
+    fn needles(&self) -> Arc<Vec<Vec<u8>>> {
+        Arc::clone(&self.needles.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Whether there is nothing to mask.
     pub fn is_empty(&self) -> bool {
-        self.needles.is_empty()
-    }
-
-    fn longest(&self) -> usize {
-        self.needles.first().map_or(0, Vec::len)
+        self.needles().is_empty()
     }
 
     /// Masks every secret in `text`.
     pub fn mask(&self, text: &str) -> String {
-        if self.is_empty() {
+        let needles = self.needles();
+        if needles.is_empty() {
             return text.to_string();
         }
-        String::from_utf8_lossy(&self.mask_bytes(text.as_bytes())).into_owned()
+        String::from_utf8_lossy(&mask_bytes(&needles, text.as_bytes())).into_owned()
     }
+}
 
-    fn mask_bytes(&self, bytes: &[u8]) -> Vec<u8> {
-        if self.is_empty() {
-            return bytes.to_vec();
-        }
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut last = 0;
-        for (start, end) in self.occurrences(bytes) {
-            out.extend_from_slice(&bytes[last..start]);
-            out.extend_from_slice(MASK.as_bytes());
-            last = end;
-        }
-        out.extend_from_slice(&bytes[last..]);
-        out
+fn mask_bytes(needles: &[Vec<u8>], bytes: &[u8]) -> Vec<u8> {
+    if needles.is_empty() {
+        return bytes.to_vec();
     }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut last = 0;
+    for (start, end) in occurrences(needles, bytes) {
+        out.extend_from_slice(&bytes[last..start]);
+        out.extend_from_slice(MASK.as_bytes());
+        last = end;
+    }
+    out.extend_from_slice(&bytes[last..]);
+    out
+}
 
-    /// Occurrences of secrets in `bytes`, as `[start, end)` ranges, left to right
-    /// (the longest secret wins where several start at the same byte).
-    fn occurrences(&self, bytes: &[u8]) -> Vec<(usize, usize)> {
-        let mut found = Vec::new();
-        if self.is_empty() {
-            return found;
-        }
-        let mut i = 0;
-        'outer: while i < bytes.len() {
-            for needle in self.needles.iter() {
-                if bytes[i..].starts_with(needle) {
-                    found.push((i, i + needle.len()));
-                    i += needle.len();
-                    continue 'outer;
-                }
+/// Occurrences of `needles` (longest first) in `bytes`, as `[start, end)` ranges, left
+/// to right (the longest secret wins where several start at the same byte).
+fn occurrences(needles: &[Vec<u8>], bytes: &[u8]) -> Vec<(usize, usize)> {
+    let mut found = Vec::new();
+    if needles.is_empty() {
+        return found;
+    }
+    let mut i = 0;
+    'outer: while i < bytes.len() {
+        for needle in needles {
+            if bytes[i..].starts_with(needle) {
+                found.push((i, i + needle.len()));
+                i += needle.len();
+                continue 'outer;
             }
-            i += 1;
         }
-        found
+        i += 1;
     }
+    found
 }
 
 /// Turns a stream of byte chunks into masked lines.
@@ -161,15 +179,16 @@ impl LineScrubber {
 
     fn take_all(&mut self) -> String {
         let line = std::mem::take(&mut self.pending);
-        String::from_utf8_lossy(&self.masker.mask_bytes(&line)).into_owned()
+        String::from_utf8_lossy(&mask_bytes(&self.masker.needles(), &line)).into_owned()
     }
 
     /// Takes a prefix of a long pending line that cannot contain the start of a secret
     /// that continues in bytes not yet seen, and no cut secret.
     fn take_safe_prefix(&mut self) -> String {
-        let keep = self.masker.longest().saturating_sub(1);
+        let needles = self.masker.needles();
+        let keep = needles.first().map_or(0, Vec::len).saturating_sub(1);
         let mut cut = self.pending.len() - keep.min(self.pending.len());
-        for (start, end) in self.masker.occurrences(&self.pending) {
+        for (start, end) in occurrences(&needles, &self.pending) {
             if start < cut && cut < end {
                 cut = start;
             }
@@ -179,7 +198,7 @@ impl LineScrubber {
         }
         let rest = self.pending.split_off(cut);
         let head = std::mem::replace(&mut self.pending, rest);
-        String::from_utf8_lossy(&self.masker.mask_bytes(&head)).into_owned()
+        String::from_utf8_lossy(&mask_bytes(&needles, &head)).into_owned()
     }
 }
 
@@ -203,6 +222,17 @@ mod tests {
         assert_eq!(m.mask("if (x) { y }"), "if (x) { y }");
         assert_eq!(m.mask("key: \"private_key\": \"abcd1234\""), "key: ***");
         assert_eq!(m.mask(key), "***");
+    }
+
+    #[test]
+    fn a_value_added_later_is_masked_by_every_clone() {
+        let run = Masker::new(["first"]);
+        let mut step = LineScrubber::new(run.clone());
+        assert_eq!(step.push(b"late value\n"), vec!["late value"]);
+        run.clone().add(["late value\n"]);
+        assert_eq!(step.push(b"the late value\n"), vec!["the ***"]);
+        assert_eq!(run.mask("first, late value"), "***, ***");
+        assert!(Masker::default().mask("late value") == "late value");
     }
 
     #[test]

@@ -465,6 +465,7 @@ async fn attempt(
         output,
         cancel: cancel.clone(),
         run,
+        masker: events.masker.clone(),
     };
     let result = {
         let fut = executor.run_step(step, cx);
