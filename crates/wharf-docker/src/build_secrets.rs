@@ -158,7 +158,7 @@ impl DockerExecutor {
                     })?
                     .into_bytes(),
                 SecretSource::File(file) => {
-                    self.secret_file(step, settings, file)
+                    self.secret_file(settings, file)
                         .await
                         .map_err(|e| match e {
                             Error::Message(_, message) => bad(message),
@@ -178,12 +178,7 @@ impl DockerExecutor {
     }
 
     /// A `--secret` file: in the workspace, or in a secret volume the step mounts.
-    async fn secret_file(
-        &self,
-        step: &Step,
-        settings: &Container,
-        file: &str,
-    ) -> Result<Vec<u8>, Error> {
+    async fn secret_file(&self, settings: &Container, file: &str) -> Result<Vec<u8>, Error> {
         let path = container_path(&settings.working_directory, file);
         let in_dir = |dir: &str| {
             path.strip_prefix(dir)
@@ -207,10 +202,7 @@ impl DockerExecutor {
         let helper = labels::helper_container(&self.options.run_id);
         match workspace::read_file(&self.docker, &helper, &helper_path).await {
             Ok(Some(data)) => Ok(data),
-            Ok(None) => Err(Error::input(format!(
-                "{path} does not exist (step {})",
-                step.id
-            ))),
+            Ok(None) => Err(Error::input(format!("{path} does not exist"))),
             Err(e) => Err(Error::input(format!("cannot read {path}: {e}"))),
         }
     }

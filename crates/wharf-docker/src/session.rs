@@ -368,11 +368,13 @@ const AGENT_FAILURE: [u8; 5] = [0, 0, 0, 1, 5];
 
 /// Relays agent requests from the build (`from`) to the agent, one at a time, and the
 /// agent's answers back (`to`).
-async fn relay_agent(
-    mut from: Streaming<BytesMessage>,
+async fn relay_agent<S>(
+    mut from: S,
     mut agent: tokio::net::UnixStream,
     to: mpsc::Sender<Result<BytesMessage, Status>>,
-) {
+) where
+    S: futures_util::Stream<Item = Result<BytesMessage, Status>> + Unpin,
+{
     let mut pending: Vec<u8> = Vec::new();
     while let Some(message) = from.next().await {
         let Ok(message) = message else { return };
@@ -454,6 +456,70 @@ mod tests {
         for kind in [17, 19, 22, 27] {
             assert!(!agent_request_allowed(kind), "{kind}");
         }
+    }
+
+    /// A real ssh-agent with one key, behind the relay: listing works, removing keys
+    /// is refused and the key stays.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_relay_lists_keys_and_refuses_to_change_them() {
+        use std::process::Command;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let socket = dir.path().join("agent.sock");
+        let key = dir.path().join("key");
+        let Ok(mut agent) = Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+        else {
+            eprintln!("skipped: no ssh-agent (apt-get install openssh-client)");
+            return;
+        };
+        for _ in 0..100 {
+            if socket.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let ok = |c: &mut Command| c.output().is_ok_and(|o| o.status.success());
+        assert!(ok(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key)));
+        assert!(ok(Command::new("ssh-add")
+            .env("SSH_AUTH_SOCK", &socket)
+            .arg(&key)));
+
+        let stream = tokio::net::UnixStream::connect(&socket)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (tx, mut rx) = mpsc::channel(4);
+        let list = BytesMessage {
+            data: vec![0, 0, 0, 1, 11],
+        };
+        // Remove all identities, split across two messages; then list again.
+        let requests = futures_util::stream::iter([
+            Ok(list.clone()),
+            Ok(BytesMessage {
+                data: vec![0, 0, 0],
+            }),
+            Ok(BytesMessage { data: vec![1, 19] }),
+            Ok(list),
+        ]);
+        tokio::spawn(relay_agent(requests, stream, tx));
+        let mut answers = Vec::new();
+        while let Some(answer) = rx.recv().await {
+            answers.push(answer.map(|a| a.data).unwrap_or_default());
+        }
+        let _ = agent.kill();
+        let _ = agent.wait();
+        assert_eq!(answers.len(), 3, "{answers:?}");
+        // SSH_AGENT_IDENTITIES_ANSWER with one key, both times.
+        for listed in [&answers[0], &answers[2]] {
+            assert_eq!(listed.get(4), Some(&12));
+            assert_eq!(listed.get(5..9), Some(&[0u8, 0, 0, 1][..]));
+        }
+        assert_eq!(answers[1], AGENT_FAILURE);
     }
 
     #[test]
