@@ -72,16 +72,44 @@ impl DockerExecutor {
 
         let cache_enabled = cache == Some(Cache::Enabled);
         let mut builder = self.choose_builder(step, &cmd, cache_enabled).await?;
-        let mut session = None;
-        if builder == Builder::BuildKit {
-            match self.open_session(step, settings, &cmd, masker).await? {
-                Ok(opened) => session = Some(opened),
-                Err(refused) => {
-                    self.note_no_buildkit(&refused);
-                    builder = Builder::Classic(refused);
-                }
+        // The session opens while the Dockerfile and .dockerignore are read.
+        let remote = is_remote(&cmd.context);
+        let opening = async {
+            match builder {
+                Builder::BuildKit => Some(self.open_session(step, settings, &cmd, masker).await),
+                Builder::Classic(_) => None,
             }
+        };
+        let reading = async {
+            if remote {
+                return None;
+            }
+            let read = self
+                .local_context(
+                    id,
+                    &settings.working_directory,
+                    &cmd.context,
+                    cmd.dockerfile.as_deref(),
+                )
+                .await;
+            Some(read)
+        };
+        let (opened, context) = tokio::select! {
+            both = async { tokio::join!(opening, reading) } => both,
+            () = cancel.cancelled() => {
+                return Err(Error::msg(format!("step {id}: the build was stopped")));
+            }
+        };
+        let mut session = None;
+        match opened.transpose()? {
+            Some(Ok(opened)) => session = Some(opened),
+            Some(Err(refused)) => {
+                self.note_no_buildkit(&refused);
+                builder = Builder::Classic(refused);
+            }
+            None => {}
         }
+        let context = context.transpose()?;
         let plan = match &builder {
             Builder::BuildKit => {
                 if cache_enabled
@@ -144,29 +172,21 @@ impl DockerExecutor {
         }
         let mut options = build_options(&cmd, &lookup, network, &plan, &extras)?;
         let mut registries: Vec<String> = plan.import.clone();
-        let (body, producer) = if is_remote(&cmd.context) {
-            options.remote = Some(cmd.context.clone());
-            if let Some(f) = &cmd.dockerfile {
-                options.dockerfile = f.clone();
-            }
-            (bollard::body_full(bytes::Bytes::new()), None)
-        } else {
-            let context = tokio::select! {
-                context = self.local_context(
-                    id,
-                    &settings.working_directory,
-                    &cmd.context,
-                    cmd.dockerfile.as_deref(),
-                ) => context?,
-                () = cancel.cancelled() => {
-                    return Err(Error::msg(format!("step {id}: the build was stopped")));
+        let (body, producer) = match context {
+            None => {
+                options.remote = Some(cmd.context.clone());
+                if let Some(f) = &cmd.dockerfile {
+                    options.dockerfile = f.clone();
                 }
-            };
-            options.dockerfile = context.dockerfile.clone();
-            registries.extend(base_images(&context.dockerfile_text));
-            // The context is read (from the workspace, in copy mode) while it is sent.
-            let (stream, producer) = context.into_stream(cancel);
-            (bollard::body_try_stream(stream), Some(producer))
+                (bollard::body_full(bytes::Bytes::new()), None)
+            }
+            Some(context) => {
+                options.dockerfile = context.dockerfile.clone();
+                registries.extend(base_images(&context.dockerfile_text));
+                // The context is read (from the workspace, in copy mode) while it is sent.
+                let (stream, producer) = context.into_stream(cancel);
+                (bollard::body_try_stream(stream), Some(producer))
+            }
         };
         // The classic builder takes registry credentials with the request; BuildKit asks
         // the session.
