@@ -11,14 +11,14 @@ use anyhow::{Context, Result, bail};
 use crate::{cargo, root, run as run_cmd};
 
 /// One benchmark's result section.
-struct Section {
-    name: &'static str,
-    body: String,
+pub(crate) struct Section {
+    pub name: &'static str,
+    pub body: String,
 }
 
 /// Runs the named benchmarks (all when none are named).
 pub fn run(names: &[String]) -> Result<()> {
-    let all = ["plan", "run"];
+    let all = ["plan", "run", "build"];
     let selected: Vec<&str> = if names.is_empty() {
         all.to_vec()
     } else {
@@ -39,6 +39,7 @@ pub fn run(names: &[String]) -> Result<()> {
     for name in selected {
         sections.push(match name {
             "plan" => plan(&wharf)?,
+            "build" => crate::bench_build::run(&wharf)?,
             _ => run_steps(&wharf)?,
         });
     }
@@ -46,11 +47,11 @@ pub fn run(names: &[String]) -> Result<()> {
 }
 
 /// Timing statistics of repeated runs.
-struct Stats {
-    runs: usize,
-    min: Duration,
-    median: Duration,
-    max: Duration,
+pub(crate) struct Stats {
+    pub runs: usize,
+    pub min: Duration,
+    pub median: Duration,
+    pub max: Duration,
 }
 
 fn time_runs(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<Stats> {
@@ -67,7 +68,7 @@ fn time_runs(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<Stats> {
     Ok(stats(times))
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
@@ -348,7 +349,7 @@ fn run_steps(wharf: &Path) -> Result<Section> {
     Ok(Section { name: "run", body })
 }
 
-fn stats(mut times: Vec<Duration>) -> Stats {
+pub(crate) fn stats(mut times: Vec<Duration>) -> Stats {
     times.sort();
     Stats {
         runs: times.len(),
@@ -399,7 +400,7 @@ pub fn generate_steps(n: usize) -> String {
     s
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()

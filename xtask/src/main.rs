@@ -7,6 +7,7 @@
 //! - `demo`: the best demo there is so far.
 
 mod bench;
+mod bench_build;
 mod demo;
 
 use std::process::{Command, ExitCode};
@@ -43,7 +44,7 @@ fn print_help() {
         "cargo xtask <command>\n\n\
          ci              fmt --check, clippy --all-targets -D warnings, and every test\n\
          demo            the hello-web pipeline: plan, graph, and what a mistake looks like\n\
-         bench [NAME..]  measure performance targets, update docs/benchmarks.md (names: plan)\n\
+         bench [NAME..]  measure performance targets, update docs/benchmarks.md (names: plan, run, build)\n\
          fuzz [--seconds N]  run the loader fuzz tests for N seconds (default 300)"
     );
 }
