@@ -279,7 +279,8 @@ impl DockerExecutor {
                 self.write_iidfile(step, settings, iidfile, image).await?;
             }
         }
-        self.export_caches(step, &plan, output, cancel).await?;
+        self.export_caches(step, &cmd.tags, &plan, output, cancel)
+            .await?;
         Ok(Exit::Code(0))
     }
 
@@ -314,10 +315,12 @@ impl DockerExecutor {
     }
 
     /// Pushes the image under each cache reference of `plan` (the engine tagged it so),
-    /// then removes that tag again: the cache lives in the registry.
+    /// then removes that tag again unless it is one of the step's own `tags`: the cache
+    /// lives in the registry.
     async fn export_caches(
         &self,
         step: &Step,
+        tags: &[String],
         plan: &CachePlan,
         output: &Output,
         cancel: &CancellationToken,
@@ -334,7 +337,9 @@ impl DockerExecutor {
                 noprune: true,
                 ..Default::default()
             };
-            let _ = self.docker.remove_image(reference, Some(untag), None).await;
+            if !tags.contains(reference) {
+                let _ = self.docker.remove_image(reference, Some(untag), None).await;
+            }
             pushed.map_err(|e| {
                 Error::registry(format!(
                     "step {}: cannot export the build cache to {reference}: {e}",
