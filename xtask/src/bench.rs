@@ -18,7 +18,7 @@ pub(crate) struct Section {
 
 /// Runs the named benchmarks (all when none are named).
 pub fn run(names: &[String]) -> Result<()> {
-    let all = ["plan", "run", "logs", "plugins"];
+    let all = ["plan", "run", "build", "logs", "plugins"];
     let selected: Vec<&str> = if names.is_empty() {
         all.to_vec()
     } else {
@@ -43,6 +43,7 @@ pub fn run(names: &[String]) -> Result<()> {
             "plan" => plan(&wharf)?,
             "plugins" => crate::bench_plugins::run()?,
             "logs" => crate::bench_logs::run(&wharf)?,
+            "build" => crate::bench_build::run(&wharf)?,
             _ => run_steps(&wharf)?,
         });
     }
@@ -50,11 +51,11 @@ pub fn run(names: &[String]) -> Result<()> {
 }
 
 /// Timing statistics of repeated runs.
-struct Stats {
-    runs: usize,
-    min: Duration,
-    median: Duration,
-    max: Duration,
+pub(crate) struct Stats {
+    pub runs: usize,
+    pub min: Duration,
+    pub median: Duration,
+    pub max: Duration,
 }
 
 fn time_runs(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<Stats> {
@@ -352,7 +353,7 @@ fn run_steps(wharf: &Path) -> Result<Section> {
     Ok(Section { name: "run", body })
 }
 
-fn stats(mut times: Vec<Duration>) -> Stats {
+pub(crate) fn stats(mut times: Vec<Duration>) -> Stats {
     times.sort();
     Stats {
         runs: times.len(),

@@ -1,37 +1,57 @@
-//! `build` steps through the engine's build API.
-//!
-//! wharf always uses the **classic builder** (`version=1` of the build API). ACR runs
-//! `docker build` with `DOCKER_BUILDKIT=0` unless the step environment has
-//! `DOCKER_BUILDKIT=1`; wharf does not drive BuildKit sessions, so such a step is built
-//! with the classic builder too, and says so in its output.
+//! `build` steps through the engine's build API: with the engine's BuildKit (a
+//! session serves credentials, `--secret` and `--ssh`; the solve status is rendered as
+//! plain progress lines), or with the classic builder where BuildKit cannot build the
+//! step ([`crate::buildkit`] decides). The context is streamed from the workspace in
+//! both cases.
 
 use std::collections::HashMap;
 
 use bollard::auth::DockerCredentials;
-use bollard::query_parameters::{BuildImageOptions, BuilderVersion};
+use bollard::models::BuildInfoAux;
+use bollard::query_parameters::{BuildImageOptions, BuilderVersion, RemoveImageOptions};
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
-use wharf_engine::{Exit, Output, Stream};
+use wharf_engine::{Exit, Masker, Output, Stream};
 use wharf_registry::reference::registry_host;
-use wharf_spec::{BuildCommand, Container, Step};
+use wharf_spec::{BuildCommand, Cache, Container, Step};
 
+use crate::build_cache::{CachePlan, acr_cache_ref, buildkit_plan, classic_plan};
+use crate::buildkit::{Builder, buildkit_only_flags, ssh_agents};
 use crate::connect::pack_query_extras;
 use crate::container::HOME_DIR;
 use crate::context::{base_images, container_path, is_remote};
 use crate::error::{Error, describe};
 use crate::images::{Progress, engine_credentials, engine_server_address};
+use crate::progress::SolveProgress;
+use crate::session::{self, Session, SessionError, SessionProviders};
 use crate::{CredentialLookup, DockerExecutor, labels, workspace};
+
+/// What a build step was given besides its arguments.
+pub(crate) struct BuildStep<'a> {
+    pub step: &'a Step,
+    /// The `docker build` arguments.
+    pub build: &'a str,
+    /// `cache:`.
+    pub cache: Option<Cache>,
+    pub settings: &'a Container,
+    pub output: &'a Output,
+    pub cancel: &'a CancellationToken,
+    /// The run's masker, which learns the step's `--secret` values.
+    pub masker: &'a Masker,
+}
 
 impl DockerExecutor {
     /// Runs one attempt of a `build` step.
-    pub(crate) async fn run_build(
-        &self,
-        step: &Step,
-        build: &str,
-        settings: &Container,
-        output: &Output,
-        cancel: &CancellationToken,
-    ) -> Result<Exit, Error> {
+    pub(crate) async fn run_build(&self, b: BuildStep<'_>) -> Result<Exit, Error> {
+        let BuildStep {
+            step,
+            build,
+            cache,
+            settings,
+            output,
+            cancel,
+            masker,
+        } = b;
         let id = &step.id;
         let lookup = |name: &str| {
             env_value(&step.env, name).or_else(|| (name == "HOME").then(|| HOME_DIR.to_string()))
@@ -39,59 +59,146 @@ impl DockerExecutor {
         let cmd = BuildCommand::parse_with_env(build, Some(&lookup)).map_err(|e| {
             Error::input(format!("step {id}: cannot read the build arguments: {e}"))
         })?;
-        if env_value(&step.env, "DOCKER_BUILDKIT").as_deref() == Some("1") {
-            output.line(
-                Stream::Stderr,
-                "note: wharf builds with the classic builder; DOCKER_BUILDKIT=1 is ignored",
-            );
-        }
+        let note = |text: &str| output.line(Stream::Stderr, text);
         if !cmd.rm {
-            output.line(
-                Stream::Stderr,
-                "note: wharf removes intermediate containers; --rm=false is ignored",
-            );
+            note("note: wharf removes intermediate containers; --rm=false is ignored");
         }
         if !cmd.ignored.is_empty() {
-            output.line(
-                Stream::Stderr,
-                &format!(
-                    "note: wharf ignores these build flags: {}",
-                    cmd.ignored.join(" ")
-                ),
-            );
+            note(&format!(
+                "note: wharf ignores these build flags: {}",
+                cmd.ignored.join(" ")
+            ));
         }
 
-        let network = cmd.network.as_deref().map(|n| self.engine_network(n));
-        let mut options = build_options(&cmd, &lookup, network)?;
-        let mut registries: Vec<String> = cmd.cache_from.clone();
-        let (body, producer) = if is_remote(&cmd.context) {
-            options.remote = Some(cmd.context.clone());
-            if let Some(f) = &cmd.dockerfile {
-                options.dockerfile = f.clone();
+        let cache_enabled = cache == Some(Cache::Enabled);
+        let mut builder = self.choose_builder(step, &cmd, cache_enabled).await?;
+        // The session opens while the Dockerfile and .dockerignore are read.
+        let remote = is_remote(&cmd.context);
+        let opening = async {
+            match builder {
+                Builder::BuildKit => Some(self.open_session(step, settings, &cmd, masker).await),
+                Builder::Classic(_) => None,
             }
-            (bollard::body_full(bytes::Bytes::new()), None)
-        } else {
-            let context = tokio::select! {
-                context = self.local_context(
+        };
+        let reading = async {
+            if remote {
+                return None;
+            }
+            let read = self
+                .local_context(
                     id,
                     &settings.working_directory,
                     &cmd.context,
                     cmd.dockerfile.as_deref(),
-                ) => context?,
-                () = cancel.cancelled() => {
-                    return Err(Error::msg(format!("step {id}: the build was stopped")));
-                }
-            };
-            options.dockerfile = context.dockerfile.clone();
-            registries.extend(base_images(&context.dockerfile_text));
-            // The context is read (from the workspace, in copy mode) while it is sent.
-            let (stream, producer) = context.into_stream(cancel);
-            (bollard::body_try_stream(stream), Some(producer))
+                )
+                .await;
+            Some(read)
         };
-        let credentials = registry_config(&self.options.credentials, &registries);
+        let (opened, context) = tokio::select! {
+            both = async { tokio::join!(opening, reading) } => both,
+            () = cancel.cancelled() => {
+                return Err(Error::msg(format!("step {id}: the build was stopped")));
+            }
+        };
+        let mut session = None;
+        match opened.transpose()? {
+            Some(Ok(opened)) => session = Some(opened),
+            Some(Err(refused)) => {
+                self.note_no_buildkit(&refused);
+                builder = Builder::Classic(refused);
+            }
+            None => {}
+        }
+        let context = context.transpose()?;
+        let plan = match &builder {
+            Builder::BuildKit => {
+                if cache_enabled
+                    && env_value(&step.env, "DOCKER_BUILDKIT").is_some_and(|v| v != "1")
+                {
+                    note(
+                        "note: cache: enabled builds with BuildKit (buildx on ACR) whatever DOCKER_BUILDKIT says",
+                    );
+                }
+                if cmd.memory.is_some() || cmd.shm_size.is_some() {
+                    note(
+                        "note: BuildKit does not apply --memory and --shm-size (DOCKER_BUILDKIT=0 in the step's env selects the classic builder, which does)",
+                    );
+                }
+                let acr_cache = if cache_enabled {
+                    acr_cache_ref(
+                        &cmd.tags,
+                        &self.options.registry,
+                        &self.options.task_name,
+                        id,
+                    )
+                    .unwrap_or_else(|why| {
+                        note(&format!(
+                            "note: cache: enabled: {why}; building without a cache, as az acr run does"
+                        ));
+                        None
+                    })
+                } else {
+                    None
+                };
+                buildkit_plan(&cmd, acr_cache.as_deref())
+            }
+            Builder::Classic(reason) => {
+                let needs = buildkit_only_flags(&cmd);
+                if !needs.is_empty() {
+                    return Err(Error::input(format!(
+                        "step {id}: {} need{} BuildKit, and this step builds with the classic builder: {reason}",
+                        needs.join(" and "),
+                        if needs.len() == 1 { "s" } else { "" }
+                    )));
+                }
+                note(&format!(
+                    "note: building with the classic builder: {reason}"
+                ));
+                classic_plan(&cmd, cache_enabled)
+            }
+        };
+        for text in &plan.notes {
+            note(text);
+        }
+
+        let network = cmd.network.as_deref().map(|n| match &builder {
+            Builder::BuildKit => n.to_string(),
+            Builder::Classic(_) => self.engine_network(n),
+        });
+        let mut extras: Vec<(&str, String)> = Vec::new();
+        if let Some(session) = &session {
+            extras.push(("version", "2".into()));
+            extras.push(("session", session.id().to_string()));
+        }
+        let mut options = build_options(&cmd, &lookup, network, &plan, &extras)?;
+        let mut registries: Vec<String> = plan.import.clone();
+        let (body, producer) = match context {
+            None => {
+                options.remote = Some(cmd.context.clone());
+                if let Some(f) = &cmd.dockerfile {
+                    options.dockerfile = f.clone();
+                }
+                (bollard::body_full(bytes::Bytes::new()), None)
+            }
+            Some(context) => {
+                options.dockerfile = context.dockerfile.clone();
+                registries.extend(base_images(&context.dockerfile_text));
+                // The context is read (from the workspace, in copy mode) while it is sent.
+                let (stream, producer) = context.into_stream(cancel);
+                (bollard::body_try_stream(stream), Some(producer))
+            }
+        };
+        // The classic builder takes registry credentials with the request; BuildKit asks
+        // the session.
+        let credentials = match session {
+            Some(_) => None,
+            None => registry_config(&self.options.credentials, &registries),
+        };
 
         let mut stream = self.docker.build_image(options, credentials, Some(body));
         let mut progress = Progress::default();
+        let mut solve = SolveProgress::default();
+        let quiet = cmd.quiet;
         let mut image_id = None;
         let failure = loop {
             let item = tokio::select! {
@@ -110,13 +217,31 @@ impl DockerExecutor {
                     if let Some(line) = progress.line(info.id.as_deref(), info.status.as_deref()) {
                         output.line(Stream::Stdout, &line);
                     }
-                    if let Some(aux) = info.aux.and_then(|a| a.id) {
-                        image_id = Some(aux);
+                    match info.aux {
+                        Some(BuildInfoAux::BuildKit(status)) if !quiet => {
+                            for line in solve.lines(&status) {
+                                output.line(Stream::Stdout, &line);
+                            }
+                        }
+                        Some(BuildInfoAux::BuildKit(_)) => {}
+                        Some(BuildInfoAux::Default(image)) => {
+                            if let Some(found) = image.id {
+                                image_id = Some(found);
+                            }
+                        }
+                        None => {}
                     }
                 }
                 Some(Err(bollard::errors::Error::DockerStreamError { error })) => {
+                    for line in solve.finish() {
+                        output.line(Stream::Stdout, &line);
+                    }
                     output.line(Stream::Stderr, error.trim_end());
-                    break Some(format!("step {id}: the build failed: {}", error.trim()));
+                    let at = solve
+                        .failed_step()
+                        .map(|(name, _)| format!(" at {name}"))
+                        .unwrap_or_default();
+                    break Some(format!("step {id}: the build failed{at}: {}", error.trim()));
                 }
                 Some(Err(e)) => {
                     break Some(format!("step {id}: the build failed: {}", describe(&e)));
@@ -124,6 +249,10 @@ impl DockerExecutor {
             }
         };
         drop(stream);
+        drop(session);
+        for line in solve.finish() {
+            output.line(Stream::Stdout, &line);
+        }
         if let Some(producer) = producer {
             // A context that could not be read explains a failed upload best.
             let produced = producer.await.map_err(|e| {
@@ -142,10 +271,83 @@ impl DockerExecutor {
         if let Some(message) = failure {
             return Err(Error::msg(message));
         }
-        if let (Some(iidfile), Some(image)) = (&cmd.iidfile, &image_id) {
-            self.write_iidfile(step, settings, iidfile, image).await?;
+        if let Some(image) = &image_id {
+            if quiet && matches!(builder, Builder::BuildKit) {
+                output.line(Stream::Stdout, image);
+            }
+            if let Some(iidfile) = &cmd.iidfile {
+                self.write_iidfile(step, settings, iidfile, image).await?;
+            }
         }
+        self.export_caches(step, &cmd.tags, &plan, output, cancel)
+            .await?;
         Ok(Exit::Code(0))
+    }
+
+    /// Opens the BuildKit session of a step: its `--secret` values (added to the run's
+    /// masker first), its `--ssh` agents, the run's registry credentials. The inner
+    /// error says why the engine refused a session (it then has no BuildKit).
+    async fn open_session(
+        &self,
+        step: &Step,
+        settings: &Container,
+        cmd: &BuildCommand,
+        masker: &Masker,
+    ) -> Result<Result<Session, String>, Error> {
+        let secrets = self.secret_values(step, settings, &cmd.secrets).await?;
+        masker.add(
+            secrets
+                .values()
+                .map(|v| String::from_utf8_lossy(v).into_owned()),
+        );
+        let ssh = ssh_agents(&step.id, &cmd.ssh)?;
+        let providers = SessionProviders {
+            secrets,
+            ssh,
+            credentials: self.options.credentials.clone(),
+        };
+        let api = self.docker.client_version().to_string();
+        match session::open(&self.endpoint, &api, providers).await {
+            Ok(opened) => Ok(Ok(opened)),
+            Err(SessionError::Refused(why)) => Ok(Err(why)),
+            Err(SessionError::Failed(why)) => Err(Error::msg(format!("step {}: {why}", step.id))),
+        }
+    }
+
+    /// Pushes the image under each cache reference of `plan` (the engine tagged it so),
+    /// then removes that tag again unless it is one of the step's own `tags`: the cache
+    /// lives in the registry.
+    async fn export_caches(
+        &self,
+        step: &Step,
+        tags: &[String],
+        plan: &CachePlan,
+        output: &Output,
+        cancel: &CancellationToken,
+    ) -> Result<(), Error> {
+        for reference in &plan.export {
+            output.line(
+                Stream::Stderr,
+                &format!("exporting the build cache to {reference}"),
+            );
+            let pushed = self
+                .run_push(step, std::slice::from_ref(reference), output, cancel)
+                .await;
+            let untag = RemoveImageOptions {
+                noprune: true,
+                ..Default::default()
+            };
+            if !tags.contains(reference) {
+                let _ = self.docker.remove_image(reference, Some(untag), None).await;
+            }
+            pushed.map_err(|e| {
+                Error::registry(format!(
+                    "step {}: cannot export the build cache to {reference}: {e}",
+                    step.id
+                ))
+            })?;
+        }
+        Ok(())
     }
 
     /// `--iidfile`: the image id, written into the workspace.
@@ -204,11 +406,14 @@ pub(crate) fn env_value(env: &[String], name: &str) -> Option<String> {
 }
 
 /// The build API parameters of a parsed `docker build` command line; `network` is the
-/// engine's name of its `--network`.
+/// engine's name of its `--network`, `plan` its caches, `extras` more parameters
+/// (they replace bollard's of the same name: `version` and `session` for BuildKit).
 fn build_options(
     cmd: &BuildCommand,
     lookup: &dyn Fn(&str) -> Option<String>,
     network: Option<String>,
+    plan: &CachePlan,
+    extras: &[(&str, String)],
 ) -> Result<BuildImageOptions, Error> {
     let mut build_args = HashMap::new();
     for arg in &cmd.build_args {
@@ -224,6 +429,9 @@ fn build_options(
             }
         }
     }
+    if plan.inline {
+        build_args.insert("BUILDKIT_INLINE_CACHE".into(), "1".into());
+    }
     let build_labels: HashMap<String, String> = cmd
         .labels
         .iter()
@@ -233,30 +441,30 @@ fn build_options(
         })
         .collect();
     // Parameters bollard cannot express (repeated, or 64-bit) go through the request fix.
-    let mut extras: Vec<(&str, String)> = Vec::new();
-    for tag in &cmd.tags {
-        extras.push(("t", tag.clone()));
+    let mut packed: Vec<(&str, String)> = extras.to_vec();
+    for tag in cmd.tags.iter().chain(&plan.export) {
+        packed.push(("t", tag.clone()));
     }
     for host in &cmd.add_hosts {
-        extras.push(("extrahosts", host.clone()));
+        packed.push(("extrahosts", host.clone()));
     }
     if let Some(m) = &cmd.memory {
         let bytes = parse_bytes(m).map_err(|e| Error::msg(format!("--memory {m}: {e}")))?;
-        extras.push(("memory", bytes.to_string()));
+        packed.push(("memory", bytes.to_string()));
     }
     if let Some(s) = &cmd.shm_size {
         let bytes = parse_bytes(s).map_err(|e| Error::msg(format!("--shm-size {s}: {e}")))?;
-        extras.push(("shmsize", bytes.to_string()));
+        packed.push(("shmsize", bytes.to_string()));
     }
     Ok(BuildImageOptions {
         dockerfile: cmd
             .dockerfile
             .clone()
             .unwrap_or_else(|| "Dockerfile".into()),
-        extrahosts: pack_query_extras(&extras),
+        extrahosts: pack_query_extras(&packed),
         q: cmd.quiet,
         nocache: cmd.no_cache,
-        cachefrom: (!cmd.cache_from.is_empty()).then(|| cmd.cache_from.clone()),
+        cachefrom: (!plan.import.is_empty()).then(|| plan.import.clone()),
         pull: cmd.pull.then(|| "1".to_string()),
         // Intermediate containers are always removed, also when the build fails
         // (docker build keeps the failed step's container: --force-rm=false): a run
@@ -268,6 +476,8 @@ fn build_options(
         networkmode: network,
         platform: cmd.platform.clone().unwrap_or_default(),
         target: cmd.target.clone().unwrap_or_default(),
+        // BuildKit is asked for through `extras`: bollard would open a session of
+        // its own, without secrets.
         version: BuilderVersion::BuilderV1,
         ..Default::default()
     })
@@ -330,11 +540,27 @@ mod tests {
             Some(&lookup),
         )
         .unwrap_or_default();
-        let o =
-            build_options(&cmd, &lookup, Some("net_r1".into())).unwrap_or_else(|e| panic!("{e}"));
+        let plan = CachePlan {
+            import: vec!["r.io/c:1".into()],
+            inline: true,
+            export: vec!["r.io/c:1".into()],
+            notes: Vec::new(),
+        };
+        let o = build_options(
+            &cmd,
+            &lookup,
+            Some("net_r1".into()),
+            &plan,
+            &[("version", "2".into())],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let args = o.buildargs.unwrap_or_default();
         assert_eq!(args.get("X").map(String::as_str), Some("1"));
         assert_eq!(args.get("FROM_ENV").map(String::as_str), Some("yes"));
+        assert_eq!(
+            args.get("BUILDKIT_INLINE_CACHE").map(String::as_str),
+            Some("1")
+        );
         assert!(!args.contains_key("MISSING"));
         assert_eq!(
             o.labels.unwrap_or_default().get("l").map(String::as_str),
@@ -342,7 +568,11 @@ mod tests {
         );
         assert_eq!(o.target, "t");
         let extras = o.extrahosts.unwrap_or_default();
-        assert!(extras.contains("t=a%3A1&t=b%3A2"), "{extras}");
+        assert!(
+            extras.contains("version=2&t=a%3A1&t=b%3A2&t=r.io%2Fc%3A1"),
+            "{extras}"
+        );
+        assert_eq!(o.cachefrom, Some(vec!["r.io/c:1".to_string()]));
         assert!(extras.contains("memory=4294967296"), "{extras}");
         assert_eq!(o.version, BuilderVersion::BuilderV1);
         assert_eq!(o.networkmode.as_deref(), Some("net_r1"));

@@ -24,48 +24,170 @@ const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 /// unpacks it.
 pub(crate) const QUERY_EXTRAS: &str = "wharf-query-extras:";
 
+/// Where the engine listens, as `DOCKER_HOST` (and `DOCKER_TLS_VERIFY`) name it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    /// A unix socket: `unix:///var/run/docker.sock`.
+    Unix(PathBuf),
+    /// Plain TCP: `tcp://host:2375`.
+    Tcp(String),
+    /// TCP with TLS, client certificates from [`cert_path`]: `https://host:2376`, or
+    /// `tcp://` with `DOCKER_TLS_VERIFY`.
+    Tls(String),
+}
+
+impl Endpoint {
+    /// The endpoint `DOCKER_HOST` names (default `unix:///var/run/docker.sock`).
+    pub(crate) fn from_env() -> Result<Endpoint, Error> {
+        let host = std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|h| !h.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_HOST.to_string());
+        let tls_verify = std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty());
+        Endpoint::parse(&host, tls_verify)
+    }
+
+    fn parse(host: &str, tls_verify: bool) -> Result<Endpoint, Error> {
+        let address = |rest: &str| rest.trim_end_matches('/').to_string();
+        if let Some(path) = host.strip_prefix("unix://") {
+            Ok(Endpoint::Unix(PathBuf::from(path)))
+        } else if let Some(rest) = host.strip_prefix("https://") {
+            Ok(Endpoint::Tls(address(rest)))
+        } else if let Some(rest) = host
+            .strip_prefix("tcp://")
+            .or_else(|| host.strip_prefix("http://"))
+        {
+            Ok(if tls_verify {
+                Endpoint::Tls(address(rest))
+            } else {
+                Endpoint::Tcp(address(rest))
+            })
+        } else {
+            Err(Error::msg(format!(
+                "DOCKER_HOST={host} is not supported: use unix://, tcp:// (with DOCKER_TLS_VERIFY=1 for TLS) or https:// \
+                 (for ssh://, forward the engine socket with `ssh -L` and use unix:// or tcp://)"
+            )))
+        }
+    }
+
+    /// How the endpoint reads in messages (as the user would write `DOCKER_HOST`).
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Endpoint::Unix(path) => format!("unix://{}", path.display()),
+            Endpoint::Tcp(address) => format!("tcp://{address}"),
+            Endpoint::Tls(address) => format!("https://{address}"),
+        }
+    }
+
+    /// A new connection of its own to the engine (for a BuildKit session, which takes
+    /// over the connection it starts on).
+    pub(crate) async fn dial(&self) -> Result<Box<dyn EngineStream>, std::io::Error> {
+        match self {
+            Endpoint::Unix(path) => Ok(Box::new(tokio::net::UnixStream::connect(path).await?)),
+            Endpoint::Tcp(address) => Ok(Box::new(tokio::net::TcpStream::connect(address).await?)),
+            Endpoint::Tls(address) => {
+                let config = tls_config(&cert_path()).map_err(std::io::Error::other)?;
+                let host = address
+                    .rsplit_once(':')
+                    .map_or(address.as_str(), |(h, _)| h)
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string();
+                let name =
+                    rustls::pki_types::ServerName::try_from(host).map_err(std::io::Error::other)?;
+                let tcp = tokio::net::TcpStream::connect(address).await?;
+                let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+                Ok(Box::new(connector.connect(name, tcp).await?))
+            }
+        }
+    }
+}
+
+/// A connection to the engine.
+pub(crate) trait EngineStream:
+    tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static
+{
+}
+
+impl<T> EngineStream for T where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static
+{
+}
+
+/// The TLS client settings of `DOCKER_CERT_PATH`: the engine's CA (`ca.pem`) and the
+/// client certificate (`cert.pem`, `key.pem`), as the docker CLI uses them.
+fn tls_config(certs: &std::path::Path) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let read_certs = |name: &str| -> Result<Vec<CertificateDer<'static>>, String> {
+        let path = certs.join(name);
+        CertificateDer::pem_file_iter(&path)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in read_certs("ca.pem")? {
+        roots
+            .add(cert)
+            .map_err(|e| format!("{}: {e}", certs.join("ca.pem").display()))?;
+    }
+    let key_path = certs.join("key.pem");
+    let key = PrivateKeyDer::from_pem_file(&key_path)
+        .map_err(|e| format!("cannot read {}: {e}", key_path.display()))?;
+    // Several crates may enable rustls providers; pick ring explicitly.
+    rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_client_auth_cert(read_certs("cert.pem")?, key)
+    .map_err(|e| format!("the client certificate in {}: {e}", certs.display()))
+}
+
 /// Connects to the engine named by `DOCKER_HOST` (unix socket, tcp, or TLS with
 /// `DOCKER_TLS_VERIFY`/`DOCKER_CERT_PATH`) and negotiates the API version.
 pub(crate) async fn connect() -> Result<Docker, Error> {
-    let host = std::env::var("DOCKER_HOST")
-        .ok()
-        .filter(|h| !h.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_HOST.to_string());
-    let tls_verify = std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty());
+    connect_to(&Endpoint::from_env()?).await
+}
+
+/// Connects to `endpoint` and negotiates the API version.
+pub(crate) async fn connect_to(endpoint: &Endpoint) -> Result<Docker, Error> {
     let cannot = |e: bollard::errors::Error| {
         Error::msg(format!(
-            "cannot connect to the Docker engine at {host}: {}",
+            "cannot connect to the Docker engine at {}: {}",
+            endpoint.describe(),
             describe(&e)
         ))
     };
-    let docker = if host.starts_with("unix://") {
-        Docker::connect_with_unix(&host, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
-            .map_err(cannot)?
-    } else if host.starts_with("https://")
-        || (tls_verify && (host.starts_with("tcp://") || host.starts_with("http://")))
-    {
-        // Several crates may enable rustls providers; pick ring explicitly (an error
-        // only means a provider is already installed).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let certs = cert_path();
-        let address = host.replacen("http://", "tcp://", 1);
-        Docker::connect_with_ssl(
-            &address,
-            &certs.join("key.pem"),
-            &certs.join("cert.pem"),
-            &certs.join("ca.pem"),
+    let docker = match endpoint {
+        Endpoint::Unix(path) => Docker::connect_with_unix(
+            &format!("unix://{}", path.display()),
             REQUEST_TIMEOUT_SECS,
             API_DEFAULT_VERSION,
         )
-        .map_err(cannot)?
-    } else if host.starts_with("tcp://") || host.starts_with("http://") {
-        Docker::connect_with_http(&host, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
+        .map_err(cannot)?,
+        Endpoint::Tls(address) => {
+            // Several crates may enable rustls providers; pick ring explicitly (an error
+            // only means a provider is already installed).
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let certs = cert_path();
+            Docker::connect_with_ssl(
+                &format!("tcp://{address}"),
+                &certs.join("key.pem"),
+                &certs.join("cert.pem"),
+                &certs.join("ca.pem"),
+                REQUEST_TIMEOUT_SECS,
+                API_DEFAULT_VERSION,
+            )
             .map_err(cannot)?
-    } else {
-        return Err(Error::msg(format!(
-            "DOCKER_HOST={host} is not supported: use unix://, tcp:// (with DOCKER_TLS_VERIFY=1 for TLS) or https:// \
-             (for ssh://, forward the engine socket with `ssh -L` and use unix:// or tcp://)"
-        )));
+        }
+        Endpoint::Tcp(address) => Docker::connect_with_http(
+            &format!("tcp://{address}"),
+            REQUEST_TIMEOUT_SECS,
+            API_DEFAULT_VERSION,
+        )
+        .map_err(cannot)?,
     };
     docker
         .with_request_modifier(fix_request)
@@ -105,7 +227,8 @@ pub(crate) async fn platform(docker: &Docker) -> Result<(String, String), Error>
 ///   dockerd decodes them as URL-safe base64, so credentials whose encoding contains
 ///   `+` or `/` were refused. They are re-encoded here, for every call that sends them
 ///   (pull, push, build).
-/// - on `/build`, the [`QUERY_EXTRAS`] parameter is replaced by the parameters it carries.
+/// - on `/build`, the [`QUERY_EXTRAS`] parameter is replaced by the parameters it
+///   carries, which replace bollard's parameters of the same names.
 pub(crate) fn fix_request(mut request: BollardRequest) -> BollardRequest {
     for name in ["X-Registry-Auth", "X-Registry-Config"] {
         let fixed = request
@@ -135,17 +258,23 @@ fn expand_query_extras(request: &mut BollardRequest) {
     if !query.contains("wharf-query-extras") {
         return;
     }
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let extras: Vec<(String, String)> = pairs
+        .iter()
+        .filter_map(|(_, v)| v.strip_prefix(QUERY_EXTRAS))
+        .flat_map(|e| form_urlencoded::parse(e.as_bytes()).into_owned())
+        .collect();
     let mut out = form_urlencoded::Serializer::new(String::new());
-    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-        match value.strip_prefix(QUERY_EXTRAS) {
-            Some(extras) => {
-                for (k, v) in form_urlencoded::parse(extras.as_bytes()) {
-                    out.append_pair(&k, &v);
-                }
+    for (key, value) in &pairs {
+        if value.starts_with(QUERY_EXTRAS) {
+            for (k, v) in &extras {
+                out.append_pair(k, v);
             }
-            None => {
-                out.append_pair(&key, &value);
-            }
+        } else if !extras.iter().any(|(k, _)| k == key) {
+            // An extra replaces bollard's parameter of the same name.
+            out.append_pair(key, value);
         }
     }
     let new_query = out.finish();
@@ -188,6 +317,27 @@ mod tests {
     }
 
     #[test]
+    fn endpoints_as_docker_host_names_them() {
+        assert_eq!(
+            Endpoint::parse("unix:///run/docker.sock", false).ok(),
+            Some(Endpoint::Unix("/run/docker.sock".into()))
+        );
+        assert_eq!(
+            Endpoint::parse("tcp://10.0.0.1:2375", false).ok(),
+            Some(Endpoint::Tcp("10.0.0.1:2375".into()))
+        );
+        assert_eq!(
+            Endpoint::parse("tcp://e:2376", true).ok(),
+            Some(Endpoint::Tls("e:2376".into()))
+        );
+        assert_eq!(
+            Endpoint::parse("https://e:2376/", false).ok(),
+            Some(Endpoint::Tls("e:2376".into()))
+        );
+        assert!(Endpoint::parse("ssh://me@host", false).is_err());
+    }
+
+    #[test]
     fn registry_headers_become_url_safe() {
         // "tester:abc>>>def" style JSON encodes with '+' or '/' in standard base64.
         let json = r#"{"username":"tester","password":"abc>>>def?"}"#;
@@ -211,6 +361,7 @@ mod tests {
     #[test]
     fn build_extras_are_unpacked() {
         let packed = pack_query_extras(&[
+            ("version", "2".to_string()),
             ("t", "a:1".to_string()),
             ("t", "b:2".to_string()),
             ("extrahosts", "h:1.2.3.4".to_string()),
@@ -220,6 +371,7 @@ mod tests {
         q.append_pair("dockerfile", "Dockerfile");
         q.append_pair("extrahosts", &packed);
         q.append_pair("rm", "true");
+        q.append_pair("version", "1");
         let req = fix_request(request(&format!(
             "http://localhost/v1.41/build?{}",
             q.finish()
@@ -230,6 +382,7 @@ mod tests {
                 .collect();
         let expected: Vec<(String, String)> = [
             ("dockerfile", "Dockerfile"),
+            ("version", "2"),
             ("t", "a:1"),
             ("t", "b:2"),
             ("extrahosts", "h:1.2.3.4"),

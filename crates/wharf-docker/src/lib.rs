@@ -13,7 +13,10 @@
 //!   on the run network, with the workspace at `/workspace`, `HOME=/acb/home` and the
 //!   Docker socket; output is streamed live.
 //! - **build** steps send the context (read back from the workspace, so files written by
-//!   earlier steps are part of it) to the classic builder.
+//!   earlier steps are part of it) to the engine's BuildKit, with a session that serves
+//!   registry credentials, `--secret` values and `--ssh` agents, and render its progress
+//!   as plain log lines; the classic builder only where BuildKit cannot build the step
+//!   (`DOCKER_BUILDKIT=0`, an engine without BuildKit), which the log says.
 //! - **push** steps push through the API with the registry's credentials, 3 attempts.
 //! - **cleanup** removes everything this executor created (its session label).
 //!
@@ -25,6 +28,9 @@
 
 mod archive;
 mod build;
+mod build_cache;
+mod build_secrets;
+mod buildkit;
 mod cleanup;
 mod connect;
 mod container;
@@ -36,7 +42,9 @@ mod images;
 mod labels;
 mod ports;
 mod prepare;
+mod progress;
 mod push;
+mod session;
 mod warm;
 mod workspace;
 
@@ -86,6 +94,12 @@ pub struct DockerOptions {
     pub credentials: CredentialLookup,
     /// Mount `/var/run/docker.sock` into every step container (ACR does).
     pub mount_docker_socket: bool,
+    /// The run's registry (`--registry`, `.Run.Registry`): where `cache: enabled` keeps
+    /// a build's cache when none of its tags names a registry.
+    pub registry: String,
+    /// The task's name (`.Run.TaskName`) in `cache: enabled` cache tags; empty means
+    /// `quickrun`, as for `az acr run`.
+    pub task_name: String,
 }
 
 impl DockerOptions {
@@ -100,6 +114,8 @@ impl DockerOptions {
             workspace: WorkspaceMode::Copy,
             credentials: Arc::new(|_| None),
             mount_docker_socket: true,
+            registry: String::new(),
+            task_name: String::new(),
         }
     }
 }
@@ -112,6 +128,8 @@ impl fmt::Debug for DockerOptions {
             .field("workspace", &self.workspace)
             .field("shared_volume", &self.shared_volume)
             .field("mount_docker_socket", &self.mount_docker_socket)
+            .field("registry", &self.registry)
+            .field("task_name", &self.task_name)
             .finish_non_exhaustive()
     }
 }
@@ -124,6 +142,8 @@ impl fmt::Debug for DockerOptions {
 #[derive(Clone)]
 pub struct DockerExecutor {
     docker: Docker,
+    /// Where the engine listens (a BuildKit session opens a connection of its own).
+    endpoint: Arc<connect::Endpoint>,
     task: Arc<Task>,
     options: DockerOptions,
     /// This executor's [`LABEL_SESSION`] value, made at connect.
@@ -149,6 +169,9 @@ pub struct DockerExecutor {
     exits: Arc<exits::Exits>,
     /// Containers being created ahead of their steps ([`warm`]).
     warming: Arc<Mutex<HashMap<String, tokio::task::JoinHandle<Option<warm::Warm>>>>>,
+    /// Whether the engine builds with BuildKit, once a build step has asked
+    /// ([`buildkit`]); the reason when it does not.
+    buildkit_support: Arc<Mutex<Option<Result<(), String>>>>,
 }
 
 impl fmt::Debug for DockerExecutor {
@@ -168,9 +191,11 @@ impl DockerExecutor {
         task: Arc<Task>,
         options: DockerOptions,
     ) -> Result<DockerExecutor, ExecError> {
-        let docker = connect::connect().await?;
+        let endpoint = connect::Endpoint::from_env()?;
+        let docker = connect::connect_to(&endpoint).await?;
         Ok(DockerExecutor {
             docker,
+            endpoint: Arc::new(endpoint),
             task,
             options,
             session: labels::new_session().into(),
@@ -182,6 +207,7 @@ impl DockerExecutor {
             started: Arc::default(),
             exits: Arc::default(),
             warming: Arc::default(),
+            buildkit_support: Arc::default(),
         })
     }
 
@@ -240,7 +266,12 @@ impl DockerExecutor {
     }
 
     async fn step(&self, step: &Step, cx: StepContext) -> Result<Outcome, ExecError> {
-        let StepContext { output, cancel, .. } = cx;
+        let StepContext {
+            output,
+            cancel,
+            masker,
+            ..
+        } = cx;
         self.step_started(step);
         let result = match &step.action {
             Action::Cmd { cmd, container } => self
@@ -250,10 +281,19 @@ impl DockerExecutor {
             Action::Build {
                 build,
                 tags,
+                cache,
                 container,
                 ..
             } => self
-                .run_build(step, build, container, &output, &cancel)
+                .run_build(build::BuildStep {
+                    step,
+                    build,
+                    cache: *cache,
+                    settings: container,
+                    output: &output,
+                    cancel: &cancel,
+                    masker: &masker,
+                })
                 .await
                 .map(|exit| Outcome::new(exit).with_outputs(build_outputs(tags))),
             Action::Push { push } => self

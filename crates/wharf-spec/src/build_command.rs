@@ -24,6 +24,12 @@ pub struct BuildCommand {
     pub add_hosts: Vec<String>,
     /// `--cache-from`.
     pub cache_from: Vec<String>,
+    /// `--cache-to`, as written (`type=inline`, `type=registry,ref=...`).
+    pub cache_to: Vec<String>,
+    /// `--secret`, as written (`id=X,src=FILE`, `id=X,env=VAR`).
+    pub secrets: Vec<String>,
+    /// `--ssh`, as written (`default`, `ID=SOCKET`).
+    pub ssh: Vec<String>,
     /// `--no-cache`.
     pub no_cache: bool,
     /// `--pull`: always try to pull newer base images.
@@ -62,6 +68,9 @@ const VALUE_FLAGS: &[&str] = &[
     "--network",
     "--add-host",
     "--cache-from",
+    "--cache-to",
+    "--secret",
+    "--ssh",
     "--iidfile",
     "--shm-size",
     "-m",
@@ -81,12 +90,9 @@ const IGNORED_VALUE_FLAGS: &[&str] = &[
     "--ulimit",
     "--security-opt",
     "--cgroup-parent",
-    "--secret",
-    "--ssh",
     "-o",
     "--output",
     "--progress",
-    "--cache-to",
     "--builder",
     "--allow",
     "--attest",
@@ -192,6 +198,9 @@ impl BuildCommand {
                 "--network" => cmd.network = Some(value),
                 "--add-host" => cmd.add_hosts.push(value),
                 "--cache-from" => cmd.cache_from.push(value),
+                "--cache-to" => cmd.cache_to.push(value),
+                "--secret" => cmd.secrets.push(value),
+                "--ssh" => cmd.ssh.push(value),
                 "--iidfile" => cmd.iidfile = Some(value),
                 "--shm-size" => cmd.shm_size = Some(value),
                 "-m" | "--memory" => cmd.memory = Some(value),
@@ -256,6 +265,19 @@ mod tests {
         assert_eq!(b.labels, ["a=b"]);
         assert_eq!(b.platform.as_deref(), Some("linux/amd64"));
         assert_eq!(b.context, ".");
+    }
+
+    #[test]
+    fn buildkit_flags_are_kept() {
+        let b = BuildCommand::parse(
+            "--secret id=a,src=a.txt --secret=id=b,env=B --ssh default --cache-to type=inline --cache-from x .",
+        )
+        .unwrap_or_default();
+        assert_eq!(b.secrets, ["id=a,src=a.txt", "id=b,env=B"]);
+        assert_eq!(b.ssh, ["default"]);
+        assert_eq!(b.cache_to, ["type=inline"]);
+        assert_eq!(b.cache_from, ["x"]);
+        assert!(b.ignored.is_empty(), "{:?}", b.ignored);
     }
 
     #[test]

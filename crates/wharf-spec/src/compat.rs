@@ -10,7 +10,7 @@ use crate::decode::{RawStep, RawTask};
 use crate::diagnostic::{Diagnostic, Diagnostics, Location};
 use crate::load::Loaded;
 use crate::source::Span;
-use crate::task::Action;
+use crate::task::{Action, Cache, WORKSPACE};
 
 /// ACR caps a whole run at this many seconds unless the task sets `--timeout`.
 const ACR_RUN_TIMEOUT: u64 = 3600;
@@ -23,6 +23,16 @@ pub fn restated(code: &str) -> bool {
 
 /// Lists the places where `az acr run` would refuse, hang, or behave differently.
 pub fn acr_compatibility(loaded: &Loaded) -> Diagnostics {
+    acr_compatibility_with(loaded, &|_| None)
+}
+
+/// [`acr_compatibility`], also looking into the Dockerfiles of local build steps:
+/// `read_dockerfile` gets a path relative to the build context (`app/Dockerfile`)
+/// and returns its text when there is such a file.
+pub fn acr_compatibility_with(
+    loaded: &Loaded,
+    read_dockerfile: &dyn Fn(&str) -> Option<String>,
+) -> Diagnostics {
     let mut out = Diagnostics::new();
     let file = loaded.task_file;
     let raw: &RawTask = &loaded.raw;
@@ -136,9 +146,84 @@ pub fn acr_compatibility(loaded: &Loaded) -> Diagnostics {
                 .at(file, raw_step.timeout.as_ref().map_or(raw_step.span, |t| t.span)),
             );
         }
-        if let (Action::Build { build, .. }, Some(b)) = (&step.action, &raw_step.build)
+        if let (
+            Action::Build {
+                build,
+                cache,
+                container,
+                ..
+            },
+            Some(b),
+        ) = (&step.action, &raw_step.build)
             && let Ok(parsed) = BuildCommand::parse(build)
         {
+            let at = Location { file, span: b.span };
+            let cache_enabled = *cache == Some(Cache::Enabled);
+            // acr-builder `graph/step.go`: BuildKit only with exactly DOCKER_BUILDKIT=1
+            // in the env, or with `cache: enabled` (buildx); else it adds DOCKER_BUILDKIT=0.
+            let acr_buildkit = cache_enabled || step.env.iter().any(|e| e == "DOCKER_BUILDKIT=1");
+            if !acr_buildkit {
+                let flags: Vec<&str> = [
+                    ("--secret", !parsed.secrets.is_empty()),
+                    ("--ssh", !parsed.ssh.is_empty()),
+                    ("--cache-to", !parsed.cache_to.is_empty()),
+                ]
+                .into_iter()
+                .filter_map(|(flag, used)| used.then_some(flag))
+                .collect();
+                if !flags.is_empty() {
+                    out.push(
+                        Diagnostic::warning(
+                            "acr-classic-builder",
+                            format!(
+                                "az acr run builds this step with the classic builder (it adds DOCKER_BUILDKIT=0 unless the step's env has DOCKER_BUILDKIT=1), where {} {} unknown and the step fails; wharf builds it with BuildKit",
+                                flags.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", "),
+                                if flags.len() == 1 { "is" } else { "are" }
+                            ),
+                        )
+                        .at_opt(Some(at))
+                        .with_help("add DOCKER_BUILDKIT=1 to the step's env to build with BuildKit on both"),
+                    );
+                } else if !is_remote_context(&parsed.context) {
+                    let path = dockerfile_path(&container.working_directory, &parsed);
+                    if let Some((feature, line)) = path
+                        .as_deref()
+                        .and_then(read_dockerfile)
+                        .and_then(|text| buildkit_feature(&text))
+                    {
+                        out.push(
+                            Diagnostic::warning(
+                                "acr-classic-builder",
+                                format!(
+                                    "the Dockerfile {} uses `{feature}` (line {line}), which needs BuildKit: az acr run builds this step with the classic builder (it adds DOCKER_BUILDKIT=0 unless the step's env has DOCKER_BUILDKIT=1), which refuses it; wharf builds it with BuildKit",
+                                    path.unwrap_or_default()
+                                ),
+                            )
+                            .at_opt(Some(at))
+                            .with_help("add DOCKER_BUILDKIT=1 to the step's env to build with BuildKit on both"),
+                        );
+                    }
+                }
+            }
+            if cache_enabled && !parsed.tags.is_empty() {
+                out.push(
+                    Diagnostic::warning(
+                        "acr-build-cache",
+                        "cache: enabled: az acr run builds with buildx in a BuildKit container of its own (which does not see images built by earlier steps) and exports a registry cache (mode=max) to <repository>:cache_<task>_<step id>; wharf builds with the Docker engine's BuildKit, which can only write an inline cache, and pushes the image to that tag (the final stage's layers: mode=min)",
+                    )
+                    .at_opt(Some(at)),
+                );
+            }
+            if !parsed.ssh.is_empty() {
+                out.push(
+                    Diagnostic::warning(
+                        "acr-ssh",
+                        "`--ssh` forwards the ssh-agent of the machine wharf runs on; ACR's builder container has none, so the step fails there",
+                    )
+                    .at_opt(Some(at))
+                    .with_help("on ACR, give the build a key with --secret instead"),
+                );
+            }
             if parsed.context.starts_with('/') || parsed.context.starts_with("..") {
                 out.push(
                     Diagnostic::warning(
@@ -209,6 +294,84 @@ fn env_origin(raw: &RawTask, step: &RawStep, entry: &str) -> Option<Span> {
         .flat_map(|l| &l.value)
         .find(|e| e.value.split(',').any(|part| part == entry))
         .map(|e| e.span)
+}
+
+/// Whether a build context is fetched by the engine (a Git or http(s) URL).
+fn is_remote_context(context: &str) -> bool {
+    ["http://", "https://", "git://", "git@", "github.com/"]
+        .iter()
+        .any(|p| context.starts_with(p))
+}
+
+/// The Dockerfile of a local build, relative to the build context directory (what
+/// `/workspace` holds); `None` when it is outside.
+fn dockerfile_path(workdir: &str, build: &BuildCommand) -> Option<String> {
+    let in_container = |path: &str| {
+        if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("{workdir}/{path}")
+        }
+    };
+    let path = match &build.dockerfile {
+        Some(file) => in_container(file),
+        None => format!("{}/Dockerfile", in_container(&build.context)),
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.strip_prefix(WORKSPACE)?.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            other => parts.push(other),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// The first Dockerfile instruction flag that only BuildKit takes, and its line:
+/// `RUN --mount`, `RUN --network`, `RUN --security`, `COPY`/`ADD --chmod` and
+/// `--link`.
+fn buildkit_feature(dockerfile: &str) -> Option<(String, usize)> {
+    // Instructions with their continuation lines joined, and their first line.
+    let mut instructions: Vec<(String, usize)> = Vec::new();
+    let mut open = false;
+    for (n, line) in dockerfile.lines().enumerate() {
+        let text = line.trim();
+        // Comments (also between continuation lines) and empty lines are not part of
+        // an instruction.
+        if text.starts_with('#') || text.is_empty() {
+            continue;
+        }
+        let part = text.strip_suffix('\\').unwrap_or(text);
+        match instructions.last_mut() {
+            Some((joined, _)) if open => {
+                joined.push(' ');
+                joined.push_str(part);
+            }
+            _ => instructions.push((part.to_string(), n + 1)),
+        }
+        open = text.ends_with('\\');
+    }
+    for (text, line) in instructions {
+        let mut words = text.split_whitespace();
+        let Some(instruction) = words.next().map(str::to_ascii_uppercase) else {
+            continue;
+        };
+        let only_buildkit: &[&str] = match instruction.as_str() {
+            "RUN" => &["--mount", "--network", "--security"],
+            "COPY" | "ADD" => &["--chmod", "--link"],
+            _ => continue,
+        };
+        for word in words.take_while(|w| w.starts_with("--")) {
+            let flag = word.split('=').next().unwrap_or(word);
+            if only_buildkit.contains(&flag) {
+                return Some((format!("{instruction} {flag}"), line));
+            }
+        }
+    }
+    None
 }
 
 /// ACR's parser takes as the context the last word that is neither a flag nor
@@ -314,6 +477,107 @@ mod tests {
         assert_eq!(missed.len(), 1, "{found:?}");
         assert!(missed[0].starts_with("acb.yaml:2:12:"), "{found:?}");
         assert!(missed[0].contains("after `--load`"), "{found:?}");
+    }
+
+    #[test]
+    fn buildkit_only_dockerfile_syntax() {
+        let df = "# syntax is fine\nFROM a AS b\nRUN echo \\\n  --mount=type=cache x\nrun --network=none true\nCOPY --chmod=644 a b\n";
+        assert_eq!(buildkit_feature(df), Some(("RUN --network".into(), 5)));
+        assert_eq!(
+            buildkit_feature("FROM a\nRUN --mount=type=secret,id=x cat /run/secrets/x\n"),
+            Some(("RUN --mount".into(), 2))
+        );
+        assert_eq!(
+            buildkit_feature("FROM a\nCOPY --from=b --link /a /a\n"),
+            Some(("COPY --link".into(), 2))
+        );
+        assert_eq!(
+            buildkit_feature("FROM a\nCOPY --from=b /a /a\nRUN make\n"),
+            None
+        );
+        assert_eq!(
+            buildkit_feature("FROM a\nRUN \\\n  # a comment\n  --mount=type=ssh git pull\n"),
+            Some(("RUN --mount".into(), 2))
+        );
+    }
+
+    #[test]
+    fn dockerfiles_are_found_as_docker_build_finds_them() {
+        let path = |workdir: &str, args: &str| {
+            dockerfile_path(workdir, &BuildCommand::parse(args).unwrap_or_default())
+        };
+        assert_eq!(path("/workspace", "."), Some("Dockerfile".into()));
+        assert_eq!(
+            path("/workspace/app", "-f ../ci/Df ."),
+            Some("ci/Df".into())
+        );
+        assert_eq!(path("/workspace", "src"), Some("src/Dockerfile".into()));
+        assert_eq!(path("/workspace", "-f /etc/Df ."), None);
+    }
+
+    fn findings_with(text: &str, dockerfile: &str) -> Vec<String> {
+        let options = crate::LoadOptions::default();
+        let files = crate::LocalFiles { base: ".".into() };
+        let loaded = crate::load(
+            "acb.yaml",
+            text,
+            &options,
+            &files,
+            &mut crate::masked_secrets,
+        );
+        let Ok(loaded) = loaded else {
+            panic!("{:?}", loaded.err().map(|f| f.diagnostics))
+        };
+        let dockerfile = dockerfile.to_string();
+        acr_compatibility_with(&loaded, &move |path: &str| {
+            (path == "app/Dockerfile").then(|| dockerfile.clone())
+        })
+        .iter()
+        .map(|d| d.short(&loaded.sources))
+        .collect()
+    }
+
+    #[test]
+    fn builds_that_need_buildkit_on_acr_are_flagged_unless_it_is_asked_for() {
+        let mount = "FROM a\nRUN --mount=type=cache,target=/c make\n";
+        let found = findings_with("steps:\n  - build: -t a app\n", mount);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("acb.yaml:2:12: warning[acr-classic-builder]: the Dockerfile app/Dockerfile uses `RUN --mount` (line 2)"),
+            "{found:?}"
+        );
+        // Asked for on ACR: the same builder on both.
+        let asked = "steps:\n  - build: -t a app\n    env: [DOCKER_BUILDKIT=1]\n";
+        assert!(findings_with(asked, mount).is_empty());
+        assert!(findings_with("steps:\n  - build: -t a app\n", "FROM a\nRUN make\n").is_empty());
+
+        let secret = findings_with(
+            "steps:\n  - build: --secret id=t,env=T --ssh default app\n",
+            "",
+        );
+        assert!(
+            secret
+                .iter()
+                .any(|f| f.contains("where `--secret`, `--ssh` are unknown and the step fails")),
+            "{secret:?}"
+        );
+        assert!(
+            secret.iter().any(|f| f.contains("warning[acr-ssh]")),
+            "{secret:?}"
+        );
+
+        let cached = findings_with(
+            "steps:\n  - build: -t r.io/a --secret id=t,env=T app\n    cache: enabled\n",
+            "",
+        );
+        assert_eq!(
+            cached.len(),
+            1,
+            "buildx builds it with BuildKit on ACR: {cached:?}"
+        );
+        assert!(
+            cached[0].contains("warning[acr-build-cache]") && cached[0].contains("inline cache")
+        );
     }
 
     #[test]

@@ -239,6 +239,8 @@ async fn execute(
         shared_volume: run.shared_volume.clone(),
         credentials: credentials_lookup(),
         mount_docker_socket: !args.no_docker_socket,
+        registry: run.registry.clone(),
+        task_name: run.task_name.clone(),
     };
     let docker = match wharf_docker::DockerExecutor::connect(Arc::clone(&task), options).await {
         Ok(e) => Arc::new(e),

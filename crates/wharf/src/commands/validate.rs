@@ -33,7 +33,14 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
     }
     let mut code = ExitCode::SUCCESS;
     if args.acr {
-        let compat = wharf_spec::compat::acr_compatibility(&loaded);
+        // Build steps' Dockerfiles are read from the context, to spot BuildKit syntax.
+        let context = args.task.context.clone();
+        let read_dockerfile = move |path: &str| {
+            let file = context.join(path);
+            let small = std::fs::metadata(&file).is_ok_and(|m| m.is_file() && m.len() < 1 << 20);
+            small.then(|| std::fs::read_to_string(&file).ok()).flatten()
+        };
+        let compat = wharf_spec::compat::acr_compatibility_with(&loaded, &read_dockerfile);
         if compat.is_empty() {
             eprintln!("{name}: az acr run should behave the same");
         } else {
