@@ -9,9 +9,9 @@
 //! - `new-plugin NAME --kind tagger|scanner|notifier`: make a working plugin in plugins/.
 
 mod bench;
+mod bench_build;
 mod bench_logs;
 mod bench_plugins;
-mod bench_build;
 mod demo;
 mod plugins;
 
