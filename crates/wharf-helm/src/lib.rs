@@ -36,6 +36,7 @@ pub mod oci;
 mod package;
 mod version;
 mod yaml_emit;
+mod yaml_resolve;
 
 pub use archive::{GZIP_COMMENT, GZIP_EXTRA, MAX_MTIME, write_archive};
 pub use error::{ChartError, Place, VersionError};
