@@ -795,4 +795,21 @@ mod tests {
         assert!(values("values.yaml", b"a: .inf\n").is_err());
         assert!(values("values.yaml", b"~: 1\n").is_err());
     }
+
+    proptest::proptest! {
+        /// No input makes the readers panic: they load or return an error.
+        #[test]
+        fn readers_never_panic(text in "(name|version|dependencies|annotations|- |: |\\[|\\]|\\{|\\}|---|\"|'|#|&a|\\*a|!!str|[0-9.+_vx]|[ \n\t]|[a-z]|\u{e9}|\u{1f680}){0,60}") {
+            let mut m = Metadata::default();
+            let _ = chart_yaml(&mut m, "Chart.yaml", text.as_bytes());
+            let _ = m.validate();
+            let _ = m.to_chart_yaml();
+            let _ = m.to_json();
+            let _ = lock("Chart.lock", text.as_bytes());
+            let _ = values("values.yaml", text.as_bytes());
+            let _ = crate::IgnoreRules::parse(".helmignore", &text).map(|r| r.ignores(&text, false));
+            let _ = crate::ChartVersion::parse(&text);
+            let _ = go_time(&text);
+        }
+    }
 }

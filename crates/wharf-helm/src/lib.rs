@@ -32,6 +32,7 @@ mod go_format;
 pub mod ignore;
 mod load;
 mod metadata;
+mod metadata_json;
 pub mod oci;
 mod package;
 mod version;

@@ -803,4 +803,39 @@ mod tests {
         ]));
         assert_eq!(text, format!("\"true\": x\n? {long_key}\n: z\n"));
     }
+
+    /// Reads `text` with wharf-spec's YAML reader: the first key's value.
+    fn read_back(text: &str) -> Option<String> {
+        use wharf_spec::yaml::{NodeKind, Resolved, parse};
+        let root = parse(text).ok()??;
+        let NodeKind::Map(entries) = root.kind else {
+            return None;
+        };
+        let (_, value) = entries.into_iter().next()?;
+        match value.as_scalar()?.resolve() {
+            Resolved::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the string, what the emitter writes reads back as that
+        /// string: quoted when it would otherwise be a number, a boolean or
+        /// null, folded lines joined again, escapes undone.
+        #[test]
+        fn every_string_reads_back_as_itself(
+            value in "[ -~\u{a0}-\u{ff}\u{4e00}-\u{4e0f}\u{1f680}\t\n]{0,120}"
+        ) {
+            let text = to_yaml(&sorted_map(vec![("key".into(), Node::Str(value.clone()))]));
+            proptest::prop_assert_eq!(read_back(&text), Some(value), "{}", text);
+        }
+
+        #[test]
+        fn long_words_fold_and_read_back(words in proptest::collection::vec("[a-z]{1,12}", 1..40)) {
+            let value = words.join(" ");
+            let text = to_yaml(&sorted_map(vec![("description".into(), Node::Str(value.clone()))]));
+            proptest::prop_assert!(text.lines().all(|l| l.chars().count() <= 80 + 13), "{}", text);
+            proptest::prop_assert_eq!(read_back(&text), Some(value));
+        }
+    }
 }
