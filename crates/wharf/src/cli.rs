@@ -21,6 +21,9 @@ pub enum Command {
     /// wharf's local registry.
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Helm charts, handled as helm handles them.
+    #[command(subcommand)]
+    Helm(HelmCommand),
     /// Print the resolved plan: aliases, templates and defaults applied. No Docker needed.
     Plan(PlanArgs),
     /// Check a task file and report every problem with its file:line:col.
@@ -177,6 +180,30 @@ pub struct RegistryServeArgs {
     /// Storage directory (default: the local data directory, wharf/registry).
     #[arg(long, value_name = "DIR")]
     pub root: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HelmCommand {
+    /// Package a chart directory into NAME-VERSION.tgz, as `helm package` does
+    /// (reproducible: fixed file times, or SOURCE_DATE_EPOCH when set).
+    #[command(disable_version_flag = true)]
+    Package(HelmPackageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HelmPackageArgs {
+    /// The chart directory (the one holding Chart.yaml).
+    #[arg(value_name = "CHART")]
+    pub chart: PathBuf,
+    /// Set the chart's version (a semantic version) instead of Chart.yaml's.
+    #[arg(long, value_name = "VERSION")]
+    pub version: Option<String>,
+    /// Set the chart's appVersion instead of Chart.yaml's.
+    #[arg(long = "app-version", value_name = "APP_VERSION")]
+    pub app_version: Option<String>,
+    /// Where to write the archive (created if missing).
+    #[arg(short = 'd', long, value_name = "DIR", default_value = ".")]
+    pub destination: PathBuf,
 }
 
 /// A run id names Docker objects (volumes, networks) and labels, so it must be a valid

@@ -4,6 +4,7 @@
 pub mod clean;
 pub mod completions;
 pub mod graph;
+pub mod helm;
 pub mod plan;
 pub mod registry;
 pub mod run;
@@ -16,7 +17,7 @@ use std::process::ExitCode;
 use wharf_spec::values::host_platform;
 use wharf_spec::{Loaded, masked_secrets};
 
-use crate::cli::{Command, RegistryCommand, TaskArgs};
+use crate::cli::{Command, HelmCommand, RegistryCommand, TaskArgs};
 use crate::report;
 
 /// The pipeline failed.
@@ -32,6 +33,7 @@ pub fn dispatch(command: Command) -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Clean(args) => clean::run(&args),
         Command::Registry(RegistryCommand::Serve(args)) => registry::serve::run(&args),
+        Command::Helm(HelmCommand::Package(args)) => helm::package::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Graph(args) => graph::run(&args),

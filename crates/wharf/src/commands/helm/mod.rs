@@ -1,0 +1,3 @@
+//! `wharf helm ...`: one file per subcommand.
+
+pub mod package;
