@@ -90,15 +90,9 @@ fn go_scalar(s: &Scalar) -> GoScalar {
         Resolved::Null => GoScalar::Null,
         Resolved::Bool(b) => GoScalar::Bool(b),
         Resolved::Int(i) => GoScalar::Int(i),
-        Resolved::Float(f) => {
-            // yaml.v2 reads integers past int64 as uint64 before it tries floats.
-            let digits: String = s.value.chars().filter(|&c| c != '_').collect();
-            let digits = digits.strip_prefix('+').unwrap_or(&digits);
-            match digits.parse::<u64>() {
-                Ok(u) if digits.bytes().all(|b| b.is_ascii_digit()) => GoScalar::Uint(u),
-                _ => GoScalar::Float(f),
-            }
-        }
+        // yaml.v2 reads integers past int64 as uint64 before it tries floats.
+        Resolved::Uint(u) => GoScalar::Uint(u),
+        Resolved::Float(f) => GoScalar::Float(f),
         Resolved::Str(s) => GoScalar::Str(s),
     }
 }
