@@ -123,6 +123,7 @@ pub struct RawStep {
     pub build: Option<Spanned<String>>,
     pub push: Option<SpannedList<String>>,
     pub plugin: Option<Spanned<String>>,
+    pub helm: Option<Spanned<String>>,
     pub with: Option<SpannedAnyMap>,
     pub allow: Option<RawAllow>,
     /// The keys written in the step, for rules about keys that do not apply to its kind.
@@ -355,6 +356,7 @@ impl<'a> Decoder<'a> {
             ("build", step.build.is_some()),
             ("push", step.push.is_some()),
             ("plugin", step.plugin.is_some()),
+            ("helm", step.helm.is_some()),
         ] {
             if written(key) && !decoded {
                 step.mistyped.push(key);
@@ -371,6 +373,7 @@ impl<'a> Decoder<'a> {
             build: self.string_field(o, "build"),
             push: self.string_list_field(o, "push"),
             plugin: self.string_field(o, "plugin"),
+            helm: self.string_field(o, "helm"),
             with: self.any_map_field(o, "with"),
             allow: self.allow_field(o),
             keys: o

@@ -17,6 +17,8 @@ pub enum StepKind {
     Push,
     /// `plugin:` — call a WebAssembly plugin (wharf extension).
     Plugin,
+    /// `helm:` — package (and push) a Helm chart (wharf extension).
+    Helm,
 }
 
 /// One row of [`KINDS`].
@@ -98,6 +100,29 @@ pub const KINDS: &[KindDef] = &[
         container: false,
         outputs: None,
     },
+    KindDef {
+        kind: StepKind::Helm,
+        key: "helm",
+        acr: false,
+        container: false,
+        outputs: Some(&[
+            OutputDef {
+                name: "chart",
+                list: false,
+                doc: "the packaged chart, NAME-VERSION.tgz, as a path in the workspace",
+            },
+            OutputDef {
+                name: "ref",
+                list: false,
+                doc: "with --push: the chart's reference, REGISTRY/NAMESPACE/NAME:VERSION",
+            },
+            OutputDef {
+                name: "digest",
+                list: false,
+                doc: "with --push: the manifest digest of the pushed chart",
+            },
+        ]),
+    },
 ];
 
 impl StepKind {
@@ -135,7 +160,7 @@ mod tests {
     #[test]
     fn acr_kinds_read_as_acr_writes_them() {
         assert_eq!(acr_kind_list(), "build, cmd, or push");
-        assert_eq!(extension_kind_list(), "plugin");
+        assert_eq!(extension_kind_list(), "plugin, helm");
     }
 
     #[test]
@@ -145,6 +170,7 @@ mod tests {
             StepKind::Cmd,
             StepKind::Push,
             StepKind::Plugin,
+            StepKind::Helm,
         ] {
             assert_eq!(KINDS.iter().filter(|d| d.kind == kind).count(), 1);
             assert_eq!(kind.def().kind, kind);

@@ -26,6 +26,7 @@ pub mod build_command;
 pub mod compat;
 pub mod decode;
 pub mod diagnostic;
+mod helm_command;
 pub mod kinds;
 mod load;
 pub mod outputs;
@@ -51,8 +52,8 @@ pub use outputs::{OutputValue, Outputs};
 pub use resolve::TaskDefaults;
 pub use source::{FileId, LineCol, SourceFile, SourceFiles, Span};
 pub use task::{
-    Action, Cache, Container, Grants, Network, Notify, NotifyOn, PluginCall, PluginSource, Secret,
-    Step, Task, Volume, VolumeMount,
+    Action, Cache, Container, Grants, HelmCall, Network, Notify, NotifyOn, PluginCall,
+    PluginSource, Secret, Step, Task, Volume, VolumeMount,
 };
 pub use values::RunInfo;
 pub use wharf_template::HostLookup;

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::build_command::BuildCommand;
 use crate::resolve::normalize_push_image;
-use crate::task::{Action, Step};
+use crate::task::{Action, HelmCall, Step};
 
 /// One output's value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -124,8 +124,8 @@ pub enum BindError {
         /// The outputs it has.
         known: Vec<String>,
     },
-    /// A bound `build:` no longer parses.
-    #[error("after binding step outputs, the build arguments do not parse: {0}")]
+    /// A bound `build:` or `helm:` no longer parses.
+    #[error("after binding step outputs, the step's arguments do not parse: {0}")]
     Build(String),
 }
 
@@ -232,6 +232,7 @@ pub fn visit_texts(step: &Step, f: &mut dyn FnMut(&str)) {
         Action::Build { build, .. } => f(build),
         Action::Cmd { cmd, .. } => f(cmd),
         Action::Push { push } => push.iter().for_each(|p| f(p)),
+        Action::Helm(call) => f(&call.helm),
         Action::Plugin(call) => {
             fn walk(v: &serde_json::Value, f: &mut dyn FnMut(&str)) {
                 match v {
@@ -285,6 +286,10 @@ pub fn bind(step: &Step, lookup: &dyn OutputLookup) -> Result<Step, BindError> {
                 }
             }
             *push = images;
+        }
+        Action::Helm(call) => {
+            let text = bind_text(&call.helm, lookup)?;
+            *call = HelmCall::parse(&text).map_err(BindError::Build)?;
         }
         Action::Plugin(call) => {
             for v in call.with.values_mut() {

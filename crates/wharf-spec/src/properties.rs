@@ -157,6 +157,11 @@ pub const STEP: &[Property] = &[
         "wharf extension: calls a WebAssembly plugin: a bundled name (semver-tagger), ./path/to.wasm, or oci://REGISTRY/REPO:TAG or @sha256:...",
     ),
     ext(
+        "helm",
+        Kind::String,
+        "wharf extension: packages a Helm chart as helm package does, and pushes it as helm push does: package ./chart [--version V] [--app-version A] [-d DIR] [--push oci://REGISTRY/NAMESPACE].",
+    ),
+    ext(
         "with",
         Kind::AnyMap,
         "wharf extension: the plugin's inputs, rendered like the rest of the file.",

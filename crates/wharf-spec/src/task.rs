@@ -149,6 +149,8 @@ pub enum Action {
     },
     /// Call a WebAssembly plugin (a wharf extension).
     Plugin(PluginCall),
+    /// Package, and push, a Helm chart (a wharf extension).
+    Helm(HelmCall),
 }
 
 impl Action {
@@ -159,6 +161,7 @@ impl Action {
             Action::Cmd { .. } => StepKind::Cmd,
             Action::Push { .. } => StepKind::Push,
             Action::Plugin(_) => StepKind::Plugin,
+            Action::Helm(_) => StepKind::Helm,
         }
     }
 
@@ -171,7 +174,7 @@ impl Action {
     pub fn container(&self) -> Option<&Container> {
         match self {
             Action::Build { container, .. } | Action::Cmd { container, .. } => Some(container),
-            Action::Push { .. } | Action::Plugin(_) => None,
+            Action::Push { .. } | Action::Plugin(_) | Action::Helm(_) => None,
         }
     }
 }
@@ -258,6 +261,26 @@ pub struct PluginCall {
     pub with: serde_json::Map<String, serde_json::Value>,
     /// What the plugin may reach beyond its inputs (`allow:`); nothing by default.
     pub allow: Grants,
+}
+
+/// A `helm:` step: `package CHART [--version V] [--app-version A] [-d DIR]
+/// [--push oci://REGISTRY/NAMESPACE]`, as `helm package` and `helm push` take them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HelmCall {
+    /// The arguments, rendered, as written.
+    pub helm: String,
+    /// The chart directory, relative to the context.
+    pub chart: String,
+    /// `--version`: the chart version to package (else Chart.yaml's).
+    pub version: Option<String>,
+    /// `--app-version`: the appVersion to write into Chart.yaml.
+    pub app_version: Option<String>,
+    /// `-d`/`--destination`: where the .tgz goes, relative to the context (else the
+    /// context itself).
+    pub destination: Option<String>,
+    /// `--push`: where the chart is pushed, `oci://REGISTRY/NAMESPACE`.
+    pub push: Option<String>,
 }
 
 /// Where a plugin's component comes from.
@@ -372,6 +395,8 @@ impl Serialize for Step {
             push: Option<&'a [String]>,
             #[serde(skip_serializing_if = "Option::is_none", flatten)]
             plugin: Option<&'a PluginCall>,
+            #[serde(skip_serializing_if = "Option::is_none", flatten)]
+            helm: Option<&'a HelmCall>,
             depends_on: &'a [String],
             timeout: u64,
             start_delay: u64,
@@ -395,6 +420,7 @@ impl Serialize for Step {
             cmd: None,
             push: None,
             plugin: None,
+            helm: None,
             depends_on: &self.depends_on,
             timeout: self.timeout,
             start_delay: self.start_delay,
@@ -423,6 +449,7 @@ impl Serialize for Step {
             Action::Cmd { cmd, .. } => view.cmd = Some(cmd),
             Action::Push { push } => view.push = Some(push),
             Action::Plugin(call) => view.plugin = Some(call),
+            Action::Helm(call) => view.helm = Some(call),
         }
         view.serialize(s)
     }

@@ -61,6 +61,9 @@ pub fn plan_text(task: &Task, file: &str, run: &wharf_spec::RunInfo) -> String {
                     let _ = writeln!(out, "     {line}");
                 }
             }
+            Action::Helm(call) => {
+                let _ = writeln!(out, "     helm {}", call.helm);
+            }
         }
         for line in settings(step, task) {
             let _ = writeln!(out, "     {line}");
@@ -394,6 +397,9 @@ pub fn dry_run_text(task: &Task, run: &wharf_spec::RunInfo, context: &str, bind:
             }
             Action::Plugin(call) => {
                 let _ = writeln!(out, "  {}", plugin_call_text(call));
+            }
+            Action::Helm(call) => {
+                let _ = writeln!(out, "  helm {}", call.helm);
             }
         }
     }

@@ -10,7 +10,9 @@ use crate::decode::{RawAllow, RawStep, Spanned, SpannedAnyMap, SpannedList};
 use crate::diagnostic::Diagnostic;
 use crate::kinds::{self, KINDS, StepKind};
 use crate::source::Span;
-use crate::task::{Action, Cache, Container, Grants, PluginCall, PluginSource, VolumeMount};
+use crate::task::{
+    Action, Cache, Container, Grants, HelmCall, PluginCall, PluginSource, VolumeMount,
+};
 
 /// What resolving a step's action needs from the task around it.
 pub(super) struct Around<'a> {
@@ -84,6 +86,11 @@ fn kind_key(step: &RawStep, kind: StepKind) -> Option<Span> {
             .as_ref()
             .filter(|p| !p.value.is_empty())
             .map(|p| p.span),
+        StepKind::Helm => step
+            .helm
+            .as_ref()
+            .filter(|h| !h.value.is_empty())
+            .map(|h| h.span),
     }
 }
 
@@ -296,6 +303,16 @@ impl Resolver<'_> {
                     }
                 }
                 Some(Action::Push { push: images })
+            }
+            StepKind::Helm => {
+                let h = step.helm.as_ref()?;
+                match HelmCall::parse(&h.value) {
+                    Ok(call) => Some(Action::Helm(call)),
+                    Err(e) => {
+                        self.error(Diagnostic::error("helm-args", e), h.span);
+                        None
+                    }
+                }
             }
             StepKind::Plugin => {
                 let p = step.plugin.as_ref()?;

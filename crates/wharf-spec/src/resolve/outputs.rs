@@ -37,7 +37,10 @@ fn texts(
 
 fn step_texts(raw: &RawStep) -> Vec<(String, Span)> {
     let mut out = texts(raw.env.as_ref(), raw.with.as_ref());
-    for s in [raw.cmd.as_ref(), raw.build.as_ref()].into_iter().flatten() {
+    for s in [raw.cmd.as_ref(), raw.build.as_ref(), raw.helm.as_ref()]
+        .into_iter()
+        .flatten()
+    {
         out.push((s.value.clone(), s.span));
     }
     for p in raw
