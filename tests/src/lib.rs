@@ -127,7 +127,29 @@ impl Registry {
         Registry::start_with(Some((user.to_string(), password.to_string())))
     }
 
+    /// Starts a registry with distribution's token auth: clients are sent to `realm`
+    /// for a JWT issued by `issuer` for `service`, signed by a key whose certificate
+    /// is in `rootcertbundle` (PEM). The test provides the token server.
+    pub fn start_with_token(
+        realm: &str,
+        service: &str,
+        issuer: &str,
+        rootcertbundle: &Path,
+    ) -> Registry {
+        Registry::start_configured(
+            None,
+            &format!(
+                "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {}\n",
+                rootcertbundle.display()
+            ),
+        )
+    }
+
     fn start_with(credentials: Option<(String, String)>) -> Registry {
+        Registry::start_configured(credentials, "")
+    }
+
+    fn start_configured(credentials: Option<(String, String)>, auth: &str) -> Registry {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let port = free_port();
         let host = format!("127.0.0.1:{port}");
@@ -144,6 +166,7 @@ impl Registry {
                 htpasswd.display()
             ));
         }
+        config.push_str(auth);
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).unwrap_or_else(|e| panic!("{e}"));
         let log = std::fs::File::create(dir.path().join("registry.log"))

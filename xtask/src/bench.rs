@@ -18,7 +18,7 @@ pub(crate) struct Section {
 
 /// Runs the named benchmarks (all when none are named).
 pub fn run(names: &[String]) -> Result<()> {
-    let all = ["plan", "run", "build", "logs", "plugins"];
+    let all = ["plan", "run", "build", "logs", "registry", "plugins"];
     let selected: Vec<&str> = if names.is_empty() {
         all.to_vec()
     } else {
@@ -44,6 +44,7 @@ pub fn run(names: &[String]) -> Result<()> {
             "plugins" => crate::bench_plugins::run()?,
             "logs" => crate::bench_logs::run(&wharf)?,
             "build" => crate::bench_build::run(&wharf)?,
+            "registry" => crate::bench_registry::registry(&wharf)?,
             _ => run_steps(&wharf)?,
         });
     }

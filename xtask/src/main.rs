@@ -12,6 +12,7 @@ mod bench;
 mod bench_build;
 mod bench_logs;
 mod bench_plugins;
+mod bench_registry;
 mod demo;
 mod plugins;
 
@@ -51,7 +52,7 @@ fn print_help() {
         "cargo xtask <command>\n\n\
          ci              fmt --check, clippy --all-targets -D warnings, and every test\n\
          demo            the hello-web pipeline: plan, graph, and what a mistake looks like\n\
-         bench [NAME..]  measure performance targets, update docs/benchmarks.md (names: plan, run, build, logs, plugins)\n\
+         bench [NAME..]  measure performance targets, update docs/benchmarks.md (names: plan, run, build, logs, registry, plugins)\n\
          fuzz [--seconds N]  run the loader fuzz tests for N seconds (default 300)\n\
          plugins [--fixtures] [NAME..]  build plugin components into target/plugins/\n\
          new-plugin NAME --kind tagger|scanner|notifier  make a working plugin in plugins/"

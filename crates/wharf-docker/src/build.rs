@@ -195,6 +195,7 @@ impl DockerExecutor {
             None => registry_config(&self.options.credentials, &registries),
         };
 
+        tracing::debug!(step = %step.id, registries = ?registries, "starting a build");
         let mut stream = self.docker.build_image(options, credentials, Some(body));
         let mut progress = Progress::default();
         let mut solve = SolveProgress::default();

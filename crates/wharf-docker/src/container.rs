@@ -92,6 +92,7 @@ impl DockerExecutor {
         config: ContainerCreateBody,
     ) -> Result<String, Error> {
         self.removal_finished(name).await;
+        tracing::debug!(container = name, image, "creating the step's container");
         create_named(
             &self.docker,
             name,
@@ -358,6 +359,7 @@ impl DockerExecutor {
     /// Removes a container (and its anonymous volumes, as `docker run --rm` does); it may
     /// already be gone.
     pub(crate) async fn remove_container(&self, name: &str) {
+        tracing::debug!(container = name, "removing a container");
         let _ = self
             .docker
             .remove_container(name, Some(force_remove()))

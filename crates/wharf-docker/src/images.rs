@@ -210,7 +210,13 @@ async fn pull_once(
         tag: Some(reference.manifest_reference().to_string()),
         ..Default::default()
     };
-    let mut stream = docker.create_image(Some(options), None, credentials_for(credentials, image));
+    let credentials = credentials_for(credentials, image);
+    tracing::debug!(
+        image,
+        with_credentials = credentials.is_some(),
+        "pulling an image"
+    );
+    let mut stream = docker.create_image(Some(options), None, credentials);
     let mut progress = Progress::default();
     loop {
         let item = tokio::select! {

@@ -17,7 +17,10 @@
 //!   registry credentials, `--secret` values and `--ssh` agents, and render its progress
 //!   as plain log lines; the classic builder only where BuildKit cannot build the step
 //!   (`DOCKER_BUILDKIT=0`, an engine without BuildKit), which the log says.
-//! - **push** steps push through the API with the registry's credentials, 3 attempts.
+//! - **push** steps push with wharf's own registry client: the image is exported from
+//!   the engine, its layers compressed in parallel and uploaded in parallel, and a
+//!   per-registry layer cache makes an unchanged re-push `HEAD` requests only
+//!   (`push`, `export`).
 //! - **cleanup** removes everything this executor created (its session label).
 //!
 //! Everything wharf creates carries [`LABEL_MANAGED`], [`LABEL_RUN`] and
@@ -38,6 +41,7 @@ mod context;
 mod dockerignore;
 mod error;
 mod exits;
+mod export;
 mod images;
 mod labels;
 mod ports;
@@ -90,8 +94,14 @@ pub struct DockerOptions {
     pub workspace: WorkspaceMode,
     /// Name of the workspace volume (`RunInfo.shared_volume`, e.g. `acb_vol_<id>`).
     pub shared_volume: String,
-    /// Registry host → credentials, for pushes, pulls and build base images.
+    /// Registry host → credentials, for pulls and build base images (and pushes,
+    /// when no `registry` client is given).
     pub credentials: CredentialLookup,
+    /// The registry client pushes go through (its keychain, retry budget and
+    /// parallelism); `None`: one made from `credentials` with default settings.
+    pub registry_client: Option<wharf_registry::Client>,
+    /// Where the layer cache of pushes lives ([`wharf_registry::layers`]).
+    pub layer_cache: PathBuf,
     /// Mount `/var/run/docker.sock` into every step container (ACR does).
     pub mount_docker_socket: bool,
     /// The run's registry (`--registry`, `.Run.Registry`): where `cache: enabled` keeps
@@ -113,6 +123,8 @@ impl DockerOptions {
             context_dir: context_dir.into(),
             workspace: WorkspaceMode::Copy,
             credentials: Arc::new(|_| None),
+            registry_client: None,
+            layer_cache: wharf_registry::layers::default_root(),
             mount_docker_socket: true,
             registry: String::new(),
             task_name: String::new(),
@@ -127,6 +139,7 @@ impl fmt::Debug for DockerOptions {
             .field("context_dir", &self.context_dir)
             .field("workspace", &self.workspace)
             .field("shared_volume", &self.shared_volume)
+            .field("layer_cache", &self.layer_cache)
             .field("mount_docker_socket", &self.mount_docker_socket)
             .field("registry", &self.registry)
             .field("task_name", &self.task_name)
@@ -144,6 +157,8 @@ pub struct DockerExecutor {
     docker: Docker,
     /// Where the engine listens (a BuildKit session opens a connection of its own).
     endpoint: Arc<connect::Endpoint>,
+    /// The registry client of pushes.
+    registry: wharf_registry::Client,
     task: Arc<Task>,
     options: DockerOptions,
     /// This executor's [`LABEL_SESSION`] value, made at connect.
@@ -193,9 +208,20 @@ impl DockerExecutor {
     ) -> Result<DockerExecutor, ExecError> {
         let endpoint = connect::Endpoint::from_env()?;
         let docker = connect::connect_to(&endpoint).await?;
+        let registry = match &options.registry_client {
+            Some(client) => client.clone(),
+            None => wharf_registry::Client::new(wharf_registry::ClientOptions {
+                keychain: Arc::new(wharf_registry::Keychain::from_fn(Arc::clone(
+                    &options.credentials,
+                ))),
+                ..wharf_registry::ClientOptions::default()
+            })
+            .map_err(|e| ExecError::of(ErrorKind::Other, e.to_string()))?,
+        };
         Ok(DockerExecutor {
             docker,
             endpoint: Arc::new(endpoint),
+            registry,
             task,
             options,
             session: labels::new_session().into(),

@@ -20,10 +20,24 @@ const NAMED_LEFTOVERS: usize = 5;
 const SECRET_FILE_MODE: u32 = 0o644;
 
 impl DockerExecutor {
+    /// Whether any step (or notification) this executor may run needs containers,
+    /// networks or the workspace: everything but a push does.
+    pub(crate) fn needs_containers(&self) -> bool {
+        self.task
+            .steps
+            .iter()
+            .chain(self.task.notify.iter().map(|n| &n.step))
+            .any(|s| !matches!(s.action, Action::Push { .. } | Action::Plugin(_)))
+    }
+
     /// Creates everything the run needs, recording it as it goes so that cleanup can
     /// remove it however far this got.
     pub(crate) async fn prepare_run(&self) -> Result<(), Error> {
         self.check_step_ids()?;
+        if !self.needs_containers() {
+            // Pushes talk to the registry only: no network, volume or helper to make.
+            return Ok(());
+        }
         let context = &self.options.context_dir;
         if !context.is_dir() {
             return Err(Error::msg(format!(
@@ -239,6 +253,7 @@ impl DockerExecutor {
                 labels: Some(self.labels()),
                 ..Default::default()
             };
+            tracing::debug!(network = %name, "creating a network");
             let created = match self.docker.create_network(request).await {
                 Ok(created) => created.id,
                 // Another run created it at the same moment: share it.

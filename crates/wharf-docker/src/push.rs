@@ -1,42 +1,55 @@
-//! `push` steps: each image pushed through the Engine API with its registry's
-//! credentials, 3 attempts (ACR's `builder/push.go`).
+//! `push` steps, pushed by wharf's own registry client rather than dockerd's pusher.
+//!
+//! For each image: the engine is asked for the image's config digest and diff ids
+//! (`inspect`); the layer cache ([`wharf_registry::layers`]) says what each layer
+//! compresses to and which repositories have it. Known layers are checked with
+//! `HEAD` (and mounted from another repository of the registry when possible); the
+//! image is exported from the engine only when a layer or the config must be
+//! uploaded, and then only the layers needed are compressed (in parallel) and
+//! uploaded (in parallel, while the others compress). Then the config and the
+//! manifest (Docker schema 2, as `docker push` writes it); a manifest the registry
+//! already has under the tag is not sent again. So pushing an unchanged image again
+//! is `HEAD` requests only.
+//!
+//! The log keeps `docker push`'s lines (`The push refers to repository [...]`,
+//! `<layer>: Pushed`, `Layer already exists`, `Mounted from ...`, and ACR's closing
+//! `<tag>: digest: sha256:... size: N`). Retries come from the client's policy: one
+//! line per retry, within its total time budget; the step's error names the
+//! registry and what to check.
 
-use std::time::Duration;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use bollard::query_parameters::PushImageOptions;
-use futures_util::StreamExt;
+use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt as _};
 use tokio_util::sync::CancellationToken;
-use wharf_engine::{Output, Stream};
+use wharf_engine::{Output, Progress, Stream};
+use wharf_registry::client::{BlobOutcome, BlobPush, RetryNotice, RetryPolicy};
+use wharf_registry::layers::{CompressedLayer, LayerCache};
+use wharf_registry::manifest::{Descriptor, ImageManifest, media_type};
 use wharf_registry::reference::ImageRef;
+use wharf_registry::{Client, Digest, Repository};
 use wharf_spec::Step;
 
 use crate::DockerExecutor;
 use crate::error::{Error, describe};
-use crate::images::{Failure, Progress, credentials_for, engine_name, with_retries};
+use crate::export::{self, Exported, Wanted};
 
-/// Attempts per image.
-const ATTEMPTS: u64 = 3;
-/// Pauses after failed attempts (ACR: 250 ms, 500 ms, 1 s; nothing follows the last
-/// attempt, so its pause is not taken).
-const BACKOFF: [Duration; 3] = [
-    Duration::from_millis(250),
-    Duration::from_millis(500),
-    Duration::from_secs(1),
-];
+/// One image's push, as the step's outputs and log need it.
+struct Pushed {
+    digest: Digest,
+    size: u64,
+}
 
-/// The pause after failed attempt `n` (from 1).
-fn backoff(n: u64) -> Duration {
-    let i = usize::try_from(n.saturating_sub(1)).unwrap_or(usize::MAX);
-    BACKOFF
-        .get(i)
-        .or(BACKOFF.last())
-        .copied()
-        .unwrap_or_default()
+/// What became of one unique layer.
+#[derive(Clone)]
+struct Done {
+    layer: CompressedLayer,
 }
 
 impl DockerExecutor {
     /// Pushes every image of a `push` step, in order. Returns the manifest digest of
-    /// each, in the same order (empty where the engine did not report one).
+    /// each, in the same order.
     pub(crate) async fn run_push(
         &self,
         step: &Step,
@@ -46,8 +59,7 @@ impl DockerExecutor {
     ) -> Result<Vec<String>, Error> {
         let mut digests = Vec::with_capacity(images.len());
         for image in images {
-            // An invalid reference, or one with a digest, fails every attempt: refused
-            // before the first.
+            // An invalid reference, or one with a digest, is refused before anything.
             let reference = ImageRef::parse(image)
                 .map_err(|e| Error::input(format!("step {}: cannot push: {e}", step.id)))?;
             if reference.digest.is_some() {
@@ -56,30 +68,34 @@ impl DockerExecutor {
                     step.id
                 )));
             }
-            let result = with_retries(
-                ATTEMPTS,
-                backoff,
-                cancel,
-                || self.push_once(image, &reference, output, cancel),
-                |n, message, _| {
+            let pushed = tokio::select! {
+                pushed = self.push_image(image, &reference, output) => pushed,
+                () = cancel.cancelled() => {
+                    return Err(Error::msg(format!("step {}: pushing {image} was stopped", step.id)));
+                }
+            };
+            match pushed {
+                Ok(pushed) => {
                     output.line(
-                        Stream::Stderr,
-                        &format!("pushing {image} failed (attempt {n} of {ATTEMPTS}): {message}"),
+                        Stream::Stdout,
+                        &format!(
+                            "{}: digest: {} size: {}",
+                            reference.tag.as_deref().unwrap_or("latest"),
+                            pushed.digest,
+                            pushed.size
+                        ),
                     );
-                },
-            )
-            .await;
-            match result {
-                Ok(digest) => digests.push(digest.unwrap_or_default()),
-                Err(Failure::Stopped) => {
-                    return Err(Error::msg(format!(
-                        "step {}: pushing {image} was stopped",
+                    digests.push(pushed.digest.to_string());
+                }
+                Err(PushError::Input(message)) => {
+                    return Err(Error::input(format!(
+                        "step {}: cannot push {image}: {message}",
                         step.id
                     )));
                 }
-                Err(Failure::Failed(last)) => {
+                Err(PushError::Registry(message)) => {
                     return Err(Error::registry(format!(
-                        "failed to push images successfully: {image}: {last}"
+                        "failed to push images successfully: {image}: {message}"
                     )));
                 }
             }
@@ -87,73 +103,302 @@ impl DockerExecutor {
         Ok(digests)
     }
 
-    async fn push_once(
+    /// The client for one push: the executor's, with retry lines in the step's log.
+    fn push_client(&self, output: &Output) -> Client {
+        let base = self.registry.retry().clone();
+        let out = output.clone();
+        let previous = base.on_retry.clone();
+        self.registry.with_retry(RetryPolicy {
+            on_retry: Some(Arc::new(move |notice: &RetryNotice| {
+                out.line(Stream::Stderr, &notice.to_string());
+                if let Some(previous) = &previous {
+                    previous(notice);
+                }
+            })),
+            ..base
+        })
+    }
+
+    async fn push_image(
         &self,
         image: &str,
         reference: &ImageRef,
         output: &Output,
-        cancel: &CancellationToken,
-    ) -> Result<Option<String>, Failure> {
-        let options = PushImageOptions {
-            tag: Some(reference.tag.clone().unwrap_or_else(|| "latest".into())),
-            ..Default::default()
-        };
-        let credentials = credentials_for(&self.options.credentials, image);
-        let mut stream =
-            self.docker
-                .push_image(engine_name(image, reference), Some(options), credentials);
-        let mut progress = Progress::default();
-        let mut digest = None;
-        loop {
-            let item = tokio::select! {
-                item = stream.next() => item,
-                () = cancel.cancelled() => return Err(Failure::Stopped),
-            };
-            match item {
-                None => return Ok(digest),
-                Some(Ok(info)) => {
-                    // The last status: "<tag>: digest: sha256:<hex> size: <n>".
-                    if let Some(found) = info.status.as_deref().and_then(reported_digest) {
-                        digest = Some(found);
-                    }
-                    // Progress-bar updates carry byte counts; their status lines repeat.
-                    if info
-                        .progress_detail
-                        .as_ref()
-                        .is_some_and(|p| p.current.is_some())
-                    {
-                        continue;
-                    }
-                    if let Some(line) = progress.line(None, info.status.as_deref()) {
-                        output.line(Stream::Stdout, &line);
-                    }
-                }
-                Some(Err(e)) => return Err(Failure::Failed(describe(&e))),
+    ) -> Result<Pushed, PushError> {
+        let client = self.push_client(output);
+        let repo = Repository::of(reference);
+        // The engine's name for the image, tag included, as the step wrote it.
+        let name = image;
+        output.line(
+            Stream::Stdout,
+            &format!("The push refers to repository [{}]", reference.name()),
+        );
+        let inspect = self.docker.inspect_image(name).await.map_err(|e| {
+            PushError::Input(format!("the engine has no image {name} ({})", describe(&e)))
+        })?;
+        let image_id = inspect
+            .id
+            .as_deref()
+            .and_then(|id| Digest::parse(id).ok())
+            .ok_or_else(|| {
+                PushError::Registry(format!("the engine gave no usable id for {name}"))
+            })?;
+        let diff_ids: Vec<Digest> = inspect
+            .root_fs
+            .and_then(|r| r.layers)
+            .unwrap_or_default()
+            .iter()
+            .map(|d| Digest::parse(d))
+            .collect::<Result<_, _>>()
+            .map_err(|e| {
+                PushError::Registry(format!("the engine gave a bad diff id for {name}: {e}"))
+            })?;
+        let cache = LayerCache::open(&self.options.layer_cache, &reference.registry);
+        let mut unique: Vec<Digest> = Vec::new();
+        for d in &diff_ids {
+            if !unique.contains(d) {
+                unique.push(d.clone());
             }
         }
+
+        // Layers the cache knows: the registry may have them, or another repository.
+        let mut done: HashMap<Digest, Done> = HashMap::new();
+        let mut checks = FuturesUnordered::new();
+        for diff_id in &unique {
+            if let Some(layer) = cache.get(diff_id) {
+                let client = client.clone();
+                let repo = repo.clone();
+                let diff_id = diff_id.clone();
+                checks.push(async move {
+                    let outcome = known_layer(&client, &repo, &layer).await;
+                    (diff_id, layer, outcome)
+                });
+            }
+        }
+        while let Some((diff_id, layer, outcome)) = checks.next().await {
+            match outcome.map_err(registry_error)? {
+                Some(outcome) => {
+                    self.layer_line(output, &diff_id, &outcome);
+                    cache_layer(&cache, &diff_id, &layer, &repo.name);
+                    done.insert(diff_id, Done { layer });
+                }
+                None => {
+                    tracing::debug!(diff_id = %diff_id, "known layer missing in the registry; it is uploaded again")
+                }
+            }
+        }
+        drop(checks);
+
+        let mut config = cache.config(&image_id);
+        let config_present = match &config {
+            Some(_) => client
+                .blob_exists(&repo, &image_id)
+                .await
+                .map_err(registry_error)?
+                .is_some(),
+            None => false,
+        };
+        let missing: HashSet<Digest> = unique
+            .iter()
+            .filter(|d| !done.contains_key(*d))
+            .cloned()
+            .collect();
+        if !missing.is_empty() || config.is_none() {
+            let dir = tempfile::Builder::new()
+                .prefix("wharf-push-")
+                .tempdir()
+                .map_err(|e| {
+                    PushError::Registry(format!("cannot create a temporary directory: {e}"))
+                })?;
+            for d in &missing {
+                output.line(Stream::Stdout, &format!("{}: Preparing", short(d)));
+            }
+            let mut exported = export::start(
+                &self.docker,
+                name,
+                Wanted {
+                    image_id: image_id.clone(),
+                    config: config.is_none(),
+                    layers: missing.clone(),
+                },
+                dir.path(),
+            );
+            let mut uploads = FuturesUnordered::new();
+            let limit = client.options().max_concurrent_blobs.max(1);
+            let mut queued: Vec<(Digest, CompressedLayer, std::path::PathBuf)> = Vec::new();
+            let mut export_open = true;
+            while export_open || !uploads.is_empty() || !queued.is_empty() {
+                while uploads.len() < limit
+                    && let Some((diff_id, layer, path)) = queued.pop()
+                {
+                    let blob = self.blob_push(output, &diff_id, &layer, path);
+                    let client = client.clone();
+                    let repo = repo.clone();
+                    uploads.push(async move {
+                        let pushed = client.push_blob(&repo, &blob).await;
+                        if let wharf_registry::client::BlobSource::File(path) = &blob.source {
+                            let _ = tokio::fs::remove_file(path).await;
+                        }
+                        (diff_id, layer, pushed)
+                    });
+                }
+                tokio::select! {
+                    item = exported.recv(), if export_open => match item {
+                        Some(Ok(Exported::Config(bytes))) => config = Some(bytes),
+                        Some(Ok(Exported::Layer { diff_id, layer, path })) => queued.push((diff_id, layer, path)),
+                        Some(Err(message)) => return Err(PushError::Registry(message)),
+                        None => export_open = false,
+                    },
+                    Some((diff_id, layer, pushed)) = uploads.next(), if !uploads.is_empty() => {
+                        let pushed = pushed.map_err(registry_error)?;
+                        self.layer_line(output, &diff_id, &pushed.outcome);
+                        cache_layer(&cache, &diff_id, &layer, &repo.name);
+                        done.insert(diff_id, Done { layer });
+                    }
+                }
+            }
+        }
+        let config = config.ok_or_else(|| {
+            PushError::Registry(format!("the engine did not export the config of {name}"))
+        })?;
+        if let Err(e) = cache.put_config(&config) {
+            tracing::debug!(error = %e, "cannot keep the image config in the layer cache");
+        }
+        if !config_present {
+            let mut blob = BlobPush::bytes(media_type::DOCKER_CONFIG, config.clone());
+            blob.descriptor.digest = image_id.clone();
+            client
+                .push_blob(&repo, &blob)
+                .await
+                .map_err(registry_error)?;
+        }
+
+        // The manifest, as docker push writes it.
+        let mut layers = Vec::with_capacity(diff_ids.len());
+        for d in &diff_ids {
+            let entry = done
+                .get(d)
+                .ok_or_else(|| PushError::Registry(format!("layer {d} was not pushed")))?;
+            let mut descriptor = Descriptor::of(&entry.layer.media_type, b"");
+            descriptor.digest = entry.layer.digest.clone();
+            descriptor.size = entry.layer.size;
+            layers.push(descriptor);
+        }
+        let mut config_descriptor = Descriptor::of(media_type::DOCKER_CONFIG, &config);
+        config_descriptor.digest = image_id.clone();
+        let manifest = ImageManifest {
+            schema_version: 2,
+            media_type: Some(media_type::DOCKER_MANIFEST.to_string()),
+            artifact_type: None,
+            config: config_descriptor,
+            layers,
+            subject: None,
+            annotations: Default::default(),
+            extra: Default::default(),
+        };
+        let bytes = Bytes::from(
+            serde_json::to_vec(&manifest)
+                .map_err(|e| PushError::Registry(format!("cannot write the manifest: {e}")))?,
+        );
+        let digest = Digest::sha256(&bytes);
+        let tag = reference.tag.as_deref().unwrap_or("latest");
+        let current = client
+            .resolve(&reference.with_tag(tag))
+            .await
+            .map_err(registry_error)?;
+        if current.is_some_and(|d| d.digest == digest) {
+            tracing::debug!(image, digest = %digest, "the registry has this manifest under the tag already");
+        } else {
+            client
+                .push_manifest(&repo, tag, media_type::DOCKER_MANIFEST, bytes.clone())
+                .await
+                .map_err(registry_error)?;
+        }
+        Ok(Pushed {
+            digest,
+            size: bytes.len() as u64,
+        })
+    }
+
+    /// A compressed layer file to upload, with its progress reported.
+    fn blob_push(
+        &self,
+        output: &Output,
+        diff_id: &Digest,
+        layer: &CompressedLayer,
+        path: std::path::PathBuf,
+    ) -> BlobPush {
+        let mut descriptor = Descriptor::of(&layer.media_type, b"");
+        descriptor.digest = layer.digest.clone();
+        descriptor.size = layer.size;
+        let mut blob = BlobPush::file(path, descriptor);
+        let out = output.clone();
+        let id = short(diff_id);
+        let total = layer.size;
+        let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        blob.progress = Some(Arc::new(move |n| {
+            let now = sent.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+            out.progress(Progress {
+                item: id.clone(),
+                action: "push".into(),
+                current: now,
+                total: Some(total),
+            });
+        }));
+        blob
+    }
+
+    /// `docker push`'s line for a layer, named (as docker does) by its diff id.
+    fn layer_line(&self, output: &Output, diff_id: &Digest, outcome: &BlobOutcome) {
+        let text = match outcome {
+            BlobOutcome::Existed => "Layer already exists".to_string(),
+            BlobOutcome::Mounted { from } => format!("Mounted from {from}"),
+            _ => "Pushed".to_string(),
+        };
+        output.line(Stream::Stdout, &format!("{}: {text}", short(diff_id)));
     }
 }
 
-/// The digest in the engine's closing push status, `<tag>: digest: sha256:<hex> size: <n>`.
-fn reported_digest(status: &str) -> Option<String> {
-    let (_, rest) = status.split_once("digest: ")?;
-    let digest = rest.split_whitespace().next()?;
-    let hex = digest.strip_prefix("sha256:")?;
-    (hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit())).then(|| digest.to_string())
+/// Whether the registry has a known layer: `HEAD`, then a mount from a repository
+/// that had it. `None` when it must be uploaded.
+async fn known_layer(
+    client: &Client,
+    repo: &Repository,
+    layer: &CompressedLayer,
+) -> Result<Option<BlobOutcome>, wharf_registry::client::Error> {
+    if client.blob_exists(repo, &layer.digest).await?.is_some() {
+        return Ok(Some(BlobOutcome::Existed));
+    }
+    for from in layer.repositories.iter().filter(|r| **r != repo.name) {
+        if client.mount_blob(repo, &layer.digest, from).await? {
+            return Ok(Some(BlobOutcome::Mounted { from: from.clone() }));
+        }
+    }
+    Ok(None)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+fn cache_layer(cache: &LayerCache, diff_id: &Digest, layer: &CompressedLayer, repository: &str) {
+    if let Err(e) = cache.put(diff_id, layer, repository) {
+        tracing::debug!(error = %e, "cannot record the layer in the layer cache");
+    }
+}
 
-    #[test]
-    fn the_digest_comes_from_the_closing_status() {
-        let hex = "a".repeat(64);
-        assert_eq!(
-            reported_digest(&format!("1: digest: sha256:{hex} size: 527")),
-            Some(format!("sha256:{hex}"))
-        );
-        assert_eq!(reported_digest("Pushed"), None);
-        assert_eq!(reported_digest("1: digest: sha256:abc size: 1"), None);
+/// The first 12 hex digits of a digest, as docker shows layers.
+fn short(digest: &Digest) -> String {
+    digest.hex()[..12].to_string()
+}
+
+enum PushError {
+    /// The step asks for something that cannot be (no such image).
+    Input(String),
+    /// The registry or the engine failed.
+    Registry(String),
+}
+
+fn registry_error(e: wharf_registry::client::Error) -> PushError {
+    if e.is_bad_input() {
+        PushError::Input(e.to_string())
+    } else {
+        PushError::Registry(e.to_string())
     }
 }

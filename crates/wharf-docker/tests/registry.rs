@@ -26,23 +26,49 @@ fn credentials_for(registry: &Registry, password: &str) -> wharf_docker::Credent
     })
 }
 
+/// The lines of a push step that name layers (`<id>: <status>`).
+fn layer_lines(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| {
+            l.split_once(": ")
+                .is_some_and(|(id, _)| id.len() == 12 && id.chars().all(|c| c.is_ascii_hexdigit()))
+        })
+        .cloned()
+        .collect()
+}
+
+/// The digest of a push step's closing line `<tag>: digest: sha256:... size: N`.
+fn closing_digest(lines: &[String], tag: &str) -> String {
+    lines
+        .iter()
+        .find_map(|l| {
+            l.strip_prefix(&format!("{tag}: digest: "))
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| panic!("no closing digest line in {lines:?}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn push_with_credentials_and_a_clear_error_for_a_wrong_password() {
+async fn native_push_docker_pulls_it_a_repush_only_asks_and_a_wrong_password_is_clear() {
     require_docker!();
     busybox();
     let registry = Registry::start_with_auth("tester", PASSWORD);
     let t = T::new("push");
     let ctx = context(&[(
         "Dockerfile",
-        "FROM wharf-test/busybox:1\nLABEL pushed=yes\n",
+        "FROM wharf-test/busybox:1\nRUN echo first > /first\nRUN head -c 200000 /dev/urandom > /random\nLABEL pushed=yes\n",
     )]);
     let image = format!("{}/wharf/push:{}", registry.host, t.suffix);
     let _images = Images(vec![image.clone()]);
+    let cache = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let yaml = t.yaml(&format!(
         "steps:\n  - id: build@\n    build: -t {image} .\n  - id: push@\n    push: [\"{image}\"]\n"
     ));
     let mut options = t.options(ctx.path());
     options.credentials = credentials_for(&registry, PASSWORD);
+    options.layer_cache = cache.path().to_path_buf();
     let out = run_yaml(&yaml, options).await;
     assert_eq!(
         out.report.status,
@@ -56,24 +82,91 @@ async fn push_with_credentials_and_a_clear_error_for_a_wrong_password() {
         "{}",
         registry.log()
     );
-    assert!(
-        !out.logs(&t.id("push")).is_empty(),
-        "push progress is shown"
-    );
+    let lines = out.logs(&t.id("push"));
     assert_eq!(
-        out.step(&t.id("push")).exit_code,
-        None,
-        "a push has no exit code"
+        lines.first().map(String::as_str),
+        Some(
+            format!(
+                "The push refers to repository [{}/wharf/push]",
+                registry.host
+            )
+            .as_str()
+        )
+    );
+    let layers = layer_lines(&lines);
+    assert!(layers.iter().any(|l| l.ends_with(": Pushed")), "{lines:?}");
+    let digest = closing_digest(&lines, &t.suffix);
+    let step = out.step(&t.id("push"));
+    assert_eq!(step.exit_code, None, "a push has no exit code");
+    assert_eq!(
+        step.outputs.get("digests"),
+        Some(&wharf_spec::OutputValue::List(vec![digest.clone()]))
     );
     assert_clean(&t);
 
-    let t2 = T::new("pushbad");
+    // docker pulls what wharf pushed, and runs it.
+    let config = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = registry.docker_config(config.path());
+    docker(&["rmi", &image]).unwrap_or_else(|| panic!("rmi"));
+    let pulled = Command::new("docker")
+        .arg("--config")
+        .arg(&config)
+        .args(["pull", &image])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        pulled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pulled.stderr)
+    );
+    let ran = docker(&["run", "--rm", &image, "cat", "/first"]).unwrap_or_default();
+    assert_eq!(ran.trim(), "first");
+
+    // Pushing the unchanged image again only asks: no layer is prepared or sent.
+    let t2 = T::new("repush");
     let yaml = t2.yaml(&format!("steps:\n  - id: push@\n    push: [\"{image}\"]\n"));
     let mut options = t2.options(ctx.path());
+    options.credentials = credentials_for(&registry, PASSWORD);
+    options.layer_cache = cache.path().to_path_buf();
+    let out = run_yaml(&yaml, options).await;
+    assert_eq!(out.report.status, RunStatus::Succeeded, "{}", out.dump());
+    let lines = out.logs(&t2.id("push"));
+    let layers = layer_lines(&lines);
+    assert!(!layers.is_empty());
+    assert!(
+        layers.iter().all(|l| l.ends_with(": Layer already exists")),
+        "{lines:?}"
+    );
+    assert_eq!(
+        closing_digest(&lines, &t.suffix),
+        digest,
+        "the same manifest"
+    );
+
+    // A layer always compresses to the same bytes: a fresh cache and another
+    // registry give the same manifest digest.
+    let other = Registry::start();
+    let again = format!("{}/wharf/push:{}", other.host, t.suffix);
+    let _more = Images(vec![again.clone()]);
+    docker(&["tag", &image, &again]).unwrap_or_else(|| panic!("tag"));
+    let t3 = T::new("pushelsewhere");
+    let yaml = t3.yaml(&format!("steps:\n  - id: push@\n    push: [\"{again}\"]\n"));
+    let fresh = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut options = t3.options(ctx.path());
+    options.layer_cache = fresh.path().to_path_buf();
+    let out = run_yaml(&yaml, options).await;
+    assert_eq!(out.report.status, RunStatus::Succeeded, "{}", out.dump());
+    assert_eq!(closing_digest(&out.logs(&t3.id("push")), &t.suffix), digest);
+
+    // A wrong password: a clear error at once, not retried.
+    let t4 = T::new("pushbad");
+    let yaml = t4.yaml(&format!("steps:\n  - id: push@\n    push: [\"{image}\"]\n"));
+    let mut options = t4.options(ctx.path());
     options.credentials = credentials_for(&registry, "wrong password");
+    options.layer_cache = cache.path().to_path_buf();
     let out = run_yaml(&yaml, options).await;
     assert_eq!(out.report.status, RunStatus::Failed);
-    let push = out.step(&t2.id("push"));
+    let push = out.step(&t4.id("push"));
     assert_eq!(push.status, StepStatus::Failed);
     let error = push.error.unwrap_or_default();
     assert!(
@@ -81,16 +174,76 @@ async fn push_with_credentials_and_a_clear_error_for_a_wrong_password() {
         "{error}"
     );
     assert!(
-        error.contains("unauthorized") || error.contains("authentication"),
+        error.contains(&registry.host) && error.contains("credentials were refused"),
         "{error}"
     );
-    let attempts = out
-        .logs(&t2.id("push"))
-        .iter()
-        .filter(|l| l.contains("failed (attempt"))
-        .count();
-    assert_eq!(attempts, 3, "3 attempts per image: {}", out.dump());
-    assert_clean(&t2);
+    assert!(!error.contains("wrong password"), "{error}");
+    assert!(
+        !out.logs(&t4.id("push"))
+            .iter()
+            .any(|l| l.contains("retrying")),
+        "{}",
+        out.dump()
+    );
+    assert_clean(&t4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_registry_fails_the_push_within_the_retry_budget() {
+    require_docker!();
+    busybox();
+    let registry = Registry::start();
+    let host = registry.host.clone();
+    drop(registry);
+    let t = T::new("deadreg");
+    let image = format!("{host}/wharf/dead:{}", t.suffix);
+    let _images = Images(vec![image.clone()]);
+    docker(&["tag", busybox(), &image]).unwrap_or_else(|| panic!("tag"));
+    let ctx = context(&[]);
+    let yaml = t.yaml(&format!("steps:\n  - id: push@\n    push: [\"{image}\"]\n"));
+    let cache = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut options = t.options(ctx.path());
+    options.layer_cache = cache.path().to_path_buf();
+    options.registry_client = Some(
+        wharf_registry::Client::new(wharf_registry::ClientOptions {
+            keychain: Arc::new(wharf_registry::Keychain::anonymous()),
+            retry: wharf_registry::client::RetryPolicy {
+                budget: std::time::Duration::from_secs(2),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let started = std::time::Instant::now();
+    let out = run_yaml(&yaml, options).await;
+    let elapsed = started.elapsed();
+    assert_eq!(out.report.status, RunStatus::Failed);
+    assert!(elapsed < std::time::Duration::from_secs(15), "{elapsed:?}");
+    let push = out.step(&t.id("push"));
+    let error = push.error.unwrap_or_default();
+    assert!(error.contains(&format!("{host}: gave up after")), "{error}");
+    assert!(
+        error.contains(&format!("Check that {host} is running")),
+        "{error}"
+    );
+    let retries: Vec<String> = out
+        .logs(&t.id("push"))
+        .into_iter()
+        .filter(|l| l.contains("retrying in"))
+        .collect();
+    assert!(!retries.is_empty(), "{}", out.dump());
+    assert!(
+        retries.iter().all(|l| l.starts_with(&format!("{host}: "))),
+        "{retries:?}"
+    );
+    assert!(
+        !out.logs(&t.id("push"))
+            .iter()
+            .any(|l| l.contains("Retrying in")),
+        "no countdown lines"
+    );
+    assert_clean(&t);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -109,6 +109,23 @@ pub enum Event {
         /// The line, without its newline.
         line: String,
     },
+    /// How far a transfer of a step has come (a layer being pushed); a few per second
+    /// per item, and always the last one.
+    #[serde(rename = "progress", rename_all = "camelCase")]
+    Progress {
+        /// When, RFC 3339.
+        time: String,
+        /// Step id.
+        step: String,
+        /// What is transferred (a layer's short digest).
+        item: String,
+        /// What is done with it (`push`).
+        action: String,
+        /// Bytes done.
+        current: u64,
+        /// Bytes in all, when known.
+        total: Option<u64>,
+    },
     /// A step attempt failed and will be tried again.
     #[serde(rename = "step.retrying", rename_all = "camelCase")]
     StepRetrying {

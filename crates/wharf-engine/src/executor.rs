@@ -147,6 +147,19 @@ impl ExecError {
     }
 }
 
+/// How far a transfer of a step has come: one layer of a push, say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// What is being transferred (`2f9c1d0e7a3b`, a layer's short digest).
+    pub item: String,
+    /// What is done with it (`push`).
+    pub action: String,
+    /// Bytes done so far.
+    pub current: u64,
+    /// Bytes in all, when known.
+    pub total: Option<u64>,
+}
+
 /// One piece of a step's output on its way to the engine: the bytes, and how many
 /// bytes of the step's budget they hold (returned when the engine has handled them).
 #[derive(Debug)]
@@ -206,6 +219,7 @@ enum Sink {
 #[derive(Clone, Debug)]
 pub struct Output {
     sink: Sink,
+    progress: Option<mpsc::UnboundedSender<Progress>>,
 }
 
 impl Output {
@@ -213,6 +227,7 @@ impl Output {
         tx: mpsc::UnboundedSender<Chunk>,
         budget: Arc<tokio::sync::Semaphore>,
         in_flight: Arc<InFlight>,
+        progress: mpsc::UnboundedSender<Progress>,
     ) -> Output {
         Output {
             sink: Sink::Engine {
@@ -220,13 +235,25 @@ impl Output {
                 budget,
                 in_flight,
             },
+            progress: Some(progress),
         }
     }
 
-    /// An output whose bytes go to `tx` (for executors' own tests).
+    /// An output whose bytes go to `tx` (for executors' own tests); progress is
+    /// dropped.
     pub fn to_channel(tx: mpsc::UnboundedSender<(Stream, Vec<u8>)>) -> Output {
         Output {
             sink: Sink::Channel(tx),
+            progress: None,
+        }
+    }
+
+    /// Reports transfer progress (shown as progress bars, plain lines, or `progress`
+    /// events; the engine passes on a few per second per item). Never waits: the
+    /// engine keeps only the latest value per item worth showing.
+    pub fn progress(&self, progress: Progress) {
+        if let Some(tx) = &self.progress {
+            let _ = tx.send(progress);
         }
     }
 

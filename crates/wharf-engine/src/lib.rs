@@ -18,7 +18,7 @@ pub mod run;
 pub use event::{Event, RunStatus, StepResult, StepStatus, Stream};
 pub use executor::{
     BoxFuture, Dispatch, ErrorKind, ExecError, Executor, Exit, OUTPUT_BUDGET, Outcome, Output,
-    RunSummary, StepContext,
+    Progress, RunSummary, StepContext,
 };
 pub use mask::{LineScrubber, MASK, Masker};
 pub use run::{

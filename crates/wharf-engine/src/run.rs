@@ -138,7 +138,10 @@ pub async fn run(
     let outputs: OutputsById = Arc::default();
     let mut prepare_error = None;
     tokio::select! {
-        r = executor.prepare() => if let Err(e) = r { prepare_error = Some(e) },
+        r = executor.prepare() => if let Err(e) = r {
+            tracing::debug!(error = %events.masker.mask(&e.message), "preparing the run failed");
+            prepare_error = Some(e)
+        },
         () = stop.cancelled() => {}
     }
     let mut failed = false;
@@ -414,6 +417,7 @@ async fn run_step(
         loop {
             attempts += 1;
             attempt_in_repeat += 1;
+            tracing::debug!(step = %step.id, attempt = attempts, repeat, "step attempt starts");
             events
                 .send(Event::StepStarted {
                     time: now(),
@@ -442,6 +446,12 @@ async fn run_step(
                     retry_allowed,
                 } => {
                     last_exit = exit_code;
+                    tracing::debug!(
+                        step = %step.id,
+                        attempt = attempts,
+                        retry_allowed,
+                        "step attempt failed"
+                    );
                     if attempt_in_repeat <= retries && retry_allowed {
                         events
                             .send(Event::StepRetrying {
@@ -532,8 +542,14 @@ async fn attempt(
         events.clone(),
         step.retry_on_errors.clone(),
     ));
+    let (progress_tx, progress_rx) = mpsc::unbounded_channel();
+    let progress = tokio::spawn(forward_progress(
+        step.id.clone(),
+        progress_rx,
+        events.clone(),
+    ));
     let cancel = stop.child_token();
-    let output = Output::new(tx, budget, Arc::clone(&events.in_flight));
+    let output = Output::new(tx, budget, Arc::clone(&events.in_flight), progress_tx);
     let timeout = Duration::from_secs(step.timeout);
     let cx = StepContext {
         output,
@@ -555,6 +571,7 @@ async fn attempt(
     };
     // The executor has dropped its output handle: the forwarder ends after the last line.
     let retry_matched = forwarder.await.unwrap_or(false);
+    let _ = progress.await;
     let succeeded = matches!(&result, Some(Ok(outcome)) if outcome.exit.succeeded());
     if stop.is_cancelled() && !succeeded {
         return Attempt::Stopped;
@@ -660,6 +677,41 @@ async fn emit(
         })
         .await;
 }
+
+/// Passes an attempt's progress on as events: per item, at most one every
+/// [`PROGRESS_INTERVAL`], and always the one that completes it. Items are masked like
+/// log lines.
+async fn forward_progress(
+    step: String,
+    mut rx: mpsc::UnboundedReceiver<crate::executor::Progress>,
+    events: Events,
+) {
+    let mut last: HashMap<String, Instant> = HashMap::new();
+    while let Some(p) = rx.recv().await {
+        let done = p.total.is_some_and(|t| p.current >= t);
+        let at = Instant::now();
+        let due = last
+            .get(&p.item)
+            .is_none_or(|previous| at.duration_since(*previous) >= PROGRESS_INTERVAL);
+        if !done && !due {
+            continue;
+        }
+        last.insert(p.item.clone(), at);
+        events
+            .send(Event::Progress {
+                time: now(),
+                step: step.clone(),
+                item: events.masker.mask(&p.item),
+                action: p.action,
+                current: p.current,
+                total: p.total,
+            })
+            .await;
+    }
+}
+
+/// The shortest time between two progress events of one item.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Sleeps, unless the run stops first; returns whether the whole delay passed.
 async fn sleep_or_stop(duration: Duration, stop: &CancellationToken) -> bool {

@@ -12,6 +12,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::digest::Digest;
+
 /// Docker Hub's canonical registry name.
 pub const DOCKER_HUB: &str = "docker.io";
 const LEGACY_DOCKER_HUB: &str = "index.docker.io";
@@ -29,7 +31,7 @@ pub struct ImageRef {
     /// The tag, if any (`latest` when neither tag nor digest was written).
     pub tag: Option<String>,
     /// The digest, if any: `sha256:<64 hex>`.
-    pub digest: Option<String>,
+    pub digest: Option<Digest>,
 }
 
 /// Why a reference was refused. The message always names the reference.
@@ -93,12 +95,11 @@ impl ImageRef {
                 "tag {tag:?} must match [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}"
             )));
         }
-        if let Some(digest) = digest
-            && let Err(reason) = check_digest(digest)
-        {
-            return Err(fail(reason));
-        }
-        let tag = match (tag, digest) {
+        let digest = match digest {
+            Some(text) => Some(Digest::parse(text).map_err(|e| fail(e.to_string()))?),
+            None => None,
+        };
+        let tag = match (tag, &digest) {
             (Some(t), _) => Some(t.to_string()),
             (None, None) => Some(DEFAULT_TAG.to_string()),
             (None, Some(_)) => None,
@@ -107,7 +108,7 @@ impl ImageRef {
             registry,
             repository,
             tag,
-            digest: digest.map(str::to_string),
+            digest,
         })
     }
 
@@ -120,9 +121,30 @@ impl ImageRef {
     /// else the tag.
     pub fn manifest_reference(&self) -> &str {
         self.digest
-            .as_deref()
+            .as_ref()
+            .map(Digest::as_str)
             .or(self.tag.as_deref())
             .unwrap_or(DEFAULT_TAG)
+    }
+
+    /// The same repository with another tag (and no digest).
+    pub fn with_tag(&self, tag: &str) -> ImageRef {
+        ImageRef {
+            registry: self.registry.clone(),
+            repository: self.repository.clone(),
+            tag: Some(tag.to_string()),
+            digest: None,
+        }
+    }
+
+    /// The same repository pinned to `digest` (the tag is kept for display).
+    pub fn with_digest(&self, digest: Digest) -> ImageRef {
+        ImageRef {
+            registry: self.registry.clone(),
+            repository: self.repository.clone(),
+            tag: self.tag.clone(),
+            digest: Some(digest),
+        }
     }
 }
 
@@ -327,7 +349,12 @@ mod tests {
 
     fn parsed(s: &str) -> (String, String, Option<String>, Option<String>) {
         let r = ImageRef::parse(s).unwrap_or_else(|e| panic!("{e}"));
-        (r.registry, r.repository, r.tag, r.digest)
+        (
+            r.registry,
+            r.repository,
+            r.tag,
+            r.digest.map(|d| d.to_string()),
+        )
     }
 
     fn some(s: &str) -> Option<String> {

@@ -8,6 +8,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "wharf", version, about, propagate_version = true)]
 pub struct Cli {
+    /// Show what wharf does (registry requests, retries, authentication, engine
+    /// calls) on stderr: -v for debug, -vv for trace. WHARF_LOG=<filter> (tracing's
+    /// EnvFilter syntax, e.g. `wharf_registry=debug`) chooses exactly.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -18,7 +23,7 @@ pub enum Command {
     Run(RunArgs),
     /// Remove containers, networks and volumes that wharf runs left behind.
     Clean(CleanArgs),
-    /// wharf's local registry.
+    /// Registries: list, inspect, copy, delete, log in; wharf's own registry.
     #[command(subcommand)]
     Registry(RegistryCommand),
     /// Helm charts, handled as helm handles them.
@@ -154,6 +159,9 @@ pub struct RunArgs {
     /// Treat warnings as errors.
     #[arg(long)]
     pub strict: bool,
+    /// Total time a push may spend retrying a registry that fails (seconds).
+    #[arg(long, env = "WHARF_RETRY_BUDGET", value_name = "SECONDS", default_value_t = 15.0, value_parser = parse_budget)]
+    pub retry_budget: f64,
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +178,127 @@ pub struct CleanArgs {
 pub enum RegistryCommand {
     /// Serve wharf's local registry (where runs without --registry push).
     Serve(RegistryServeArgs),
+    /// List a registry's repositories (its catalog).
+    Ls(RegistryLsArgs),
+    /// List a repository's tags.
+    Tags(RegistryTagsArgs),
+    /// Show an image, index or artifact: digest, media type, size, config, platforms,
+    /// annotations.
+    Inspect(RegistryInspectArgs),
+    /// Copy an image (every platform of an index) between registries and OCI layouts.
+    Copy(RegistryCopyArgs),
+    /// Delete a manifest (by tag or digest).
+    Delete(RegistryDeleteArgs),
+    /// Log in to a registry, storing what `docker login` stores.
+    Login(RegistryLoginArgs),
+    /// Remove a registry's stored login, as `docker logout` does.
+    Logout(RegistryLogoutArgs),
+}
+
+/// How listings and reports are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// For people.
+    Text,
+    /// JSON on stdout.
+    Json,
+}
+
+/// What every registry command takes.
+#[derive(Debug, Args, Clone)]
+pub struct RegistryOptions {
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Total time spent retrying a registry that fails (seconds).
+    #[arg(long, env = "WHARF_RETRY_BUDGET", value_name = "SECONDS", default_value_t = 15.0, value_parser = parse_budget)]
+    pub retry_budget: f64,
+    /// Speak plain HTTP to this registry (host:port; loopback registries always are).
+    #[arg(long = "plain-http", value_name = "HOST")]
+    pub plain_http: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryLsArgs {
+    /// The registry: `myreg.azurecr.io`, `localhost:5000`.
+    pub registry: String,
+    #[command(flatten)]
+    pub options: RegistryOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryTagsArgs {
+    /// The repository: `myreg.azurecr.io/team/app`.
+    pub repository: String,
+    /// Also each tag's digest, media type, size and creation time.
+    #[arg(long)]
+    pub detail: bool,
+    #[command(flatten)]
+    pub options: RegistryOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryInspectArgs {
+    /// The image: `REGISTRY/REPO:TAG`, `REGISTRY/REPO@sha256:...`, or `oci:PATH[:TAG]`.
+    pub reference: String,
+    /// Print the manifest exactly as stored.
+    #[arg(long)]
+    pub raw: bool,
+    #[command(flatten)]
+    pub options: RegistryOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryCopyArgs {
+    /// From: an image reference (`docker://` optional) or `oci:PATH[:TAG]`.
+    pub source: String,
+    /// To: an image reference or `oci:PATH[:TAG]`.
+    pub destination: String,
+    #[command(flatten)]
+    pub options: RegistryOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryDeleteArgs {
+    /// The manifest: `REGISTRY/REPO:TAG` or `REGISTRY/REPO@sha256:...`. On most
+    /// registries this removes every tag of that manifest.
+    pub reference: String,
+    #[command(flatten)]
+    pub options: RegistryOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryLoginArgs {
+    /// The registry.
+    pub registry: String,
+    /// The user name; the password is read from stdin (--password-stdin). Without a
+    /// user name, an Azure Container Registry is signed in to with Azure AD, as
+    /// `az acr login` does.
+    #[arg(short = 'u', long = "username", value_name = "USER")]
+    pub username: Option<String>,
+    /// Read the password from stdin.
+    #[arg(long = "password-stdin")]
+    pub password_stdin: bool,
+    /// Use the Azure AD sign-in for this registry even though its name is not
+    /// `*.azurecr.io` (a custom domain).
+    #[arg(long)]
+    pub azure: bool,
+    #[command(flatten)]
+    pub options: RegistryOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryLogoutArgs {
+    /// The registry.
+    pub registry: String,
+}
+
+/// A retry budget in seconds: finite, not negative.
+fn parse_budget(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=3600.0).contains(&v) => Ok(v),
+        _ => Err("give a number of seconds from 0 to 3600".into()),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::time::Duration;
 
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
 use wharf_engine::{Event, RunStatus, StepResult, StepStatus, Stream};
 
 /// How to show a run.
@@ -29,6 +31,26 @@ pub struct Renderer<W: Write> {
     width: usize,
     colors: HashMap<String, &'static str>,
     detached: std::collections::HashSet<String>,
+    transfers: Transfers,
+}
+
+/// Transfer progress (a push's layers): bars on a terminal, a line per quarter in
+/// plain output.
+#[derive(Default)]
+struct Transfers {
+    /// The bars, while any is shown (terminal only).
+    multi: Option<MultiProgress>,
+    /// Per step: its items' (current, total) and the bars.
+    steps: HashMap<String, StepTransfers>,
+}
+
+#[derive(Default)]
+struct StepTransfers {
+    items: HashMap<String, (u64, u64)>,
+    bars: HashMap<String, ProgressBar>,
+    total_bar: Option<ProgressBar>,
+    /// Plain output: the last quarter printed per item.
+    quarters: HashMap<String, u64>,
 }
 
 impl<W: Write> Renderer<W> {
@@ -52,6 +74,7 @@ impl<W: Write> Renderer<W> {
             width,
             colors,
             detached: detached.iter().cloned().collect(),
+            transfers: Transfers::default(),
         }
     }
 
@@ -61,7 +84,21 @@ impl<W: Write> Renderer<W> {
             Style::Json => serde_json::to_string(event)
                 .map_err(std::io::Error::other)
                 .and_then(|line| writeln!(self.out, "{line}")),
-            Style::Color | Style::Plain => self.human(event),
+            Style::Color | Style::Plain => match event {
+                Event::Progress {
+                    step,
+                    item,
+                    action,
+                    current,
+                    total,
+                    ..
+                } => self.progress(step, item, action, *current, *total),
+                _ => match self.transfers.multi.clone() {
+                    // Lines go above the bars.
+                    Some(multi) => multi.suspend(|| self.human(event)),
+                    None => self.human(event),
+                },
+            },
         };
         // A closed pipe must not stop the run; the run still cleans up.
         let _ = result;
@@ -73,6 +110,93 @@ impl<W: Write> Renderer<W> {
     /// Writes out what is buffered.
     pub fn flush(&mut self) {
         let _ = self.out.flush();
+    }
+
+    /// One transfer's progress: its bar (and its step's total bar) on a terminal; in
+    /// plain output, a line each time it passes a quarter.
+    fn progress(
+        &mut self,
+        step: &str,
+        item: &str,
+        action: &str,
+        current: u64,
+        total: Option<u64>,
+    ) -> std::io::Result<()> {
+        let total = total.unwrap_or(current).max(current);
+        if self.style == Style::Plain {
+            let quarter = (current * 4).checked_div(total).unwrap_or(4);
+            let t = self.transfers.steps.entry(step.to_string()).or_default();
+            let last = t.quarters.entry(item.to_string()).or_insert(0);
+            if quarter <= *last || quarter >= 4 {
+                return Ok(());
+            }
+            *last = quarter;
+            let prefix = self.prefix(step);
+            return writeln!(
+                self.out,
+                "{prefix} {item}: {action} {} of {} ({}%)",
+                size(current),
+                size(total),
+                quarter * 25
+            );
+        }
+        let multi = self
+            .transfers
+            .multi
+            .get_or_insert_with(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout()))
+            .clone();
+        let prefix = self.prefix(step);
+        let t = self.transfers.steps.entry(step.to_string()).or_default();
+        t.items.insert(item.to_string(), (current, total));
+        let bar_style = ProgressStyle::with_template(
+            "{prefix} {msg:>14} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        let bar = t.bars.entry(item.to_string()).or_insert_with(|| {
+            let bar = multi.add(ProgressBar::new(total));
+            bar.set_style(bar_style.clone());
+            bar.set_prefix(prefix.clone());
+            bar.set_message(format!("{action} {item}"));
+            bar
+        });
+        bar.set_length(total);
+        bar.set_position(current);
+        let (done, all): (u64, u64) = t
+            .items
+            .values()
+            .fold((0, 0), |(d, a), (c, tot)| (d + c, a + tot));
+        let total_bar = t.total_bar.get_or_insert_with(|| {
+            let bar = multi.add(ProgressBar::new(all));
+            bar.set_style(bar_style);
+            bar.set_prefix(prefix);
+            bar.set_message("total");
+            bar
+        });
+        total_bar.set_length(all);
+        total_bar.set_position(done);
+        // When every item of every step is done, the bars go away.
+        let finished = self
+            .transfers
+            .steps
+            .values()
+            .all(|t| t.items.values().all(|(c, tot)| c >= tot));
+        if finished {
+            for t in self.transfers.steps.values_mut() {
+                for bar in t.bars.values() {
+                    bar.finish_and_clear();
+                }
+                if let Some(bar) = t.total_bar.take() {
+                    bar.finish_and_clear();
+                }
+                t.bars.clear();
+                t.items.clear();
+            }
+            if let Some(multi) = self.transfers.multi.take() {
+                let _ = multi.clear();
+            }
+        }
+        Ok(())
     }
 
     fn prefix(&self, step: &str) -> String {
@@ -149,6 +273,8 @@ impl<W: Write> Renderer<W> {
                 let prefix = self.prefix(step);
                 writeln!(self.out, "{prefix} {}", self.paint("33", &line))
             }
+            // Handled by `progress`.
+            Event::Progress { .. } => Ok(()),
             Event::StepFinished { result, .. } => {
                 if result.status == StepStatus::Skipped {
                     return Ok(());
@@ -274,6 +400,22 @@ fn status_color(s: StepStatus) -> &'static str {
     }
 }
 
+/// `16.0 MiB`.
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
@@ -374,6 +516,44 @@ mod tests {
             let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
             assert!(v["event"].is_string(), "{line}");
         }
+    }
+
+    fn progress(current: u64) -> Event {
+        Event::Progress {
+            time: "t".into(),
+            step: "build".into(),
+            item: "2f9c1d0e7a3b".into(),
+            action: "push".into(),
+            current,
+            total: Some(64 << 20),
+        }
+    }
+
+    #[test]
+    fn plain_progress_is_a_line_per_quarter() {
+        let events: Vec<Event> = [0, 1 << 20, 17 << 20, 20 << 20, 33 << 20, 64 << 20]
+            .into_iter()
+            .map(progress)
+            .collect();
+        let out = render(Style::Plain, &events);
+        let lines: Vec<&str> = out.lines().collect();
+        let prefix = format!("{:<24} |", "build");
+        assert_eq!(
+            lines,
+            [
+                format!("{prefix} 2f9c1d0e7a3b: push 17.0 MiB of 64.0 MiB (25%)"),
+                format!("{prefix} 2f9c1d0e7a3b: push 33.0 MiB of 64.0 MiB (50%)"),
+            ],
+            "{out}"
+        );
+        // JSON carries every event it is given.
+        let json = render(Style::Json, &events);
+        assert_eq!(json.lines().count(), events.len());
+        let last: serde_json::Value =
+            serde_json::from_str(json.lines().last().unwrap_or_default()).unwrap_or_default();
+        assert_eq!(last["event"], "progress");
+        assert_eq!(last["current"], 64 << 20);
+        assert_eq!(last["total"], 64 << 20);
     }
 
     #[test]

@@ -148,6 +148,12 @@ fn normalize(key: &str) -> String {
     }
 }
 
+/// Whether config key `key` names `host` (any spelling: scheme, path, case, Docker
+/// Hub's aliases).
+pub(super) fn same_host(key: &str, host: &str) -> bool {
+    normalize(key) == normalize(host)
+}
+
 /// The entry of `map` for `host`: an exact key first (`host` or its server address),
 /// then any key that normalizes to the same host.
 fn find<'a, V>(map: &'a HashMap<String, V>, host: &str) -> Option<(&'a String, &'a V)> {

@@ -91,3 +91,78 @@ fn truncate(message: &str) -> String {
     }
     format!("{}...", &message[..end])
 }
+
+/// Stores a credential with helper `name` (`docker-credential-<name> store`), as
+/// `docker login` does: `{"ServerURL", "Username", "Secret"}` on stdin; an identity
+/// token is stored with the user name `<token>`.
+pub(super) fn store(
+    name: &str,
+    server: &str,
+    credential: &Credential,
+    path: Option<&OsStr>,
+) -> Result<(), CredentialError> {
+    let (username, secret) = match credential {
+        Credential::Basic { username, password } => (username.as_str(), password.as_str()),
+        Credential::IdentityToken(token) => (TOKEN_USERNAME, token.as_str()),
+    };
+    let input = serde_json::json!({
+        "ServerURL": server,
+        "Username": username,
+        "Secret": secret,
+    })
+    .to_string();
+    run(name, "store", &input, path).map(|_| ())
+}
+
+/// Erases the credential of `server` from helper `name`; "not found" is success.
+pub(super) fn erase(name: &str, server: &str, path: Option<&OsStr>) -> Result<(), CredentialError> {
+    match run(name, "erase", server, path) {
+        Err(CredentialError::HelperFailed { message, .. })
+            if message
+                .to_ascii_lowercase()
+                .contains("credentials not found") =>
+        {
+            Ok(())
+        }
+        other => other.map(|_| ()),
+    }
+}
+
+/// Runs `docker-credential-<name> <action>` with `input` on stdin; its stdout on
+/// success. The input holds the secret for `store`: it is never put in an error.
+fn run(
+    name: &str,
+    action: &str,
+    input: &str,
+    path: Option<&OsStr>,
+) -> Result<Vec<u8>, CredentialError> {
+    let program = format!("docker-credential-{name}");
+    let mut command = Command::new(&program);
+    command
+        .arg(action)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(path) = path {
+        command.env("PATH", path);
+    }
+    let spawn_error = |source| CredentialError::HelperSpawn {
+        program: program.clone(),
+        source,
+    };
+    let mut child = command.spawn().map_err(spawn_error)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    let output = child.wait_with_output().map_err(spawn_error)?;
+    if !output.status.success() {
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(CredentialError::HelperFailed {
+            program,
+            status: output.status.to_string(),
+            message: truncate(format!("{} {}", stdout.trim(), stderr.trim()).trim()),
+        });
+    }
+    Ok(output.stdout)
+}

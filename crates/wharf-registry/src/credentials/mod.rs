@@ -27,12 +27,20 @@
 
 mod config;
 mod helper;
+mod keychain;
+mod store;
 
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use config::docker_config_dir;
+pub use keychain::{Keychain, LookupFn};
+pub use store::StoredIn;
+
+/// The user name `az acr login` gives docker with an ACR refresh token as the
+/// password.
+pub const ACR_REFRESH_TOKEN_USER: &str = "00000000-0000-0000-0000-000000000000";
 
 /// A credential for one registry.
 #[derive(Clone, PartialEq, Eq)]
@@ -62,9 +70,18 @@ impl fmt::Debug for Credential {
     }
 }
 
-/// Why credentials could not be read. No variant carries a secret.
+/// Why credentials could not be read or stored. No variant carries a secret.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CredentialError {
+    /// The config file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    WriteConfig {
+        /// The config file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// The config file exists but cannot be read.
     #[error("cannot read {}: {source}", path.display())]
     ReadConfig {
@@ -160,6 +177,15 @@ impl CredentialLookup {
     pub fn helper_path(mut self, path: OsString) -> CredentialLookup {
         self.helper_path = Some(path);
         self
+    }
+
+    /// The directory holding `config.json`.
+    pub fn config_dir(&self) -> &Path {
+        &self.config_dir
+    }
+
+    fn helper_path_os(&self) -> Option<&std::ffi::OsStr> {
+        self.helper_path.as_deref()
     }
 
     /// The credential for `registry_host`, or `None` when nothing is configured for it.

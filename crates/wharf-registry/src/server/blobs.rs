@@ -14,13 +14,13 @@ use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use http_body_util::BodyExt as _;
-use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncSeekExt as _, AsyncWriteExt as _};
 
 use super::AppState;
 use super::errors::ApiError;
 use super::routes::{content_length, empty, value};
-use super::storage::Digest;
+use super::storage::parse_digest;
+use crate::digest::{Algorithm, Digest, Hasher};
 
 /// Write buffer for upload data.
 const WRITE_BUFFER: usize = 1 << 20;
@@ -61,7 +61,7 @@ impl Session {
 #[derive(Debug)]
 struct Progress {
     size: u64,
-    hasher: Sha256,
+    hasher: Hasher,
     finished: bool,
 }
 
@@ -101,12 +101,12 @@ pub(crate) async fn get(
     headers: &HeaderMap,
     head: bool,
 ) -> Result<Response, ApiError> {
-    let digest = Digest::parse(digest)?;
+    let digest = parse_digest(digest)?;
     let size = state
         .storage
         .linked_blob_size(name, &digest)
         .await?
-        .ok_or_else(|| ApiError::blob_unknown(&digest.to_string()))?;
+        .ok_or_else(|| ApiError::blob_unknown(digest.as_str()))?;
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         Some(spec) => parse_range(spec, size)?,
         None => None,
@@ -136,7 +136,7 @@ pub(crate) async fn get(
         .header(header::CONTENT_LENGTH, len)
         .header(header::ACCEPT_RANGES, "bytes")
         .header(header::ETAG, value(&format!("\"{digest}\""))?)
-        .header("Docker-Content-Digest", value(&digest.to_string())?);
+        .header("Docker-Content-Digest", value(digest.as_str())?);
     if let Some((start, end)) = range {
         response = response.header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{size}"));
     }
@@ -185,11 +185,11 @@ pub(crate) async fn delete(
     name: &str,
     digest: &str,
 ) -> Result<Response, ApiError> {
-    let digest = Digest::parse(digest)?;
+    let digest = parse_digest(digest)?;
     if state.storage.unlink_blob(name, &digest).await? {
         Ok(empty(StatusCode::ACCEPTED))
     } else {
-        Err(ApiError::blob_unknown(&digest.to_string()))
+        Err(ApiError::blob_unknown(digest.as_str()))
     }
 }
 
@@ -203,7 +203,7 @@ pub(crate) async fn start_upload(
     body: Body,
 ) -> Result<Response, ApiError> {
     if let (Some(mount), Some(from)) = (query.get("mount"), query.get("from")) {
-        let digest = Digest::parse(mount)?;
+        let digest = parse_digest(mount)?;
         let known = crate::reference::check_repository(from).is_ok()
             && state
                 .storage
@@ -217,9 +217,9 @@ pub(crate) async fn start_upload(
         }
         // Not mountable: the client uploads through the session below.
     } else if let Some(expected) = query.get("digest") {
-        let expected = Digest::parse(expected)?;
+        let expected = parse_digest(expected)?;
         let path = state.storage.upload_path(&uuid::Uuid::new_v4().to_string());
-        let mut hasher = Sha256::new();
+        let mut hasher = Hasher::new(Algorithm::Sha256);
         let written = match append(&path, body, &mut hasher).await {
             Ok(written) => written,
             Err(e) => {
@@ -227,8 +227,8 @@ pub(crate) async fn start_upload(
                 return Err(e);
             }
         };
-        let checked = check_length(headers, written)
-            .and_then(|()| check_digest(&expected, Digest::from_hasher(hasher)));
+        let checked =
+            check_length(headers, written).and_then(|()| check_digest(&expected, hasher.finish()));
         if let Err(e) = checked {
             let _ = tokio::fs::remove_file(&path).await;
             return Err(e);
@@ -250,7 +250,7 @@ pub(crate) async fn start_upload(
         last_used: std::sync::Mutex::new(Instant::now()),
         progress: tokio::sync::Mutex::new(Progress {
             size: 0,
-            hasher: Sha256::new(),
+            hasher: Hasher::new(Algorithm::Sha256),
             finished: false,
         }),
     };
@@ -289,14 +289,14 @@ pub(crate) async fn finish_upload(
     let expected = query
         .get("digest")
         .ok_or_else(|| ApiError::digest_invalid("the digest query parameter is required"))?;
-    let expected = Digest::parse(expected)?;
+    let expected = parse_digest(expected)?;
     let session = session(state, name, id)?;
     let mut progress = session.progress.lock().await;
     if progress.finished {
         return Err(ApiError::upload_unknown());
     }
     append_chunk(&session, &mut progress, id, headers, body).await?;
-    let actual = Digest::from_hasher(progress.hasher.clone());
+    let actual = progress.hasher.clone().finish();
     // Finished either way: a digest mismatch cancels the upload, as distribution does.
     progress.finished = true;
     sessions(state).remove(id);
@@ -448,7 +448,7 @@ async fn append_chunk(
 }
 
 /// Streams `body` onto the end of `path`, hashing it; the number of bytes written.
-async fn append(path: &Path, mut body: Body, hasher: &mut Sha256) -> Result<u64, ApiError> {
+async fn append(path: &Path, mut body: Body, hasher: &mut Hasher) -> Result<u64, ApiError> {
     let file = tokio::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -545,7 +545,7 @@ fn blob_created(name: &str, digest: &Digest) -> Result<Response, ApiError> {
         header::LOCATION,
         value(&format!("/v2/{name}/blobs/{digest}"))?,
     );
-    headers.insert("Docker-Content-Digest", value(&digest.to_string())?);
+    headers.insert("Docker-Content-Digest", value(digest.as_str())?);
     Ok(response)
 }
 

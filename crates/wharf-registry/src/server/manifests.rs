@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::errors::ApiError;
 use super::routes::{content_length, empty, value};
-use super::storage::Digest;
+use super::storage::parse_digest;
+use crate::digest::Digest;
 use crate::reference::tag_is_valid;
 
 /// The largest manifest accepted (distribution's limit).
@@ -31,7 +32,7 @@ enum Reference<'a> {
 
 fn reference(reference: &str) -> Result<Reference<'_>, ApiError> {
     if reference.contains(':') {
-        Ok(Reference::Digest(Digest::parse(reference)?))
+        Ok(Reference::Digest(parse_digest(reference)?))
     } else if tag_is_valid(reference) {
         Ok(Reference::Tag(reference))
     } else {
@@ -65,7 +66,7 @@ pub(crate) async fn get(
         .header(header::CONTENT_TYPE, value(&media_type)?)
         .header(header::CONTENT_LENGTH, len)
         .header(header::ETAG, value(&format!("\"{digest}\""))?)
-        .header("Docker-Content-Digest", value(&digest.to_string())?)
+        .header("Docker-Content-Digest", value(digest.as_str())?)
         .body(if head {
             Body::empty()
         } else {
@@ -106,7 +107,7 @@ pub(crate) async fn put(
         ));
     }
     let media_type = media_type(headers, &manifest)?;
-    let digest = Digest::of(&bytes);
+    let digest = Digest::sha256(&bytes);
     let tag = match target {
         Reference::Digest(expected) if expected != digest => {
             return Err(ApiError::digest_invalid(format!(
@@ -131,7 +132,7 @@ pub(crate) async fn put(
         header::LOCATION,
         value(&format!("/v2/{name}/manifests/{digest}"))?,
     );
-    headers.insert("Docker-Content-Digest", value(&digest.to_string())?);
+    headers.insert("Docker-Content-Digest", value(digest.as_str())?);
     Ok(response)
 }
 
@@ -180,7 +181,7 @@ async fn check_references(state: &AppState, name: &str, manifest: &Value) -> Res
             .get("digest")
             .and_then(Value::as_str)
             .ok_or_else(|| ApiError::manifest_invalid("a descriptor has no digest"))?;
-        Digest::parse(text).map_err(|_| {
+        parse_digest(text).map_err(|_| {
             ApiError::manifest_invalid(format!("descriptor digest {text:?} is not sha256"))
         })
     };
@@ -209,7 +210,7 @@ async fn check_references(state: &AppState, name: &str, manifest: &Value) -> Res
             .await?
             .is_none()
         {
-            return Err(ApiError::manifest_blob_unknown(&digest.to_string()));
+            return Err(ApiError::manifest_blob_unknown(digest.as_str()));
         }
     }
     for child in manifest
@@ -220,7 +221,7 @@ async fn check_references(state: &AppState, name: &str, manifest: &Value) -> Res
     {
         let digest = descriptor_digest(child)?;
         if !state.storage.has_manifest(name, &digest).await? {
-            return Err(ApiError::manifest_blob_unknown(&digest.to_string()));
+            return Err(ApiError::manifest_blob_unknown(digest.as_str()));
         }
     }
     Ok(())

@@ -194,16 +194,7 @@ impl Drop for LocalRegistry {
 /// `$XDG_DATA_HOME/wharf/registry`, else `~/.local/share/wharf/registry` (else, with
 /// no home directory, under the system temporary directory).
 pub fn default_root() -> PathBuf {
-    let data_home = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|h| !h.is_empty())
-                .map(|home| PathBuf::from(home).join(".local/share"))
-        })
-        .unwrap_or_else(std::env::temp_dir);
-    data_home.join("wharf").join("registry")
+    crate::data_dir().join("registry")
 }
 
 #[cfg(test)]

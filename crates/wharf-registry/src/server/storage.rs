@@ -17,61 +17,23 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest as _, Sha256};
-
 use super::errors::ApiError;
+use crate::digest::{Algorithm, Digest, DigestError};
 
-/// A validated `sha256:<64 lower-case hex>` digest (the only algorithm stored).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Digest {
-    hex: String,
-}
-
-impl Digest {
-    /// Parses a digest from the API; other algorithms are refused.
-    pub(crate) fn parse(s: &str) -> Result<Digest, ApiError> {
-        match s.split_once(':') {
-            Some(("sha256", hex))
-                if hex.len() == 64
-                    && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) =>
-            {
-                Ok(Digest {
-                    hex: hex.to_string(),
-                })
-            }
-            Some((algorithm, _))
-                if algorithm != "sha256" && crate::reference::check_digest(s).is_ok() =>
-            {
-                Err(ApiError::digest_invalid(format!(
-                    "unsupported digest algorithm {algorithm:?}: this registry stores sha256 only"
-                )))
-            }
-            _ => Err(ApiError::digest_invalid(format!(
-                "{s:?} is not a sha256 digest"
-            ))),
-        }
-    }
-
-    /// The digest of a finished hash.
-    pub(crate) fn from_hasher(hasher: Sha256) -> Digest {
-        Digest {
-            hex: hex::encode(hasher.finalize()),
-        }
-    }
-
-    /// The digest of `bytes`.
-    pub(crate) fn of(bytes: &[u8]) -> Digest {
-        Digest::from_hasher(Sha256::new_with_prefix(bytes))
-    }
-
-    fn hex(&self) -> &str {
-        &self.hex
-    }
-}
-
-impl std::fmt::Display for Digest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "sha256:{}", self.hex)
+/// Parses a digest from the API: only sha256 is stored.
+pub(crate) fn parse_digest(s: &str) -> Result<Digest, ApiError> {
+    match Digest::parse(s) {
+        Ok(digest) if digest.algorithm() == Algorithm::Sha256 => Ok(digest),
+        Ok(digest) => Err(ApiError::digest_invalid(format!(
+            "unsupported digest algorithm {:?}: this registry stores sha256 only",
+            digest.algorithm().name()
+        ))),
+        Err(DigestError::UnsupportedAlgorithm { algorithm, .. }) => Err(ApiError::digest_invalid(
+            format!("unsupported digest algorithm {algorithm:?}: this registry stores sha256 only"),
+        )),
+        Err(_) => Err(ApiError::digest_invalid(format!(
+            "{s:?} is not a sha256 digest"
+        ))),
     }
 }
 
@@ -242,7 +204,7 @@ impl Storage {
     /// The digest tag `tag` of repository `name` points at.
     pub(crate) async fn resolve_tag(&self, name: &str, tag: &str) -> io::Result<Option<Digest>> {
         match tokio::fs::read_to_string(self.tags_dir(name).join(tag)).await {
-            Ok(text) => Ok(Digest::parse(text.trim()).ok()),
+            Ok(text) => Ok(parse_digest(text.trim()).ok()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -361,7 +323,7 @@ mod tests {
     fn digests_parse_sha256_only() {
         let hex = "a".repeat(64);
         assert_eq!(
-            Digest::parse(&format!("sha256:{hex}"))
+            parse_digest(&format!("sha256:{hex}"))
                 .ok()
                 .map(|d| d.to_string()),
             Some(format!("sha256:{hex}"))
@@ -372,17 +334,17 @@ mod tests {
             format!("sha512:{}", "a".repeat(128)),
             "nonsense".to_string(),
         ] {
-            assert!(Digest::parse(&bad).is_err(), "{bad}");
+            assert!(parse_digest(&bad).is_err(), "{bad}");
         }
         assert_eq!(
-            Digest::of(b"").to_string(),
+            Digest::sha256(b"").to_string(),
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
     }
 
     #[test]
     fn an_unsupported_algorithm_is_a_digest_error() {
-        let err = Digest::parse(&format!("sha512:{}", "a".repeat(128)));
+        let err = parse_digest(&format!("sha512:{}", "a".repeat(128)));
         assert_eq!(err.err().map(|e| e.code()), Some("DIGEST_INVALID"));
     }
 }

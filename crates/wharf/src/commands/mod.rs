@@ -32,7 +32,16 @@ pub fn dispatch(command: Command) -> ExitCode {
     match command {
         Command::Run(args) => run::run(&args),
         Command::Clean(args) => clean::run(&args),
-        Command::Registry(RegistryCommand::Serve(args)) => registry::serve::run(&args),
+        Command::Registry(command) => match command {
+            RegistryCommand::Serve(args) => registry::serve::run(&args),
+            RegistryCommand::Ls(args) => registry::ls::run(&args),
+            RegistryCommand::Tags(args) => registry::tags::run(&args),
+            RegistryCommand::Inspect(args) => registry::inspect::run(&args),
+            RegistryCommand::Copy(args) => registry::copy::run(&args),
+            RegistryCommand::Delete(args) => registry::delete::run(&args),
+            RegistryCommand::Login(args) => registry::login::run(&args),
+            RegistryCommand::Logout(args) => registry::logout::run(&args),
+        },
         Command::Helm(HelmCommand::Package(args)) => helm::package::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Validate(args) => validate::run(&args),

@@ -31,6 +31,8 @@ pub fn run(args: &RunArgs) -> ExitCode {
 
 fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
     let rt = runtime()?;
+    // Made first: its HTTP client is built in the background while the task loads.
+    let registry = registry_client(args)?;
     let usage = |message: String| {
         eprintln!("error: {message}");
         ExitCode::from(EXIT_USAGE)
@@ -162,7 +164,14 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    let status = rt.block_on(execute(args, &task_args, task, run_info, secret_values));
+    let status = rt.block_on(execute(
+        args,
+        &task_args,
+        task,
+        run_info,
+        secret_values,
+        registry,
+    ));
     if let Some(Some(handle)) = local_registry {
         rt.block_on(handle.shutdown());
     }
@@ -171,6 +180,27 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         RunStatus::Failed => EXIT_FAILED,
         RunStatus::Interrupted => EXIT_INTERRUPTED,
     }))
+}
+
+/// One keychain for everything the run does with registries (pushes through wharf's
+/// client, the engine's pulls and base images), and the client of pushes.
+fn registry_client(
+    args: &RunArgs,
+) -> Result<(wharf_registry::Client, Arc<wharf_registry::Keychain>), ExitCode> {
+    let keychain = crate::commands::registry::keychain();
+    let client = wharf_registry::Client::new(wharf_registry::ClientOptions {
+        keychain: Arc::clone(&keychain),
+        retry: wharf_registry::client::RetryPolicy {
+            budget: Duration::from_secs_f64(args.retry_budget),
+            ..wharf_registry::client::RetryPolicy::default()
+        },
+        ..wharf_registry::ClientOptions::default()
+    })
+    .map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_FAILED)
+    })?;
+    Ok((client, keychain))
 }
 
 /// Starts wharf's registry on its usual address, or finds one already serving there.
@@ -227,6 +257,7 @@ async fn execute(
     task: Arc<wharf_spec::Task>,
     run: RunInfo,
     secrets: Vec<String>,
+    (registry, keychain): (wharf_registry::Client, Arc<wharf_registry::Keychain>),
 ) -> RunStatus {
     let options = wharf_docker::DockerOptions {
         run_id: run.id.clone(),
@@ -237,7 +268,9 @@ async fn execute(
             wharf_docker::WorkspaceMode::Copy
         },
         shared_volume: run.shared_volume.clone(),
-        credentials: credentials_lookup(),
+        credentials: credentials_lookup(keychain),
+        registry_client: Some(registry),
+        layer_cache: wharf_registry::layers::default_root(),
         mount_docker_socket: !args.no_docker_socket,
         registry: run.registry.clone(),
         task_name: run.task_name.clone(),
@@ -325,26 +358,22 @@ async fn next_signal(term: &mut Option<tokio::signal::unix::Signal>) {
     }
 }
 
-/// What `docker login` stored, per registry host: looked up once per host per run
-/// (a credential helper may be a slow process), off the async workers. A config or
-/// helper that fails is reported once, then treated as no credentials.
-fn credentials_lookup() -> wharf_docker::CredentialLookup {
-    let cache: std::sync::Mutex<
-        std::collections::HashMap<String, Option<wharf_registry::credentials::Credential>>,
-    > = std::sync::Mutex::default();
+/// What `docker login` stored, per registry host, for the engine's pulls and base
+/// images: the run's keychain (each host looked up once, off the async workers). A
+/// config or helper that fails is reported once, then treated as no credentials.
+fn credentials_lookup(keychain: Arc<wharf_registry::Keychain>) -> wharf_docker::CredentialLookup {
+    let reported = std::sync::Mutex::new(std::collections::HashSet::<String>::new());
     Arc::new(move |host: &str| {
-        if let Some(known) = cache.lock().ok().and_then(|c| c.get(host).cloned()) {
-            return known;
-        }
-        let found = tokio::task::block_in_place(|| wharf_registry::credentials::lookup(host));
-        let credential = found.unwrap_or_else(|e| {
-            eprintln!("wharf: warning: cannot read the credentials for {host}: {e}");
+        let found = tokio::task::block_in_place(|| keychain.get(host));
+        found.unwrap_or_else(|e| {
+            if reported
+                .lock()
+                .is_ok_and(|mut r| r.insert(host.to_string()))
+            {
+                eprintln!("wharf: warning: cannot read the credentials for {host}: {e}");
+            }
             None
-        });
-        if let Ok(mut c) = cache.lock() {
-            c.insert(host.to_string(), credential.clone());
-        }
-        credential
+        })
     })
 }
 
