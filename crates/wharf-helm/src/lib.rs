@@ -3,8 +3,9 @@
 //! package` lays the archive out ([`package`]), and compute what `helm push`
 //! sends to an OCI registry ([`oci`]).
 //!
-//! Pure: no network, no Docker, no async runtime. The only I/O is reading the
-//! chart directory and writing the archive.
+//! No Docker and no async runtime of its own. The only I/O is reading the chart
+//! directory and writing the archive, and in [`registry`] pushing and pulling
+//! charts through wharf's registry client.
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -35,6 +36,7 @@ mod metadata;
 mod metadata_json;
 pub mod oci;
 mod package;
+pub mod registry;
 mod version;
 mod yaml_emit;
 mod yaml_resolve;

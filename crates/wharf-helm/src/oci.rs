@@ -5,8 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
-
 use crate::go_format::{has_non_space, json_string};
 use crate::metadata::Metadata;
 
@@ -95,34 +93,15 @@ pub fn rfc3339(seconds: i64) -> Option<String> {
     Some(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
-/// A content descriptor in a manifest.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Descriptor {
-    /// The blob's media type.
-    pub media_type: String,
-    /// `sha256:<hex>`.
-    pub digest: String,
-    /// The blob's size in bytes.
-    pub size: u64,
-}
+pub use wharf_registry::manifest::Descriptor;
 
-impl Descriptor {
-    /// The descriptor of `bytes` with `media_type`.
-    pub fn of(media_type: &str, bytes: &[u8]) -> Descriptor {
-        Descriptor {
-            media_type: media_type.to_string(),
-            digest: format!("sha256:{}", hex::encode(Sha256::digest(bytes))),
-            size: bytes.len() as u64,
-        }
-    }
-
-    fn write_json(&self, out: &mut String) {
-        out.push_str("{\"mediaType\":");
-        json_string(out, &self.media_type);
-        out.push_str(",\"digest\":");
-        json_string(out, &self.digest);
-        out.push_str(&format!(",\"size\":{}}}", self.size));
-    }
+/// A descriptor as Go's `json.Marshal` writes oras-go's: media type, digest, size.
+fn write_descriptor(out: &mut String, d: &Descriptor) {
+    out.push_str("{\"mediaType\":");
+    json_string(out, &d.media_type);
+    out.push_str(",\"digest\":");
+    json_string(out, d.digest.as_str());
+    out.push_str(&format!(",\"size\":{}}}", d.size));
 }
 
 /// Everything `helm push` uploads for one chart, built in memory: push the
@@ -165,13 +144,13 @@ impl ChartPush {
         layers.sort_by(|a, b| a.0.digest.cmp(&b.0.digest));
         let annotations = annotations(meta, created);
         let mut m = String::from("{\"schemaVersion\":2,\"config\":");
-        config_descriptor.write_json(&mut m);
+        write_descriptor(&mut m, &config_descriptor);
         m.push_str(",\"layers\":[");
         for (i, (d, _)) in layers.iter().enumerate() {
             if i > 0 {
                 m.push(',');
             }
-            d.write_json(&mut m);
+            write_descriptor(&mut m, d);
         }
         m.push(']');
         if !annotations.is_empty() {

@@ -4,8 +4,6 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use crate::archive::{MAX_MTIME, write_archive};
 use crate::error::ChartError;
 use crate::load::{Chart, load_dir};
@@ -39,7 +37,7 @@ pub struct Packaged {
     /// The archive's bytes.
     pub bytes: Vec<u8>,
     /// `sha256:<hex>` of the bytes.
-    pub digest: String,
+    pub digest: wharf_registry::Digest,
 }
 
 /// Reads `SOURCE_DATE_EPOCH` as helm does: unset or empty is `None`; otherwise a
@@ -103,7 +101,7 @@ pub fn package(dir: &Path, options: &PackageOptions) -> Result<Packaged, ChartEr
     }
     let path = destination.join(&file_name);
     write_file(&path, &bytes)?;
-    let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+    let digest = wharf_registry::Digest::sha256(&bytes);
     Ok(Packaged {
         path,
         chart,

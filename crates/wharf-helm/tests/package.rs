@@ -175,7 +175,9 @@ fn a_chart_is_packed_with_helms_layout_entry_by_entry() {
         text_of(&entries, "web/charts/cache/values.yaml"),
         "exports:\n  port: 6379\n"
     );
-    assert!(packaged.digest.starts_with("sha256:") && packaged.digest.len() == 71);
+    assert!(
+        packaged.digest.as_str().starts_with("sha256:") && packaged.digest.as_str().len() == 71
+    );
 }
 
 #[test]

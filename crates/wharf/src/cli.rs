@@ -317,6 +317,41 @@ pub enum HelmCommand {
     /// (reproducible: fixed file times, or SOURCE_DATE_EPOCH when set).
     #[command(disable_version_flag = true)]
     Package(HelmPackageArgs),
+    /// Push a packaged chart to an OCI registry, as `helm push` does:
+    /// `wharf helm push web-1.2.3.tgz oci://REGISTRY/charts` gives
+    /// REGISTRY/charts/web:1.2.3.
+    Push(HelmPushArgs),
+    /// Pull a chart from an OCI registry into NAME-VERSION.tgz, as `helm pull` does.
+    #[command(disable_version_flag = true)]
+    Pull(HelmPullArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HelmPushArgs {
+    /// The chart archive (NAME-VERSION.tgz); NAME-VERSION.tgz.prov beside it is pushed too.
+    #[arg(value_name = "CHART")]
+    pub chart: PathBuf,
+    /// Where to: `oci://REGISTRY/NAMESPACE`.
+    #[arg(value_name = "REMOTE")]
+    pub remote: String,
+    #[command(flatten)]
+    pub options: RegistryOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct HelmPullArgs {
+    /// The chart: `oci://REGISTRY/NAMESPACE/NAME`, with `:VERSION` or `@sha256:...`
+    /// or `--version`; with neither, the newest chart version.
+    #[arg(value_name = "CHART")]
+    pub chart: String,
+    /// The chart version to pull.
+    #[arg(long, value_name = "VERSION")]
+    pub version: Option<String>,
+    /// Where to write the archive (created if missing).
+    #[arg(short = 'd', long, value_name = "DIR", default_value = ".")]
+    pub destination: PathBuf,
+    #[command(flatten)]
+    pub options: RegistryOptions,
 }
 
 #[derive(Debug, Args)]

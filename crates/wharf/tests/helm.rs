@@ -137,3 +137,238 @@ fn broken_charts_exit_2_with_the_place_and_a_snippet() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("nowhere"));
 }
+
+/// `skopeo inspect --raw` of `reference` on `registry`: the manifest as stored.
+fn raw_manifest(registry: &wharf_e2e::Registry, reference: &str) -> serde_json::Value {
+    let mut cmd = Command::new("skopeo");
+    cmd.args(["inspect", "--raw", "--tls-verify=false"]);
+    if let Some((user, password)) = &registry.credentials {
+        cmd.arg("--creds").arg(format!("{user}:{password}"));
+    }
+    let out = wharf_e2e::sh(cmd.arg(format!("docker://{}/{reference}", registry.host)));
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+#[test]
+fn push_then_pull_gives_helms_artifact_and_the_same_bytes() {
+    let registry = wharf_e2e::Registry::start_with_auth("wharf", "pa55:w0rd");
+    let dir = tempdir();
+    let config = registry.docker_config(&dir.path().join("docker"));
+    let wharf_with = |args: &[&str]| {
+        let mut cmd = wharf();
+        cmd.env("DOCKER_CONFIG", &config).args(args);
+        run(&mut cmd)
+    };
+    let dist = dir.path().join("dist");
+    let o = run(wharf()
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args(["helm", "package"])
+        .arg(fixture("web"))
+        .args(["--version", "1.2.3+build.7", "-d"])
+        .arg(&dist));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let archive = dist.join("web-1.2.3+build.7.tgz");
+    let archive_s = archive.to_string_lossy().into_owned();
+
+    let remote = format!("oci://{}/charts", registry.host);
+    let o = wharf_with(&["helm", "push", &archive_s, &remote]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    let mut lines = stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some(format!("Pushed: {}/charts/web:1.2.3+build.7", registry.host).as_str())
+    );
+    let digest = lines
+        .next()
+        .and_then(|l| l.strip_prefix("Digest: "))
+        .unwrap_or_else(|| panic!("no digest line: {stdout}"))
+        .to_string();
+
+    // What an independent client sees: helm's media types, `+` as `_` in the tag,
+    // helm's annotations.
+    assert_eq!(registry.tags("charts/web"), ["1.2.3_build.7"]);
+    let manifest = raw_manifest(&registry, "charts/web:1.2.3_build.7");
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.cncf.helm.config.v1+json"
+    );
+    assert_eq!(
+        manifest["layers"][0]["mediaType"],
+        "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+    );
+    let bytes = std::fs::read(&archive).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(manifest["layers"][0]["size"], bytes.len());
+    assert_eq!(
+        manifest["annotations"]["org.opencontainers.image.title"],
+        "web"
+    );
+    assert_eq!(
+        manifest["annotations"]["org.opencontainers.image.version"],
+        "1.2.3+build.7"
+    );
+    let raw = raw_manifest(&registry, &format!("charts/web@{digest}"));
+    assert_eq!(raw, manifest, "the printed digest names the manifest");
+
+    // Pulled back, with the version or as the newest: the same bytes, helm's name.
+    for args in [
+        vec!["--version", "1.2.3+build.7"],
+        vec![], // the newest chart version among the tags
+    ] {
+        let out = dir.path().join(format!("pulled-{}", args.len()));
+        let out_s = out.to_string_lossy().into_owned();
+        let chart = format!("oci://{}/charts/web", registry.host);
+        let mut all = vec!["helm", "pull", chart.as_str(), "-d", &out_s];
+        all.extend(args.iter().copied());
+        let o = wharf_with(&all);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        assert!(
+            text(&o.stdout).contains(&format!("Digest: {digest}")),
+            "{}",
+            text(&o.stdout)
+        );
+        let pulled =
+            std::fs::read(out.join("web-1.2.3+build.7.tgz")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            pulled == bytes,
+            "the pulled archive differs from the pushed one"
+        );
+    }
+
+    // The same chart pushed again changes nothing.
+    let o = wharf_with(&["helm", "push", &archive_s, &remote, "-o", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let json: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(json["digest"], digest.as_str());
+    assert_eq!(json["tag"], "1.2.3_build.7");
+}
+
+#[test]
+fn push_and_pull_errors_say_what_is_wrong_with_exit_codes() {
+    let registry = wharf_e2e::Registry::start_with_auth("wharf", "pa55:w0rd");
+    let dir = tempdir();
+    let config = registry.docker_config(&dir.path().join("docker"));
+    let wharf_with = |args: &[&str]| {
+        let mut cmd = wharf();
+        cmd.env("DOCKER_CONFIG", &config).args(args);
+        run(&mut cmd)
+    };
+    let remote = format!("oci://{}/charts", registry.host);
+
+    // Not a chart archive: exit 2, naming the file.
+    let junk = dir.path().join("web-1.0.0.tgz");
+    std::fs::write(&junk, b"not gzip").unwrap_or_else(|e| panic!("{e}"));
+    let o = wharf_with(&["helm", "push", &junk.to_string_lossy(), &remote]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains(&*junk.to_string_lossy()),
+        "{}",
+        text(&o.stderr)
+    );
+    // A missing file: exit 2.
+    let o = wharf_with(&["helm", "push", "no-such-chart.tgz", &remote]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("no-such-chart.tgz"));
+
+    // Not an oci:// remote: exit 2 with the form to use.
+    let dist = dir.path().join("dist");
+    let o = run(wharf()
+        .args(["helm", "package"])
+        .arg(fixture("web"))
+        .arg("-d")
+        .arg(&dist));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let archive = std::fs::read_dir(&dist)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .next()
+        .unwrap_or_else(|| panic!("no archive"));
+    let archive = archive.to_string_lossy().into_owned();
+    let o = wharf_with(&["helm", "push", &archive, "https://example.com/charts"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("oci://REGISTRY/NAMESPACE"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    // A wrong password: exit 1, and the password is not shown.
+    let bad = dir.path().join("bad-docker");
+    std::fs::create_dir_all(&bad).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        bad.join("config.json"),
+        format!(
+            "{{\"auths\":{{\"{}\":{{\"auth\":\"d2hhcmY6c2VjcmV0LW5vdC1pdA==\"}}}}}}",
+            registry.host
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let o = run(wharf()
+        .env("DOCKER_CONFIG", &bad)
+        .args(["helm", "push", &archive, &remote]));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(!text(&o.stderr).contains("secret-not-it"));
+
+    // Pulling a version that is not there: exit 1; a version twice: exit 2.
+    let chart = format!("oci://{}/charts/web", registry.host);
+    let o = wharf_with(&["helm", "pull", &chart, "--version", "9.9.9"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let tagged = format!("{chart}:1.0.0");
+    let o = wharf_with(&["helm", "pull", &tagged, "--version", "1.0.0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+
+    // An image is not a chart: exit 1, saying so.
+    let image_config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let config_digest = wharf_registry::Digest::sha256(image_config);
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[]}}"#,
+        image_config.len()
+    );
+    let layout = dir.path().join("layout");
+    std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap_or_else(|e| panic!("{e}"));
+    let manifest_digest = wharf_registry::Digest::sha256(manifest.as_bytes());
+    std::fs::write(
+        layout.join("blobs/sha256").join(config_digest.hex()),
+        image_config,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        layout.join("blobs/sha256").join(manifest_digest.hex()),
+        &manifest,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        layout.join("index.json"),
+        format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{manifest_digest}","size":{},"annotations":{{"org.opencontainers.image.ref.name":"1.0.0"}}}}]}}"#,
+            manifest.len()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let o = wharf_with(&[
+        "registry",
+        "copy",
+        &format!("oci:{}:1.0.0", layout.display()),
+        &format!("{}/charts/image:1.0.0", registry.host),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = wharf_with(&[
+        "helm",
+        "pull",
+        &format!("oci://{}/charts/image:1.0.0", registry.host),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("is not a helm chart"),
+        "{}",
+        text(&o.stderr)
+    );
+}

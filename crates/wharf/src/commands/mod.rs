@@ -43,6 +43,8 @@ pub fn dispatch(command: Command) -> ExitCode {
             RegistryCommand::Logout(args) => registry::logout::run(&args),
         },
         Command::Helm(HelmCommand::Package(args)) => helm::package::run(&args),
+        Command::Helm(HelmCommand::Push(args)) => helm::push::run(&args),
+        Command::Helm(HelmCommand::Pull(args)) => helm::pull::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Graph(args) => graph::run(&args),

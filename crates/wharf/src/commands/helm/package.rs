@@ -31,7 +31,7 @@ pub fn run(args: &HelmPackageArgs) -> ExitCode {
 
 /// Prints the error with a snippet of the line it is on; exit 2 for a broken
 /// chart or argument, 1 when the system failed us (a write error).
-fn report(e: &ChartError) -> ExitCode {
+pub(crate) fn report(e: &ChartError) -> ExitCode {
     eprintln!("error: {e}");
     if let Some(place) = e.place() {
         eprint!("{}", snippet(place));
