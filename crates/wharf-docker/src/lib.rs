@@ -51,6 +51,7 @@ mod push;
 mod session;
 mod warm;
 mod workspace;
+mod workspace_files;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;

@@ -8,6 +8,7 @@ mod git;
 mod output;
 mod render;
 mod report;
+mod steps;
 mod task_input;
 
 use std::process::ExitCode;

@@ -372,3 +372,122 @@ fn push_and_pull_errors_say_what_is_wrong_with_exit_codes() {
         text(&o.stderr)
     );
 }
+
+/// A context with a small chart in `chart/` whose Chart.yaml says `chart_yaml`.
+fn chart_context(chart_yaml: &str, pipeline: &str) -> tempfile::TempDir {
+    let dir = tempdir();
+    let templates = dir.path().join("chart/templates");
+    std::fs::create_dir_all(&templates).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("chart/Chart.yaml"), chart_yaml)
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        templates.join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("acb.yaml"), pipeline).unwrap_or_else(|e| panic!("{e}"));
+    dir
+}
+
+#[test]
+fn a_helm_step_packages_what_earlier_steps_wrote_pushes_it_and_gives_outputs() {
+    wharf_e2e::require_docker!();
+    let registry = wharf_e2e::Registry::start_with_auth("wharf", "pa55:w0rd");
+    let image = wharf_e2e::busybox_image();
+    let pipeline = format!(
+        "version: v1.1.0\nsteps:\n  - id: extra\n    cmd: {image} sh -c \"echo extra > chart/templates/extra.yaml\"\n  - id: chart\n    helm: package ./chart --version 1.2.3 --app-version abc -d dist --push oci://$Registry/charts\n  - id: show\n    cmd: {image} sh -c \"ls $(steps.chart.outputs.chart) && echo REF=$(steps.chart.outputs.ref) DIGEST=$(steps.chart.outputs.digest)\"\n"
+    );
+    let chart_yaml = "apiVersion: v2\nname: web\nversion: 0.1.0\n";
+    for (mode, run_id) in [("copy", "helmcopy"), ("bind", "helmbind")] {
+        let dir = chart_context(chart_yaml, &pipeline);
+        let config = registry.docker_config(&dir.path().join(".docker"));
+        let mut cmd = wharf();
+        cmd.current_dir(dir.path())
+            .env("DOCKER_CONFIG", &config)
+            .args(["run", "--id", run_id, "--registry", &registry.host]);
+        if mode == "bind" {
+            cmd.arg("--bind");
+        }
+        let out = run(&mut cmd);
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{mode}: {stdout}\n{}",
+            text(&out.stderr)
+        );
+        assert!(
+            stdout.contains(
+                "Successfully packaged chart and saved it to: /workspace/dist/web-1.2.3.tgz"
+            ),
+            "{mode}: {stdout}"
+        );
+        let reference = format!("{}/charts/web:1.2.3", registry.host);
+        assert!(
+            stdout.contains(&format!("Pushed: {reference}")),
+            "{mode}: {stdout}"
+        );
+        // The later step got the outputs, and found the archive in the workspace.
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with("show") && l.ends_with("| /workspace/dist/web-1.2.3.tgz")),
+            "{mode}: {stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("REF={reference} DIGEST=sha256:")),
+            "{mode}: {stdout}"
+        );
+        if mode == "bind" {
+            // In bind mode the workspace is the context: the archive is on disk.
+            assert!(dir.path().join("dist/web-1.2.3.tgz").is_file());
+        } else {
+            assert!(
+                !dir.path().join("dist").exists(),
+                "copy mode wrote to the context"
+            );
+        }
+        let left = wharf_e2e::labelled(&format!("dev.wharf.run={run_id}"));
+        assert!(left.is_empty(), "{mode}: the run left {left:?}");
+
+        // What was pushed holds the file the first step wrote, and the overrides.
+        let pulled = dir.path().join("pulled");
+        let o = run(wharf()
+            .env("DOCKER_CONFIG", &config)
+            .args(["helm", "pull", &format!("oci://{reference}"), "-d"])
+            .arg(&pulled));
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        let chart = wharf_helm::load_archive(&pulled.join("web-1.2.3.tgz"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(chart.metadata.app_version, "abc");
+        let templates: Vec<&str> = chart.templates.iter().map(|t| t.name.as_str()).collect();
+        assert!(
+            templates.contains(&"templates/extra.yaml"),
+            "{mode}: {templates:?}"
+        );
+    }
+    assert_eq!(registry.tags("charts/web"), ["1.2.3"]);
+}
+
+#[test]
+fn a_broken_chart_fails_its_step_naming_the_file_in_the_workspace() {
+    wharf_e2e::require_docker!();
+    let pipeline = "version: v1.1.0\nsteps:\n  - id: chart\n    helm: package ./chart\n";
+    let dir = chart_context(
+        "apiVersion: v2\nname: web\nversion: not-a-version\n",
+        pipeline,
+    );
+    let out = run(wharf().current_dir(dir.path()).args([
+        "run",
+        "--id",
+        "helmbroken",
+        "--registry",
+        "127.0.0.1:1",
+    ]));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("/workspace/chart/Chart.yaml:3"), "{all}");
+    assert!(!all.contains("/tmp/"), "the temporary copy is named: {all}");
+    let left = wharf_e2e::labelled("dev.wharf.run=helmbroken");
+    assert!(left.is_empty(), "the run left {left:?}");
+}

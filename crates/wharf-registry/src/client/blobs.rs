@@ -275,7 +275,13 @@ impl Client {
         blobs: &[BlobPush],
     ) -> Result<Vec<PushedBlob>> {
         let limit = self.options().max_concurrent_blobs.max(1);
-        futures_util::stream::iter(blobs.iter().map(|blob| self.push_blob(repo, blob)))
+        // Collected first: a stream holding the mapping closure would not be `Send`
+        // for callers in a boxed future (rust-lang/rust#102211).
+        let pushes: Vec<_> = blobs
+            .iter()
+            .map(|blob| self.push_blob(repo, blob))
+            .collect();
+        futures_util::stream::iter(pushes)
             .buffered(limit)
             .try_collect()
             .await

@@ -259,6 +259,7 @@ async fn execute(
     secrets: Vec<String>,
     (registry, keychain): (wharf_registry::Client, Arc<wharf_registry::Keychain>),
 ) -> RunStatus {
+    let helm_registry = registry.clone();
     let options = wharf_docker::DockerOptions {
         run_id: run.id.clone(),
         context_dir: task_args.context.clone(),
@@ -269,7 +270,7 @@ async fn execute(
         },
         shared_volume: run.shared_volume.clone(),
         credentials: credentials_lookup(keychain),
-        registry_client: Some(registry),
+        registry_client: Some(registry.clone()),
         layer_cache: wharf_registry::layers::default_root(),
         mount_docker_socket: !args.no_docker_socket,
         registry: run.registry.clone(),
@@ -282,10 +283,23 @@ async fn execute(
             return RunStatus::Failed;
         }
     };
-    let executor = Arc::new(
-        wharf_engine::Dispatch::new()
-            .route(&[StepKind::Build, StepKind::Cmd, StepKind::Push], docker),
+    let mut dispatch = wharf_engine::Dispatch::new().route(
+        &[StepKind::Build, StepKind::Cmd, StepKind::Push],
+        Arc::clone(&docker) as Arc<dyn wharf_engine::Executor>,
     );
+    if task.steps.iter().any(|s| s.action.kind() == StepKind::Helm) {
+        let epoch = std::env::var("SOURCE_DATE_EPOCH").ok();
+        let epoch = match wharf_helm::source_date_epoch(epoch.as_deref()) {
+            Ok(epoch) => epoch,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return RunStatus::Failed;
+            }
+        };
+        let helm = crate::steps::helm::HelmSteps::new(docker, helm_registry, epoch);
+        dispatch = dispatch.route(&[StepKind::Helm], Arc::new(helm));
+    }
+    let executor = Arc::new(dispatch);
 
     let style = if args.json {
         Style::Json
