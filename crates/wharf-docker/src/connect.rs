@@ -6,7 +6,8 @@ use std::str::FromStr;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
-use bollard::{API_DEFAULT_VERSION, BollardRequest, Docker};
+use bollard::models::SystemVersion;
+use bollard::{API_DEFAULT_VERSION, BollardRequest, ClientVersion, Docker};
 use http::HeaderValue;
 use http::uri::PathAndQuery;
 
@@ -153,6 +154,15 @@ pub(crate) async fn connect() -> Result<Docker, Error> {
 
 /// Connects to `endpoint` and negotiates the API version.
 pub(crate) async fn connect_to(endpoint: &Endpoint) -> Result<Docker, Error> {
+    Ok(connect_reading_version(endpoint).await?.0)
+}
+
+/// Connects to `endpoint`, negotiates the API version and returns what the engine
+/// said of itself: one `GET /version`, as bollard's `negotiate_version` makes, whose
+/// answer also gives the platform.
+pub(crate) async fn connect_reading_version(
+    endpoint: &Endpoint,
+) -> Result<(Docker, SystemVersion), Error> {
     let cannot = |e: bollard::errors::Error| {
         Error::msg(format!(
             "cannot connect to the Docker engine at {}: {}",
@@ -160,13 +170,39 @@ pub(crate) async fn connect_to(endpoint: &Endpoint) -> Result<Docker, Error> {
             describe(&e)
         ))
     };
+    let probe = client(endpoint, API_DEFAULT_VERSION).map_err(cannot)?;
+    let version = probe.version().await.map_err(cannot)?;
+    let server = version
+        .api_version
+        .as_deref()
+        .and_then(|v| v.split_once('.'))
+        .and_then(|(major, minor)| Some((major.parse().ok()?, minor.parse().ok()?)))
+        .map(|(major_version, minor_version)| ClientVersion {
+            major_version,
+            minor_version,
+        })
+        .ok_or_else(|| {
+            Error::msg(format!(
+                "the Docker engine at {} did not say which API version it speaks",
+                endpoint.describe()
+            ))
+        })?;
+    let docker = if server < *API_DEFAULT_VERSION {
+        client(endpoint, &server).map_err(cannot)?
+    } else {
+        probe
+    };
+    Ok((docker, version))
+}
+
+/// A client of `endpoint` speaking API `version`; no request is made.
+fn client(endpoint: &Endpoint, version: &ClientVersion) -> Result<Docker, bollard::errors::Error> {
     let docker = match endpoint {
         Endpoint::Unix(path) => Docker::connect_with_unix(
             &format!("unix://{}", path.display()),
             REQUEST_TIMEOUT_SECS,
-            API_DEFAULT_VERSION,
-        )
-        .map_err(cannot)?,
+            version,
+        )?,
         Endpoint::Tls(address) => {
             // Several crates may enable rustls providers; pick ring explicitly (an error
             // only means a provider is already installed).
@@ -178,22 +214,14 @@ pub(crate) async fn connect_to(endpoint: &Endpoint) -> Result<Docker, Error> {
                 &certs.join("cert.pem"),
                 &certs.join("ca.pem"),
                 REQUEST_TIMEOUT_SECS,
-                API_DEFAULT_VERSION,
-            )
-            .map_err(cannot)?
+                version,
+            )?
         }
-        Endpoint::Tcp(address) => Docker::connect_with_http(
-            &format!("tcp://{address}"),
-            REQUEST_TIMEOUT_SECS,
-            API_DEFAULT_VERSION,
-        )
-        .map_err(cannot)?,
+        Endpoint::Tcp(address) => {
+            Docker::connect_with_http(&format!("tcp://{address}"), REQUEST_TIMEOUT_SECS, version)?
+        }
     };
-    docker
-        .with_request_modifier(fix_request)
-        .negotiate_version()
-        .await
-        .map_err(cannot)
+    Ok(docker.with_request_modifier(fix_request))
 }
 
 /// `DOCKER_CERT_PATH`, else `~/.docker`.
@@ -207,18 +235,24 @@ fn cert_path() -> PathBuf {
         .join(".docker")
 }
 
-/// The engine's OS and architecture, as Go names them (`linux`, `amd64`).
-pub(crate) async fn platform(docker: &Docker) -> Result<(String, String), Error> {
-    let version = docker
-        .version()
-        .await
-        .map_err(|e| Error::docker("cannot read the Docker engine's version", e))?;
+/// The engine's OS and architecture from its `GET /version` answer, as Go names
+/// them (`linux`, `amd64`).
+pub(crate) fn platform_of(version: SystemVersion) -> Result<(String, String), Error> {
     match (version.os, version.arch) {
         (Some(os), Some(arch)) if !os.is_empty() && !arch.is_empty() => Ok((os, arch)),
         _ => Err(Error::msg(
             "the Docker engine did not report its OS and architecture",
         )),
     }
+}
+
+/// The engine's OS and architecture, asked again.
+pub(crate) async fn platform(docker: &Docker) -> Result<(String, String), Error> {
+    let version = docker
+        .version()
+        .await
+        .map_err(|e| Error::docker("cannot read the Docker engine's version", e))?;
+    platform_of(version)
 }
 
 /// Runs before every request bollard sends:

@@ -203,12 +203,25 @@ impl DockerExecutor {
     /// Connects to the engine named by `DOCKER_HOST` (default
     /// `unix:///var/run/docker.sock`; `tcp://`, with TLS when `DOCKER_TLS_VERIFY` is set,
     /// certificates from `DOCKER_CERT_PATH`; `https://`) and negotiates the API version.
+    /// [`Engine::connect`] then [`DockerExecutor::on_engine`], for a caller that needs
+    /// the engine before it has the task.
     pub async fn connect(
         task: Arc<Task>,
         options: DockerOptions,
     ) -> Result<DockerExecutor, ExecError> {
-        let endpoint = connect::Endpoint::from_env()?;
-        let docker = connect::connect_to(&endpoint).await?;
+        DockerExecutor::on_engine(Engine::connect().await?, task, options)
+    }
+
+    /// An executor on an engine connection made already (the one whose platform
+    /// the task was loaded with).
+    pub fn on_engine(
+        engine: Engine,
+        task: Arc<Task>,
+        options: DockerOptions,
+    ) -> Result<DockerExecutor, ExecError> {
+        let Engine {
+            docker, endpoint, ..
+        } = engine;
         let registry = match &options.registry_client {
             Some(client) => client.clone(),
             None => wharf_registry::Client::new(wharf_registry::ClientOptions {
@@ -221,7 +234,7 @@ impl DockerExecutor {
         };
         Ok(DockerExecutor {
             docker,
-            endpoint: Arc::new(endpoint),
+            endpoint,
             registry,
             task,
             options,
@@ -265,17 +278,63 @@ impl DockerExecutor {
     }
 }
 
+/// A connection to the Docker engine named by `DOCKER_HOST`, with the API version
+/// negotiated and the engine's platform read: made once per process, before the
+/// task is loaded (`.Run.OS` and `.Run.Architecture` need the platform), then
+/// handed to [`DockerExecutor::on_engine`].
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+    endpoint: Arc<connect::Endpoint>,
+    os: String,
+    arch: String,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("endpoint", &self.endpoint.describe())
+            .field("os", &self.os)
+            .field("arch", &self.arch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Connects as [`DockerExecutor::connect`] does and reads the platform.
+    pub async fn connect() -> Result<Engine, ExecError> {
+        let endpoint = connect::Endpoint::from_env()?;
+        let (docker, version) = connect::connect_reading_version(&endpoint).await?;
+        let (os, arch) = connect::platform_of(version)?;
+        Ok(Engine {
+            docker,
+            endpoint: Arc::new(endpoint),
+            os,
+            arch,
+        })
+    }
+
+    /// The engine's OS and architecture, as Go names them (`linux`, `amd64`).
+    pub fn platform(&self) -> (&str, &str) {
+        (&self.os, &self.arch)
+    }
+}
+
 /// The OS and architecture of the engine named by `DOCKER_HOST`, as Go names them
 /// (`linux`, `amd64`): what `.Run.OS` and `.Run.Architecture` need before a task is
-/// loaded. Connects like [`DockerExecutor::connect`].
+/// loaded. Connects like [`DockerExecutor::connect`]; keep the [`Engine`] instead
+/// when an executor follows.
 pub async fn engine_platform() -> Result<(String, String), ExecError> {
-    let docker = connect::connect().await?;
-    Ok(connect::platform(&docker).await?)
+    let engine = Engine::connect().await?;
+    Ok((engine.os, engine.arch))
 }
 
 impl DockerExecutor {
     async fn prepare_now(&self) -> Result<(), ExecError> {
-        self.watch_exits();
+        if self.needs_containers() {
+            // Exit codes come from `die` events: a run without containers needs none.
+            self.watch_exits();
+        }
         let guard = Arc::clone(&self.preparing).lock_owned().await;
         let this = self.clone();
         let task = tokio::spawn(async move {
@@ -341,7 +400,12 @@ impl DockerExecutor {
         self.stop_preparing.cancel();
         let _prepared = self.preparing.lock().await;
         self.warming_finished().await;
-        let problems = self.cleanup_run().await;
+        // A run without containers made nothing on the engine to remove.
+        let problems = if self.needs_containers() {
+            self.cleanup_run().await
+        } else {
+            Vec::new()
+        };
         self.stop_watching_exits();
         problems
     }

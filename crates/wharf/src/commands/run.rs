@@ -82,16 +82,21 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
     }
 
     // Run variables come from the engine's platform (the host's for a dry run).
-    let (os, arch) = if args.dry_run {
-        let (os, arch) = host_platform();
-        (os.to_string(), arch.to_string())
+    // One engine connection for the whole run: its platform first, then the executor.
+    let engine = if args.dry_run {
+        None
     } else {
-        rt.block_on(wharf_docker::engine_platform()).map_err(|e| {
+        Some(rt.block_on(wharf_docker::Engine::connect()).map_err(|e| {
             eprintln!("error: cannot reach the Docker engine: {e}");
             eprintln!("help: start dockerd, or point DOCKER_HOST at a running engine");
             ExitCode::from(EXIT_FAILED)
-        })?
+        })?)
     };
+    let (os, arch) = match &engine {
+        Some(engine) => engine.platform(),
+        None => host_platform(),
+    };
+    let (os, arch) = (os.to_string(), arch.to_string());
     let run_info = task_args.run_info(&os, &arch);
     let name = task_args.path().display().to_string();
     let options = task_args
@@ -155,18 +160,19 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         );
     }
 
-    if args.dry_run {
+    let Some(engine) = engine else {
         let context = task_args.context.display().to_string();
         print!(
             "{}",
             crate::render::dry_run_text(&task, &run_info, &context, args.bind)
         );
         return Ok(ExitCode::SUCCESS);
-    }
+    };
 
     let status = rt.block_on(execute(
         args,
         &task_args,
+        engine,
         task,
         run_info,
         secret_values,
@@ -254,6 +260,7 @@ async fn answers_as_registry(addr: SocketAddr) -> bool {
 async fn execute(
     args: &RunArgs,
     task_args: &crate::cli::TaskArgs,
+    engine: wharf_docker::Engine,
     task: Arc<wharf_spec::Task>,
     run: RunInfo,
     secrets: Vec<String>,
@@ -276,10 +283,10 @@ async fn execute(
         registry: run.registry.clone(),
         task_name: run.task_name.clone(),
     };
-    let docker = match wharf_docker::DockerExecutor::connect(Arc::clone(&task), options).await {
+    let docker = match wharf_docker::DockerExecutor::on_engine(engine, Arc::clone(&task), options) {
         Ok(e) => Arc::new(e),
         Err(e) => {
-            eprintln!("error: cannot reach the Docker engine: {e}");
+            eprintln!("error: {e}");
             return RunStatus::Failed;
         }
     };
