@@ -42,12 +42,13 @@ impl DockerExecutor {
     }
 
     /// Starts creating `step`'s container in the background, when that is safe: a
-    /// `cmd` step without `pull`, whose image is already on the engine.
+    /// `cmd` step without `pull`, whose image is already on the engine, and that uses
+    /// no step outputs (its command is only known once they are bound).
     fn warm(&self, step: Step) {
         let Action::Cmd { cmd, container } = &step.action else {
             return;
         };
-        if container.pull {
+        if container.pull || wharf_spec::outputs::has_references(&step) {
             return;
         }
         let Ok(words) = shell_words::split(cmd, None) else {

@@ -570,3 +570,48 @@ fn sigterm_during_cleanup_does_not_abort_it() {
     );
     assert_nothing_left("e2eterm");
 }
+
+#[test]
+fn every_step_kind_example_runs() {
+    require_docker!();
+    let registry = Registry::start();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/step-kinds");
+    let expect: [(&str, &[&str]); 4] = [
+        ("build.yaml", &["hello from a wharf build step"]),
+        ("cmd.yaml", &["hello from a wharf build step", "30"]),
+        ("push.yaml", &["pushed ", " as sha256:"]),
+        (
+            "helm.yaml",
+            &["Pushed: ", "/workspace/dist/greeting-1.0.0-"],
+        ),
+    ];
+    for (file, wanted) in expect {
+        let run_id = format!("kinds{}", file.trim_end_matches(".yaml"));
+        let out = wharf()
+            .current_dir(&examples)
+            .args(["run", "--id", &run_id, "--registry", &registry.host])
+            .args(["--set", &format!("base={}", busybox_image())])
+            .arg(file)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let stdout = text(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{file}: {stdout}\n{}",
+            text(&out.stderr)
+        );
+        for w in wanted {
+            assert!(stdout.contains(w), "{file}: no {w:?} in\n{stdout}");
+        }
+        assert_nothing_left(&run_id);
+    }
+    let mut tags = registry.tags("examples/greeting");
+    tags.sort();
+    assert_eq!(tags, ["kindspush", "latest"]);
+    assert_eq!(registry.tags("charts/greeting"), ["1.0.0-kindshelm"]);
+    for tag in ["kindsbuild", "kindspush", "latest"] {
+        let _ = Command::new("docker")
+            .args(["rmi", &format!("{}/examples/greeting:{tag}", registry.host)])
+            .output();
+    }
+}
