@@ -59,164 +59,16 @@ pub(crate) fn is_digit(c: char) -> bool {
     c.is_ascii_digit() || get_general_category(c) == GeneralCategory::DecimalNumber
 }
 
-/// The shortest decimal digits of a finite, non-negative float and its decimal
-/// point position (`digits` × 10^(`point` − len)), as Go's `strconv` computes them.
-struct Digits {
-    digits: Vec<u8>,
-    point: i32,
-}
-
-fn shortest_digits(text: &str) -> Digits {
-    // `text` is Rust's shortest round-trip `{:e}` form: "1.2345e-6", "0e0".
-    let (mantissa, exponent) = text.split_once('e').unwrap_or((text, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let mut digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
-    while digits.len() > 1 && digits.last() == Some(&b'0') {
-        digits.pop();
-    }
-    if digits == b"0" {
-        return Digits {
-            digits: Vec::new(),
-            point: 0,
-        };
-    }
-    Digits {
-        digits,
-        point: exponent + 1,
-    }
-}
-
-fn digits_of(f: f64, bits: u32) -> Digits {
-    let text = if bits == 32 {
-        format!("{:e}", (f as f32).abs())
-    } else {
-        format!("{:e}", f.abs())
-    };
-    shortest_digits(&text)
-}
-
-/// `%f` with `prec` digits after the point.
-fn fmt_f(out: &mut String, d: &Digits, prec: i32) {
-    if d.point > 0 {
-        for i in 0..d.point {
-            let digit = d.digits.get(i as usize).copied().unwrap_or(b'0');
-            out.push(char::from(digit));
-        }
-    } else {
-        out.push('0');
-    }
-    if prec > 0 {
-        out.push('.');
-        for i in 1..=prec {
-            let index = d.point + i - 1;
-            let digit = if index >= 0 {
-                d.digits.get(index as usize).copied().unwrap_or(b'0')
-            } else {
-                b'0'
-            };
-            out.push(char::from(digit));
-        }
-    }
-}
-
-/// `%e` with `prec` digits after the point.
-fn fmt_e(out: &mut String, d: &Digits, prec: i32) {
-    out.push(char::from(d.digits.first().copied().unwrap_or(b'0')));
-    if prec > 0 {
-        out.push('.');
-        for i in 1..=prec {
-            out.push(char::from(
-                d.digits.get(i as usize).copied().unwrap_or(b'0'),
-            ));
-        }
-    }
-    out.push('e');
-    let exp = if d.digits.is_empty() { 0 } else { d.point - 1 };
-    out.push(if exp < 0 { '-' } else { '+' });
-    let exp = exp.unsigned_abs();
-    if exp < 10 {
-        out.push('0');
-    }
-    out.push_str(&exp.to_string());
-}
+pub(crate) use wharf_template::go::json_float;
 
 /// Go's `strconv.FormatFloat(f, 'g', -1, bits)`.
 pub(crate) fn format_float_g(f: f64, bits: u32) -> String {
-    let value = if bits == 32 { f64::from(f as f32) } else { f };
-    if value.is_nan() {
-        return "NaN".into();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "+Inf" } else { "-Inf" }.into();
-    }
-    let mut out = String::new();
-    if value.is_sign_negative() {
-        out.push('-');
-    }
-    let d = digits_of(value, bits);
-    let nd = d.digits.len() as i32;
-    let exp = d.point - 1;
-    if !(-4..6).contains(&exp) {
-        fmt_e(&mut out, &d, (nd - 1).max(0));
-    } else {
-        fmt_f(&mut out, &d, (nd - d.point).max(0));
-    }
-    out
+    wharf_template::go::format_float(f, 'g', -1, bits)
 }
 
-/// A float as Go's `encoding/json` writes it; `None` for NaN and infinities,
-/// which Go refuses to encode.
-pub(crate) fn json_float(f: f64) -> Option<String> {
-    if !f.is_finite() {
-        return None;
-    }
-    let mut out = String::new();
-    if f.is_sign_negative() {
-        out.push('-');
-    }
-    let abs = f.abs();
-    let d = digits_of(abs, 64);
-    let nd = d.digits.len() as i32;
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        fmt_e(&mut out, &d, (nd - 1).max(0));
-        // Go writes e-07 as e-7.
-        let bytes = out.as_bytes();
-        let n = bytes.len();
-        if n >= 4 && bytes[n - 4] == b'e' && bytes[n - 3] == b'-' && bytes[n - 2] == b'0' {
-            out.remove(n - 2);
-        }
-    } else {
-        fmt_f(&mut out, &d, (nd - d.point).max(0));
-    }
-    Some(out)
-}
-
-/// Appends `s` as a JSON string the way Go's `json.Marshal` writes it: HTML
-/// characters escaped, `\b` and `\f` short forms, U+2028/U+2029 escaped.
+/// Appends `s` as Go's `json.Marshal` writes it (HTML characters escaped).
 pub(crate) fn json_string(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c if (c as u32) < 0x20 || matches!(c, '<' | '>' | '&') => {
-                let b = c as u32 as u8;
-                out.push_str("\\u00");
-                out.push(char::from(HEX[usize::from(b >> 4)]));
-                out.push(char::from(HEX[usize::from(b & 0xf)]));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    wharf_template::go::json_string(out, s, true);
 }
 
 /// Go's `strings.TrimSpace(s) != ""`.

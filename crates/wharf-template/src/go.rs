@@ -20,6 +20,32 @@ pub fn parse_int(s: &str) -> Option<i64> {
     crate::ast::parse_int(s)
 }
 
+/// Go's `strconv.FormatFloat(f, fmt, prec, bits)` for `fmt` in `e E f g G`;
+/// `prec` -1 gives the shortest form that reads back as the same float of `bits`
+/// (32 or 64).
+///
+/// ```
+/// use wharf_template::go::format_float;
+/// assert_eq!(format_float(1e6, 'g', -1, 64), "1e+06");
+/// assert_eq!(format_float(1.234_567_89, 'g', -1, 32), "1.2345679");
+/// ```
+pub fn format_float(f: f64, fmt: char, prec: i32, bits: u32) -> String {
+    crate::format::float::format_float_bits(f, fmt, prec, bits)
+}
+
+/// A float as Go's `encoding/json` writes it (`1e+21`, `1e-7`, `0.000001`);
+/// `None` for NaN and infinities, which Go refuses to encode.
+pub fn json_float(f: f64) -> Option<String> {
+    crate::funcs::json::json_float(f)
+}
+
+/// Appends `s` as Go's `json.Marshal` writes a string: `\b`, `\f` and the other
+/// short escapes, U+2028 and U+2029 escaped, and with `escape_html` (Marshal's
+/// default) `<`, `>` and `&` as `\u003c`, `\u003e`, `\u0026`.
+pub fn json_string(out: &mut String, s: &str, escape_html: bool) {
+    crate::funcs::json::string(out, s, escape_html);
+}
+
 /// Go's `strconv.ParseUint(s, 0, 64)`.
 pub fn parse_uint(s: &str) -> Option<u64> {
     crate::ast::parse_uint(s)

@@ -11,13 +11,18 @@ struct Digits {
     dp: i32,
 }
 
-/// The shortest digits that round-trip `f` (f finite, sign ignored).
-fn shortest(f: f64) -> Digits {
+/// The shortest digits that round-trip `f` as a float of `bits` (32 or 64; f
+/// finite, sign ignored).
+fn shortest(f: f64, bits: u32) -> Digits {
     let f = f.abs();
     if f == 0.0 {
         return Digits { d: vec![], dp: 0 };
     }
-    let s = format!("{f:e}");
+    let s = if bits == 32 {
+        format!("{:e}", f as f32)
+    } else {
+        format!("{f:e}")
+    };
     let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let d: Vec<u8> = mant.bytes().filter(u8::is_ascii_digit).collect();
@@ -184,6 +189,13 @@ fn fmt_f(d: &Digits, prec: i32) -> String {
 
 /// `strconv.FormatFloat(f, fmt, prec, 64)` for fmt in `e E f g G`; prec -1 = shortest.
 pub(crate) fn format_float(f: f64, fmt: char, prec: i32) -> String {
+    format_float_bits(f, fmt, prec, 64)
+}
+
+/// `strconv.FormatFloat(f, fmt, prec, bits)`: with `bits` 32, `f` is first rounded
+/// to a float32 and the shortest form is the float32's.
+pub(crate) fn format_float_bits(f: f64, fmt: char, prec: i32, bits: u32) -> String {
+    let f = if bits == 32 { f64::from(f as f32) } else { f };
     if f.is_nan() {
         return "NaN".into();
     }
@@ -199,7 +211,7 @@ pub(crate) fn format_float(f: f64, fmt: char, prec: i32) -> String {
     let mut digs;
     let mut prec = prec;
     if shortest_mode {
-        digs = shortest(f);
+        digs = shortest(f, bits);
         prec = match fmt {
             'e' | 'E' => digs.d.len() as i32 - 1,
             'f' => (digs.d.len() as i32 - digs.dp).max(0),

@@ -106,11 +106,14 @@ impl Writer<'_> {
 
 /// Go's JSON float formatting.
 fn float(f: f64) -> Result<String, String> {
+    json_float(f).ok_or_else(|| format!("json: unsupported value: {}", format_float(f, 'g', -1)))
+}
+
+/// A float as Go's `encoding/json` writes it; `None` for NaN and infinities, which
+/// Go refuses to encode.
+pub(crate) fn json_float(f: f64) -> Option<String> {
     if !f.is_finite() {
-        return Err(format!(
-            "json: unsupported value: {}",
-            format_float(f, 'g', -1)
-        ));
+        return None;
     }
     let abs = f.abs();
     let e = abs != 0.0 && !(1e-6..1e21).contains(&abs);
@@ -123,10 +126,12 @@ fn float(f: f64) -> Result<String, String> {
             s.remove(n - 2);
         }
     }
-    Ok(s)
+    Some(s)
 }
 
-fn string(out: &mut String, s: &str, esc: bool) {
+/// Appends `s` as Go's `json.Marshal` writes a string; `esc` escapes `<`, `>` and
+/// `&` as `json.Marshal` does by default.
+pub(crate) fn string(out: &mut String, s: &str, esc: bool) {
     out.push('"');
     for c in s.chars() {
         match c {
