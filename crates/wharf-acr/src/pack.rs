@@ -322,3 +322,37 @@ pub fn pack_context(dir: &Path, options: &PackOptions) -> Result<Packed> {
         forced,
     })
 }
+
+/// For a quick build (`az acr build`): the pack options and the
+/// `dockerFilePath` of the request. As the CLI does, the Dockerfile (`-f`,
+/// relative to the context; `Dockerfile` by default) is added to the archive
+/// a second time as `<32 hex>_<name>`, so a `.dockerignore` that leaves it
+/// out cannot break the build, and the request names that copy.
+pub fn quick_build_source(
+    context: &Path,
+    dockerfile: Option<&str>,
+) -> Result<(PackOptions, String)> {
+    let given = dockerfile.unwrap_or("Dockerfile");
+    let path = context.join(given);
+    if !path.is_file() {
+        return Err(Error::Context {
+            path: path.display().to_string(),
+            message: "no such Dockerfile (-f is relative to the context)".into(),
+        });
+    }
+    let base = Path::new(given)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("Dockerfile")
+        .to_owned();
+    let id: u128 = rand::random();
+    let in_tar = format!("{id:032x}_{base}");
+    Ok((
+        PackOptions {
+            dockerfile: Some(path.clone()),
+            keep: Vec::new(),
+            extra: vec![(in_tar.clone(), path)],
+        },
+        in_tar,
+    ))
+}

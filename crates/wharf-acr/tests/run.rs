@@ -364,3 +364,123 @@ async fn lookups_and_refusals_are_clear_errors() {
         .expect_err("bad sub");
     assert!(matches!(err, Error::Usage(_)));
 }
+
+#[tokio::test]
+async fn a_quick_build_sends_a_docker_build_request_with_its_dockerfile() {
+    let server = StandIn::start(Script {
+        log: vec![b"Step 1/2 : FROM scratch\r\nSuccessfully tagged my-reg.azurecr.io/app:v1\r\n".to_vec()],
+        output_images: json!([{"registry": LOGIN_SERVER, "repository": "app", "tag": "v1", "digest": "sha256:feed"}]),
+        ..Script::default()
+    })
+    .await;
+    let s = session(&server, TOKEN)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir(dir.path().join("docker")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.path().join("docker/Dockerfile.prod"),
+        "FROM scratch\nCOPY app.txt /\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("app.txt"), "app").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join(".dockerignore"), "docker\n").unwrap_or_else(|e| panic!("{e}"));
+    let (options, dockerfile) =
+        wharf_acr::pack::quick_build_source(dir.path(), Some("docker/Dockerfile.prod"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    let packed = pack_context(dir.path(), &options).unwrap_or_else(|e| panic!("{e}"));
+    // The dockerignored Dockerfile still reaches ACR, under its <uuid>_ name.
+    assert!(
+        !packed.entries.iter().any(|e| e.starts_with("docker")),
+        "{:?}",
+        packed.entries
+    );
+    assert_eq!(packed.entries.last(), Some(&dockerfile));
+    assert!(dockerfile.ends_with("_Dockerfile.prod") && dockerfile.len() == 32 + 1 + 15);
+    let source = s.upload(&packed).await.unwrap_or_else(|e| panic!("{e}"));
+    let build = request::BuildOptions {
+        images: vec!["app:v1".into()],
+        dockerfile: Some(dockerfile.clone()),
+        secret_build_args: vec!["TOKEN=s3cr3t".into()],
+        ..request::BuildOptions::default()
+    };
+    let req = RunRequest::DockerBuildRequest(
+        request::docker_build(&build, &source).unwrap_or_else(|e| panic!("{e}")),
+    );
+    assert_eq!(req.secret_values(), ["s3cr3t"]);
+    s.schedule(&req).await.unwrap_or_else(|e| panic!("{e}"));
+    let (lines, _) = follow(&s, "cb1").await;
+    assert_eq!(lines[1], "Successfully tagged my-reg.azurecr.io/app:v1");
+    let done = s
+        .wait("cb1", &mut |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        done.properties.output_images[0].to_string(),
+        "my-reg.azurecr.io/app:v1@sha256:feed"
+    );
+    let body = &server.scheduled()[0];
+    assert_eq!(body["type"], "DockerBuildRequest");
+    assert_eq!(body["dockerFilePath"], dockerfile.as_str());
+    assert_eq!(body["imageNames"], json!(["app:v1"]));
+    assert_eq!(body["isPushEnabled"], true);
+    assert_eq!(body["sourceLocation"], source.as_str());
+    assert_eq!(
+        body["arguments"],
+        json!([{"name": "TOKEN", "value": "s3cr3t", "isSecret": true}])
+    );
+}
+
+/// The REST spec's own examples (RegistriesScheduleRun_EncodedTaskRun.json,
+/// RunsGet.json) read into the models and written back as ARM expects.
+#[test]
+fn the_rest_spec_examples_round_trip() {
+    let request = json!({"type":"EncodedTaskRunRequest",
+        "values":[{"name":"mytestargument","value":"mytestvalue","isSecret":false},
+                  {"name":"mysecrettestargument","value":"mysecrettestvalue","isSecret":true}],
+        "platform":{"os":"Linux"}, "agentConfiguration":{"cpu":2},
+        "encodedTaskContent":"c3RlcHM6Cm", "encodedValuesContent":"ZW52aXJvbm1lbnQ6IHByb2QKdmVyc2lvbjogMQ=="});
+    let parsed: RunRequest =
+        serde_json::from_value(request.clone()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(parsed.type_name(), "EncodedTaskRunRequest");
+    assert_eq!(parsed.secret_values(), ["mysecrettestvalue"]);
+    let mut back = serde_json::to_value(&parsed).unwrap_or_else(|e| panic!("{e}"));
+    // isArchiveEnabled is written with its default.
+    assert_eq!(back["isArchiveEnabled"], false);
+    back.as_object_mut().map(|o| o.remove("isArchiveEnabled"));
+    assert_eq!(back, request);
+    assert!(!format!("{parsed:?}").contains("mysecrettestvalue"));
+
+    let file = json!({"type":"FileTaskRunRequest","sourceLocation":"https://myaccount.blob.core.windows.net/aci-pstcn2/source.zip?sv=x",
+        "taskFilePath":"acb.yaml","valuesFilePath":"prod-values.yaml",
+        "values":[{"name":"mytestargument","value":"mytestvalue","isSecret":false}],
+        "platform":{"os":"Linux"},"agentConfiguration":{"cpu":2}});
+    let parsed: RunRequest = serde_json::from_value(file).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(parsed, RunRequest::FileTaskRunRequest(ref f) if f.values_file_path.as_deref() == Some("prod-values.yaml"))
+    );
+
+    let run: wharf_acr::Run = serde_json::from_value(json!({
+        "properties": {"runId": "0accec26-d6de-4757-8e74-d080f38eaaab", "status": "Succeeded",
+            "lastUpdatedTime": "2018-01-25T05:13:51.617Z", "runType": "AutoBuild",
+            "createTime": "2018-01-25T05:13:51.617Z", "startTime": "2018-01-25T05:13:51.617Z",
+            "finishTime": "2018-01-25T05:13:51.617Z",
+            "outputImages": [{"registry": "myregistry.azurecr.io", "repository": "myimage", "tag": "latest",
+                              "digest": "sha256:86f1e7ab6d8e33e7d9e1a8e1d9eb4f2c9d8f5e5e4e5f5e1e2c3d4e5f6a7b8c9d"}],
+            "task": "myTask", "provisioningState": "Succeeded", "isArchiveEnabled": true,
+            "logArtifact": {"registry": "myregistry.azurecr.io", "repository": "acr/tasks", "tag": "mytask-run-log"}},
+        "id": "/subscriptions/4385cf00-2d3a-425a-832f-f4285b1c9dce/resourceGroups/myResourceGroup/providers/Microsoft.ContainerRegistry/registries/myRegistry/runs/0accec26",
+        "name": "0accec26-d6de-4757-8e74-d080f38eaaab", "type": "Microsoft.ContainerRegistry/registries/runs"
+    })).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(run.run_id(), Some("0accec26-d6de-4757-8e74-d080f38eaaab"));
+    assert_eq!(run.status(), RunStatus::Succeeded);
+    assert_eq!(
+        run.properties.output_images[0].tag.as_deref(),
+        Some("latest")
+    );
+    // An unknown status is kept, not an error.
+    let odd: wharf_acr::Run =
+        serde_json::from_value(json!({"properties": {"status": "Provisioning"}}))
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(odd.status(), RunStatus::Other("Provisioning".into()));
+}

@@ -382,3 +382,31 @@ fn ctrl_c_cancels_the_acr_run_and_exits_130() {
     assert!(azure.server.cancelled(), "the run was not cancelled");
     assert!(stderr.contains("cancelling ACR run cb1"), "{stderr}");
 }
+
+#[test]
+fn dry_run_shows_what_would_be_sent_with_secrets_masked() {
+    let azure = azure(Script::default());
+    let dir = context(&[("acb.yaml", TASK)]);
+    let (out, stdout, stderr) = output(wharf(&azure, dir.path()).args([
+        "run",
+        "--dry-run",
+        "--on",
+        "acr://my-reg.azurecr.io",
+        "--set",
+        "greeting=hi",
+        "--set-secret",
+        "pw=hunter2",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("\"type\": \"FileTaskRunRequest\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"value\": \"***\""), "{stdout}");
+    assert!(
+        stdout.contains("context ") && stdout.contains("1 entries"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("hunter2") && !stderr.contains("hunter2"));
+    assert!(azure.server.seen().is_empty(), "Azure was contacted");
+}

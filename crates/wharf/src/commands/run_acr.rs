@@ -25,6 +25,7 @@ use wharf_spec::{Diagnostic, Diagnostics, OutputValue, Outputs, masked_secrets};
 use crate::cli::RunArgs;
 use crate::output::{Renderer, Style};
 use crate::report;
+use crate::task_input::InputError;
 
 use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, runtime};
 
@@ -178,7 +179,9 @@ struct Plan {
     timeout: u32,
 }
 
-fn plan(args: &RunArgs, target: &str) -> Result<Plan, ExitCode> {
+/// What to send: `cmd` is `wharf run --cmd` (issue 11's flag; `None` until
+/// the merge wires it), which sends `az acr run --cmd`'s task instead of a file.
+fn plan(args: &RunArgs, target: &str, cmd: Option<&str>) -> Result<Plan, ExitCode> {
     let acr = &args.acr;
     let login_server = login_server(target)?;
     let flags = local_only_flags(args);
@@ -208,12 +211,23 @@ fn plan(args: &RunArgs, target: &str) -> Result<Plan, ExitCode> {
         .clone()
         .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| usage("--on acr:// needs --subscription ID or AZURE_SUBSCRIPTION_ID"))?;
+    let context = &args.task.context;
+    let no_context = context == Path::new("/dev/null");
+    if !no_context && !context.is_dir() {
+        return Err(usage(format!(
+            "the context {} is not a directory (use -C /dev/null to send the task without one)",
+            context.display()
+        )));
+    }
 
-    // The file, loaded and validated as for a local run: ACR's run variables,
+    // The task, loaded and validated as for a local run: ACR's run variables,
     // --set and --set-secret values, Key Vault secrets left to ACR.
     let path = args.task.path();
-    let default_file = args.task.file.is_none() && args.task.file_flag.is_none();
-    let name = path.display().to_string();
+    let default_file = cmd.is_none() && args.task.file.is_none() && args.task.file_flag.is_none();
+    let name = match cmd {
+        Some(_) => "--cmd".to_owned(),
+        None => path.display().to_string(),
+    };
     let mut task_args = args.task.clone();
     task_args.registry = Some(login_server.clone());
     task_args.set.extend(acr.set_secret.iter().cloned());
@@ -225,9 +239,24 @@ fn plan(args: &RunArgs, target: &str) -> Result<Plan, ExitCode> {
     let options = task_args
         .load_options(run_info, args.strict)
         .map_err(|e| report::input_error(&name, e, default_file, &masker))?;
-    let loaded = task_args
-        .load(&options, &mut masked_secrets)
-        .map_err(|e| report::input_error(&name, e, default_file, &masker))?;
+    let (text, loaded) = match cmd {
+        Some(cmd) => {
+            let text = request::cmd_task(cmd, acr.timeout.map(|_| timeout));
+            let files = wharf_spec::LocalFiles {
+                base: context.clone(),
+            };
+            let loaded = wharf_spec::load(&name, &text, &options, &files, &mut masked_secrets)
+                .map_err(|e| report::input_error(&name, InputError::Invalid(e), false, &masker))?;
+            (text, loaded)
+        }
+        None => {
+            let loaded = task_args
+                .load(&options, &mut masked_secrets)
+                .map_err(|e| report::input_error(&name, e, default_file, &masker))?;
+            let text = std::fs::read_to_string(&path).map_err(|e| usage(format!("{name}: {e}")))?;
+            (text, loaded)
+        }
+    };
     if !loaded.warnings.is_empty() {
         let warnings = report::masked(&loaded.warnings, &masker);
         eprint!(
@@ -254,10 +283,18 @@ fn plan(args: &RunArgs, target: &str) -> Result<Plan, ExitCode> {
         platform,
         agent_pool_name: None,
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| usage(format!("{name}: {e}")))?;
     let values_file = args.task.values.first().map(PathBuf::from);
-    let context = &args.task.context;
-    if context == Path::new("/dev/null") {
+    let outside = |what: &str, p: &Path| {
+        usage(format!(
+            "{what} {} is not inside the context {}: ACR reads it from the uploaded context \
+             (move it in, or send the task without context: -C /dev/null)",
+            p.display(),
+            context.display()
+        ))
+    };
+    // The task inline: without a context, or for --cmd (with the context
+    // uploaded as its source, as az acr run --cmd CMD DIR does).
+    if no_context || cmd.is_some() {
         let values_text = match &values_file {
             Some(v) => Some(
                 std::fs::read_to_string(v).map_err(|e| usage(format!("{}: {e}", v.display())))?,
@@ -273,25 +310,11 @@ fn plan(args: &RunArgs, target: &str) -> Result<Plan, ExitCode> {
             login_server,
             subscription,
             request,
-            context: None,
+            context: (!no_context).then(|| (context.clone(), PackOptions::default())),
             masker,
             timeout,
         });
     }
-    if !context.is_dir() {
-        return Err(usage(format!(
-            "the context {} is not a directory (use -C /dev/null to send the task without one)",
-            context.display()
-        )));
-    }
-    let outside = |what: &str, p: &Path| {
-        usage(format!(
-            "{what} {} is not inside the context {}: ACR reads it from the uploaded context \
-             (move it in, or send the task without context: -C /dev/null)",
-            p.display(),
-            context.display()
-        ))
-    };
     let task_file = inside(context, &path).ok_or_else(|| outside("the task file", &path))?;
     let values_path = match &values_file {
         Some(v) => Some(inside(context, v).ok_or_else(|| outside("the values file", v))?),
@@ -321,9 +344,9 @@ fn plan(args: &RunArgs, target: &str) -> Result<Plan, ExitCode> {
     })
 }
 
-/// `wharf run --on acr://…`.
-pub fn run(args: &RunArgs, target: &str) -> ExitCode {
-    let plan = match plan(args, target) {
+/// `wharf run --on acr://…`; `cmd` is `wharf run --cmd` when given.
+pub fn run(args: &RunArgs, target: &str, cmd: Option<&str>) -> ExitCode {
+    let plan = match plan(args, target, cmd) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -489,8 +512,10 @@ async fn send(args: &RunArgs, mut plan: Plan) -> Result<ExitCode, ExitCode> {
             .upload(&packed)
             .await
             .map_err(|e| failed(e, &plan.masker))?;
-        if let RunRequest::FileTaskRunRequest(r) = &mut plan.request {
-            r.source_location = Some(source);
+        match &mut plan.request {
+            RunRequest::FileTaskRunRequest(r) => r.source_location = Some(source),
+            RunRequest::EncodedTaskRunRequest(r) => r.source_location = Some(source),
+            RunRequest::DockerBuildRequest(r) => r.source_location = Some(source),
         }
     }
     let run = session
@@ -675,4 +700,77 @@ fn finish(
         cleanup_errors: Vec::new(),
         notifications: Vec::new(),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn run_args(extra: &[&str]) -> RunArgs {
+        let mut argv = vec!["wharf", "run", "--subscription", "sub-1"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).map(|c| c.command) {
+            Ok(Command::Run(args)) => args,
+            other => panic!("not a run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_cmd_run_sends_az_acr_run_s_task_inline() {
+        let args = run_args(&[
+            "--on",
+            "acr://r.azurecr.io",
+            "-C",
+            "/dev/null",
+            "--timeout",
+            "900",
+        ]);
+        let plan = plan(
+            &args,
+            "acr://r.azurecr.io",
+            Some("busybox echo {{.Run.Registry}}"),
+        )
+        .unwrap_or_else(|_| panic!("plan"));
+        let RunRequest::EncodedTaskRunRequest(request) = &plan.request else {
+            panic!("not encoded: {:?}", plan.request);
+        };
+        use base64::Engine as _;
+        let task = base64::engine::general_purpose::STANDARD
+            .decode(&request.encoded_task_content)
+            .unwrap_or_default();
+        assert_eq!(
+            String::from_utf8_lossy(&task),
+            "version: v1.1.0\nsteps: \n  - cmd: \"busybox echo {{.Run.Registry}}\"\n    \
+             disableWorkingDirectoryOverride: true\n    timeout: 900\n"
+        );
+        assert_eq!(request.timeout, Some(900));
+        assert!(request.source_location.is_none());
+        assert!(plan.context.is_none());
+    }
+
+    #[test]
+    fn a_cmd_run_with_a_context_uploads_it_as_the_source() {
+        let dir = std::env::temp_dir();
+        let dir = dir.to_string_lossy();
+        let args = run_args(&["--on", "acr://r.azurecr.io", "-C", &dir]);
+        let plan = plan(&args, "acr://r.azurecr.io", Some("busybox ls"))
+            .unwrap_or_else(|_| panic!("plan"));
+        assert!(matches!(plan.request, RunRequest::EncodedTaskRunRequest(_)));
+        assert!(plan.context.is_some());
+    }
+
+    #[test]
+    fn targets_must_be_acr_login_servers() {
+        assert_eq!(
+            login_server("acr://MyReg.azurecr.io/").ok().as_deref(),
+            Some("myreg.azurecr.io")
+        );
+        assert!(login_server("myreg.azurecr.io").is_err());
+        assert!(login_server("acr://").is_err());
+        assert!(login_server("acr://a/b").is_err());
+        assert!(login_server("acr://a..b").is_err());
+    }
 }
