@@ -174,6 +174,44 @@ async fn read_range(http: &reqwest::Client, url: &Url, start: u64, chunk: u64) -
     Ok(bytes.to_vec())
 }
 
+/// The pause before the next poll, without jitter: `base`, doubled after
+/// every three polls in a row without new data, up to `max`; back to `base`
+/// when data comes.
+#[derive(Debug)]
+pub struct Backoff {
+    base: Duration,
+    max: Duration,
+    pause: Duration,
+    quiet: u32,
+}
+
+impl Backoff {
+    /// Starting at `options.base`.
+    pub fn new(options: &LogOptions) -> Backoff {
+        Backoff {
+            base: options.base,
+            max: options.max,
+            pause: options.base,
+            quiet: 0,
+        }
+    }
+
+    /// The pause after a poll that did (or did not) bring new data.
+    pub fn next(&mut self, new_data: bool) -> Duration {
+        if new_data {
+            self.quiet = 0;
+            self.pause = self.base;
+        } else {
+            self.quiet += 1;
+            if self.quiet >= 3 {
+                self.quiet = 0;
+                self.pause = (self.pause * 2).min(self.max);
+            }
+        }
+        self.pause
+    }
+}
+
 /// Follows the append blob at `url`, calling `line` for each line, until
 /// its `Complete` metadata is set and all of it is read.
 pub async fn follow_blob(
@@ -184,8 +222,7 @@ pub async fn follow_blob(
 ) -> Result<LogEnd> {
     let mut buffer = LineBuffer::default();
     let mut start = 0u64;
-    let mut pause = options.base;
-    let mut quiet_polls = 0u32;
+    let mut backoff = Backoff::new(options);
     let mut idle = Duration::ZERO;
     loop {
         let (available, complete) = properties(http, url).await?;
@@ -210,16 +247,9 @@ pub async fn follow_blob(
             return Ok(LogEnd::Complete(status));
         }
         if new_data {
-            quiet_polls = 0;
-            pause = options.base;
             idle = Duration::ZERO;
-        } else {
-            quiet_polls += 1;
-            if quiet_polls >= 3 {
-                quiet_polls = 0;
-                pause = (pause * 2).min(options.max);
-            }
         }
+        let pause = backoff.next(new_data);
         let jitter = options.jitter.mul_f64(rand::rng().random_range(1.0..=2.0));
         let sleep = pause + jitter;
         idle += sleep;
@@ -280,6 +310,15 @@ mod tests {
         }
         out.extend(b.finish());
         out
+    }
+
+    #[test]
+    fn polls_back_off_from_1_to_15_seconds_as_the_cli_does() {
+        let mut b = Backoff::new(&LogOptions::default());
+        let secs: Vec<u64> = (0..16).map(|_| b.next(false).as_secs()).collect();
+        assert_eq!(secs, [1, 1, 2, 2, 2, 4, 4, 4, 8, 8, 8, 15, 15, 15, 15, 15]);
+        assert_eq!(b.next(true).as_secs(), 1);
+        assert_eq!(b.next(false).as_secs(), 1);
     }
 
     #[test]

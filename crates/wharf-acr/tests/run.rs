@@ -484,3 +484,80 @@ fn the_rest_spec_examples_round_trip() {
             .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(odd.status(), RunStatus::Other("Provisioning".into()));
 }
+
+#[tokio::test]
+async fn tokens_never_leave_the_arm_endpoint() {
+    // A nextLink pointing at another origin is refused, and nothing is sent there.
+    let elsewhere = StandIn::start(Script::default()).await;
+    let server = StandIn::start(Script {
+        next_link_base: Some(elsewhere.base.clone()),
+        ..Script::default()
+    })
+    .await;
+    let err = session(&server, TOKEN).await.expect_err("foreign nextLink");
+    assert!(err.to_string().contains("no token is sent there"), "{err}");
+    assert!(
+        elsewhere.seen().is_empty(),
+        "a request reached the other origin"
+    );
+}
+
+#[tokio::test]
+async fn a_log_kept_as_an_artifact_is_read_with_one_get() {
+    let server = StandIn::start(Script {
+        log: vec![b"line one\r\nline ".to_vec(), b"two\nlast\n".to_vec()],
+        artifact_log: true,
+        ..Script::default()
+    })
+    .await;
+    let s = session(&server, TOKEN)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (lines, end) = follow(&s, "cb1").await;
+    assert_eq!(lines, ["line one", "line two", "last"]);
+    assert_eq!(end, LogEnd::Ended);
+    assert!(!server.seen().iter().any(|r| r.path.starts_with("/logs/")));
+}
+
+#[tokio::test]
+async fn following_gives_up_after_the_idle_timeout() {
+    let server = StandIn::start(Script {
+        log: vec![b"started\r\n".to_vec()],
+        hang: true,
+        ..Script::default()
+    })
+    .await;
+    let mut s = session(&server, TOKEN)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.logs.idle_timeout = Duration::from_millis(30);
+    let (lines, end) = follow(&s, "cb1").await;
+    assert_eq!(lines, ["started"]);
+    assert_eq!(end, LogEnd::GaveUp);
+    assert!(
+        !server.cancelled(),
+        "giving up on the log does not cancel the run"
+    );
+}
+
+#[tokio::test]
+async fn the_stand_in_answers_411_to_a_post_without_length() {
+    // What ARM does, so the Content-Length: 0 the client sends is checked for real.
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let server = StandIn::start(Script::default()).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut tcp = tokio::net::TcpStream::connect(&addr)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let request = format!(
+        "POST {REGISTRY_ID}/listBuildSourceUploadUrl?api-version=2025-03-01-preview HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(answer.starts_with("HTTP/1.1 411"), "{answer}");
+}

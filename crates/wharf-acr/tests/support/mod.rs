@@ -47,6 +47,10 @@ pub struct Script {
     pub lro: bool,
     /// outputImages of the finished run.
     pub output_images: Value,
+    /// Where page 1 of the registries list points its `nextLink` (default: here).
+    pub next_link_base: Option<String>,
+    /// listLogSasUrl names a `logArtifactLink` (the whole log, one GET).
+    pub artifact_log: bool,
 }
 
 impl Default for Script {
@@ -57,6 +61,8 @@ impl Default for Script {
             hang: false,
             lro: false,
             output_images: json!([]),
+            next_link_base: None,
+            artifact_log: false,
         }
     }
 }
@@ -176,6 +182,18 @@ impl StandIn {
         }
         if let Some(blob) = path.strip_prefix("/blob/") {
             return self.blob(&seen, blob, &parts.method);
+        }
+        if path.starts_with("/artifact/") {
+            if seen.header("authorization").is_some()
+                || !seen.query.contains(&format!("sig={LOG_SIG}"))
+            {
+                return storage_error(403, "AuthenticationFailed", "bad SAS");
+            }
+            let log: Vec<u8> = self.script().log.concat();
+            return Response::builder()
+                .status(200)
+                .body(Body::from(log))
+                .unwrap();
         }
         if path.starts_with("/logs/") {
             return self.log(&seen, &parts.method, &parts.headers);
@@ -376,7 +394,8 @@ impl StandIn {
                     "id": "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/other/providers/Microsoft.ContainerRegistry/registries/myreg2",
                     "name": "myreg2", "sku": {"name": "Premium"},
                     "properties": {"loginServer": "myreg2.azurecr.io"}}],
-                  "nextLink": format!("{}{list}?api-version={api}&page=2", self.base)}),
+                  "nextLink": format!("{}{list}?api-version={api}&page=2",
+                      script.next_link_base.clone().unwrap_or_else(|| self.base.clone()))}),
             );
         }
         if path == list_rg && method == Method::GET {
@@ -464,6 +483,13 @@ impl StandIn {
                 }
                 json_response(200, run)
             }
+            ("POST", "/runs/cb1/listLogSasUrl") if script.artifact_log => json_response(
+                200,
+                json!({
+                    "logLink": format!("{}/logs/cb1/rawtext.log?sig={LOG_SIG}", self.base),
+                    "logArtifactLink": format!("{}/artifact/cb1?sig={LOG_SIG}", self.base)
+                }),
+            ),
             ("POST", "/runs/cb1/listLogSasUrl") => json_response(
                 200,
                 json!({
