@@ -78,6 +78,18 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Whether trying again may help: a connection problem, a timeout, 429
+    /// (throttled) or a 5xx answer.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Http { .. } => true,
+            Error::Api { status, .. } => *status == 408 || *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
+}
+
 fn scope_note(rg: &Option<String>) -> String {
     match rg {
         Some(rg) => format!(", resource group {rg}"),

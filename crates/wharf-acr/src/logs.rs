@@ -13,6 +13,10 @@ use url::Url;
 
 use crate::error::{Error, Result};
 
+/// Transient failures in a row (throttling, 5xx, connection errors) the
+/// follower rides out before giving up.
+pub const MAX_FAILURES: u32 = 5;
+
 /// How the log is polled.
 #[derive(Clone, Debug)]
 pub struct LogOptions {
@@ -224,14 +228,32 @@ pub async fn follow_blob(
     let mut start = 0u64;
     let mut backoff = Backoff::new(options);
     let mut idle = Duration::ZERO;
+    let mut failures = 0u32;
     loop {
-        let (available, complete) = properties(http, url).await?;
+        let (available, complete) = match properties(http, url).await {
+            Ok(p) => p,
+            Err(e) if e.is_transient() && failures < MAX_FAILURES => {
+                failures += 1;
+                tracing::debug!(error = %e, failures, "reading the log failed; trying again");
+                (start, None)
+            }
+            Err(e) => return Err(e),
+        };
         let mut new_data = false;
         while start < available {
-            let bytes = read_range(http, url, start, options.chunk).await?;
+            let bytes = match read_range(http, url, start, options.chunk).await {
+                Ok(b) => b,
+                Err(e) if e.is_transient() && failures < MAX_FAILURES => {
+                    failures += 1;
+                    tracing::debug!(error = %e, failures, "reading the log failed; trying again");
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
             if bytes.is_empty() {
                 break;
             }
+            failures = 0;
             start += bytes.len() as u64;
             new_data = true;
             for l in buffer.push(&bytes) {

@@ -102,8 +102,19 @@ impl Session {
     /// each change. Unknown statuses are waited through.
     pub async fn wait(&self, run_id: &str, status: &mut (dyn FnMut(&Run) + Send)) -> Result<Run> {
         let mut last = None;
+        let mut failures = 0;
         loop {
-            let run = self.arm.get_run(&self.registry_id, run_id).await?;
+            let run = match self.arm.get_run(&self.registry_id, run_id).await {
+                Ok(run) => run,
+                Err(e) if e.is_transient() && failures < crate::logs::MAX_FAILURES => {
+                    failures += 1;
+                    tracing::debug!(error = %e, failures, "reading the run failed; trying again");
+                    tokio::time::sleep(self.run_poll).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            failures = 0;
             let now = run.status();
             if last.as_ref() != Some(&now) {
                 status(&run);

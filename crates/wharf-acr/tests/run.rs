@@ -561,3 +561,35 @@ async fn the_stand_in_answers_411_to_a_post_without_length() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(answer.starts_with("HTTP/1.1 411"), "{answer}");
 }
+
+#[tokio::test]
+async fn throttling_and_busy_storage_are_ridden_out() {
+    let server = StandIn::start(Script {
+        log: vec![b"one\r\n".to_vec(), b"two\r\n".to_vec()],
+        flaky: 3,
+        ..Script::default()
+    })
+    .await;
+    let s = session(&server, TOKEN)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (lines, end) = follow(&s, "cb1").await;
+    assert_eq!(lines, ["one", "two"]);
+    assert_eq!(end, LogEnd::Complete("Succeeded".into()));
+    let done = s
+        .wait("cb1", &mut |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(done.status(), RunStatus::Succeeded);
+    // More failures in a row than MAX_FAILURES is an error, not a hang.
+    let server = StandIn::start(Script {
+        flaky: 50,
+        ..Script::default()
+    })
+    .await;
+    let s = session(&server, TOKEN)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = s.wait("cb1", &mut |_| {}).await.expect_err("keeps failing");
+    assert!(err.to_string().contains("429"), "{err}");
+}

@@ -51,6 +51,8 @@ pub struct Script {
     pub next_link_base: Option<String>,
     /// listLogSasUrl names a `logArtifactLink` (the whole log, one GET).
     pub artifact_log: bool,
+    /// This many requests to the log blob, and to `runs/{id}`, first answer 503.
+    pub flaky: usize,
 }
 
 impl Default for Script {
@@ -63,6 +65,7 @@ impl Default for Script {
             output_images: json!([]),
             next_link_base: None,
             artifact_log: false,
+            flaky: 0,
         }
     }
 }
@@ -96,6 +99,8 @@ struct Inner {
     cancelled: bool,
     lro_polls: usize,
     run_polls: usize,
+    log_failures: usize,
+    run_failures: usize,
 }
 
 /// The running stand-in.
@@ -276,6 +281,10 @@ impl StandIn {
         }
         let script = self.script();
         let mut inner = self.inner.lock().unwrap();
+        if inner.log_failures < script.flaky {
+            inner.log_failures += 1;
+            return storage_error(503, "ServerBusy", "The server is busy.");
+        }
         if method == Method::HEAD {
             if inner.pieces_given == 0 && !inner.run_started {
                 // The first HEAD finds no blob yet.
@@ -471,6 +480,10 @@ impl StandIn {
                 }
                 let run = self.run_json(&inner, &script);
                 json_response(200, run)
+            }
+            ("GET", "/runs/cb1") if inner.run_failures < script.flaky => {
+                inner.run_failures += 1;
+                arm_error(429, "TooManyRequests", "throttled")
             }
             ("GET", "/runs/cb1") => {
                 let run = self.run_json(&inner, &script);

@@ -491,10 +491,13 @@ async fn interrupted() {
     }
 }
 
-async fn send(args: &RunArgs, mut plan: Plan) -> Result<ExitCode, ExitCode> {
-    let started = Instant::now();
-    let session = open_session(&plan, args).await?;
-    let out = Output::new(args.json, plan.masker.clone());
+/// Everything up to the queued run: the session, the upload, `scheduleRun`.
+async fn queue(
+    args: &RunArgs,
+    plan: &mut Plan,
+    out: &Output,
+) -> Result<(Session, String), ExitCode> {
+    let session = open_session(plan, args).await?;
     if let Some((dir, options)) = &plan.context {
         out.note("Packing source code into tar to upload...");
         let packed = pack_context(dir, options).map_err(usage)?;
@@ -528,6 +531,27 @@ async fn send(args: &RunArgs, mut plan: Plan) -> Result<ExitCode, ExitCode> {
             &plan.masker,
         ));
     };
+    Ok((session, run_id))
+}
+
+async fn send(args: &RunArgs, mut plan: Plan) -> Result<ExitCode, ExitCode> {
+    let started = Instant::now();
+    let out = Output::new(args.json, plan.masker.clone());
+    // One listener for the whole command: Ctrl-C before the run is queued
+    // stops wharf; after, it cancels the run.
+    let (signal_tx, mut signal) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        interrupted().await;
+        let _ = signal_tx.send(true);
+    });
+    let queued = tokio::select! {
+        r = queue(args, &mut plan, &out) => r,
+        _ = signal.wait_for(|s| *s) => {
+            out.note("\nwharf: interrupted before the run was queued (if scheduleRun was already on its way, `az acr task list-runs` shows the run)");
+            return Err(ExitCode::from(EXIT_INTERRUPTED));
+        }
+    };
+    let (session, run_id) = queued?;
     out.note(&format!("Queued a run with ID: {run_id}"));
     out.event(&Event::RunStarted {
         time: wharf_engine::event::now(),
@@ -563,11 +587,18 @@ async fn send(args: &RunArgs, mut plan: Plan) -> Result<ExitCode, ExitCode> {
     };
     let finished = tokio::select! {
         r = follow => Some(r),
-        () = interrupted() => None,
+        _ = signal.wait_for(|s| *s) => None,
     };
     let run = match finished {
         Some(Ok(run)) => run,
-        Some(Err(e)) => return Err(failed(e, &plan.masker)),
+        Some(Err(e)) => {
+            let code = failed(e, &plan.masker);
+            eprintln!(
+                "help: the run may still be going on ACR: `az acr task logs -r {} --run-id {run_id}` shows it",
+                session.registry_name
+            );
+            return Err(code);
+        }
         None => {
             out.note(&format!(
                 "\nwharf: interrupted: cancelling ACR run {run_id}"
