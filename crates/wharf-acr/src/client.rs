@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::endpoint::{ARM_SCOPE, ArmEndpoint};
+use crate::endpoint::ArmEndpoint;
 use crate::error::{Error, Result};
 use crate::model::{
     ErrorResponse, RegistryResource, Run, RunGetLogResult, RunRequest, SourceUploadDefinition,
@@ -23,13 +23,13 @@ pub const REGISTRIES_API_VERSION: &str = "2025-04-01";
 
 /// Where ARM tokens come from.
 pub trait TokenSource: Send + Sync {
-    /// A bearer token for ARM (`https://management.azure.com/.default`).
-    fn token(&self) -> BoxFuture<'_, Result<String>>;
+    /// A bearer token for `scope` (ARM's: [`ArmEndpoint::scope`]).
+    fn token<'a>(&'a self, scope: &'a str) -> BoxFuture<'a, Result<String>>;
 }
 
 impl TokenSource for wharf_secrets::AzureCredential {
-    fn token(&self) -> BoxFuture<'_, Result<String>> {
-        Box::pin(async move { Ok(wharf_secrets::AzureCredential::token(self, ARM_SCOPE).await?) })
+    fn token<'a>(&'a self, scope: &'a str) -> BoxFuture<'a, Result<String>> {
+        Box::pin(async move { Ok(wharf_secrets::AzureCredential::token(self, scope).await?) })
     }
 }
 
@@ -43,7 +43,7 @@ impl std::fmt::Debug for StaticToken {
 }
 
 impl TokenSource for StaticToken {
-    fn token(&self) -> BoxFuture<'_, Result<String>> {
+    fn token<'a>(&'a self, _scope: &'a str) -> BoxFuture<'a, Result<String>> {
         let token = self.0.clone();
         Box::pin(async move { Ok(token) })
     }
@@ -163,7 +163,7 @@ impl ArmClient {
                 ),
             });
         }
-        let token = self.tokens.token().await?;
+        let token = self.tokens.token(&self.endpoint.scope()).await?;
         tracing::debug!(%method, url = %url, "ARM request");
         let mut request = self.http.request(method, url).bearer_auth(token);
         request = match body {

@@ -98,6 +98,17 @@ impl ArmEndpoint {
         url.origin() == self.base.origin()
     }
 
+    /// The token scope: `https://management.azure.com/.default` for the
+    /// public cloud and loopback stand-ins, else the endpoint's own origin
+    /// (`https://management.chinacloudapi.cn/.default`, …), which is each
+    /// sovereign cloud's ARM audience.
+    pub fn scope(&self) -> String {
+        if is_loopback(&self.base) || self.base.host_str() == Some("management.azure.com") {
+            return ARM_SCOPE.to_owned();
+        }
+        format!("{}/.default", self.base.origin().ascii_serialization())
+    }
+
     /// The base URL.
     pub fn as_str(&self) -> &str {
         self.base.as_str()
@@ -120,6 +131,14 @@ mod tests {
             .expect_err("plain http to a remote host");
         assert!(err.to_string().contains("loopback"), "{err}");
         assert!(ArmEndpoint::new(Some("ftp://x")).is_err());
+        assert_eq!(default.scope(), ARM_SCOPE);
+        let china = ArmEndpoint::new(Some("https://management.chinacloudapi.cn/")).expect("cn");
+        assert_eq!(
+            china.scope(),
+            "https://management.chinacloudapi.cn/.default"
+        );
+        let local = ArmEndpoint::new(Some("http://127.0.0.1:1")).expect("local");
+        assert_eq!(local.scope(), ARM_SCOPE);
         assert!(ArmEndpoint::new(Some("https://u:p@x")).is_err());
     }
 

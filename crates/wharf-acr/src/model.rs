@@ -27,6 +27,20 @@ impl RunRequest {
         }
     }
 
+    /// A copy with every `isSecret` value replaced by `***` (for showing).
+    pub fn redacted(&self) -> RunRequest {
+        let mut copy = self.clone();
+        let list = match &mut copy {
+            RunRequest::EncodedTaskRunRequest(r) => &mut r.values,
+            RunRequest::FileTaskRunRequest(r) => &mut r.values,
+            RunRequest::DockerBuildRequest(r) => &mut r.arguments,
+        };
+        for v in list.iter_mut().filter(|v| v.is_secret) {
+            v.value = "***".into();
+        }
+        copy
+    }
+
     /// Every value sent with `isSecret: true` (for masking).
     pub fn secret_values(&self) -> Vec<String> {
         let list = match self {

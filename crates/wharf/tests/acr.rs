@@ -396,8 +396,12 @@ fn dry_run_shows_what_would_be_sent_with_secrets_masked() {
         "greeting=hi",
         "--set-secret",
         "pw=hunter2",
+        "--set-secret",
+        "q=quo\"ted",
     ]));
     assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // Even a value JSON must escape is not shown.
+    assert!(!stdout.contains("quo"), "{stdout}");
     assert!(
         stdout.contains("\"type\": \"FileTaskRunRequest\""),
         "{stdout}"

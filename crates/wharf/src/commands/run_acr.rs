@@ -364,7 +364,7 @@ pub fn run(args: &RunArgs, target: &str, cmd: Option<&str>) -> ExitCode {
 
 /// The request as JSON with secret values masked.
 fn shown_request(plan: &Plan) -> String {
-    let json = serde_json::to_string_pretty(&plan.request).unwrap_or_default();
+    let json = serde_json::to_string_pretty(&plan.request.redacted()).unwrap_or_default();
     plan.masker.mask(&json)
 }
 
