@@ -62,8 +62,12 @@
 //! answer at the metadata address as the endpoint). One credential is created
 //! per client id and reused, with its token cache, for the resolver's life.
 //!
+//! [`AzureCredential`] offers the same choice for other Azure scopes (ARM, for
+//! `wharf run --on acr://`), so wharf picks its Azure credential one way.
+//!
 //! Neither values nor tokens appear in `Debug` output of this crate's types.
 
+mod azure;
 mod credential;
 mod dotenv;
 mod error;
@@ -72,6 +76,7 @@ mod local;
 mod resolver;
 mod vault_url;
 
+pub use azure::{AzureCredential, AzureCredentialError};
 pub use error::SecretError;
 pub use local::LocalSecrets;
 pub use resolver::{DEFAULT_TIMEOUT, Resolver};

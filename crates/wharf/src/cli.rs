@@ -162,6 +162,9 @@ pub struct RunArgs {
     /// Total time a push may spend retrying a registry that fails (seconds).
     #[arg(long, env = "WHARF_RETRY_BUDGET", value_name = "SECONDS", default_value_t = 15.0, value_parser = parse_budget)]
     pub retry_budget: f64,
+    /// `--on acr://REGISTRY` and its flags.
+    #[command(flatten)]
+    pub acr: crate::commands::run_acr::AcrArgs,
 }
 
 #[derive(Debug, Args)]

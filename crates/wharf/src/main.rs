@@ -31,8 +31,9 @@ fn main() -> ExitCode {
 }
 
 /// The crates whose events `-v` shows.
-const OWN_CRATES: [&str; 6] = [
+const OWN_CRATES: [&str; 7] = [
     "wharf",
+    "wharf_acr",
     "wharf_registry",
     "wharf_docker",
     "wharf_engine",

@@ -8,6 +8,7 @@ pub mod helm;
 pub mod plan;
 pub mod registry;
 pub mod run;
+pub mod run_acr;
 pub mod schema;
 pub mod validate;
 

@@ -24,6 +24,9 @@ pub const LOCAL_REGISTRY: &str = "127.0.0.1:5050";
 
 /// `wharf run`.
 pub fn run(args: &RunArgs) -> ExitCode {
+    if let Some(target) = &args.acr.on {
+        return super::run_acr::run(args, target, None);
+    }
     match run_inner(args) {
         Ok(code) | Err(code) => code,
     }
