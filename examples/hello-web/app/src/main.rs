@@ -47,12 +47,16 @@ fn serve() -> ExitCode {
 
 fn handle(mut stream: TcpStream) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    // The whole request head is read before answering: closing the connection
+    // with request bytes unread would reset it under a client still writing.
+    let mut reader = BufReader::new(&stream);
     let mut request_line = String::new();
-    if BufReader::new(&stream)
-        .read_line(&mut request_line)
-        .is_err()
-    {
+    if reader.read_line(&mut request_line).is_err() {
         return;
+    }
+    let mut header = String::new();
+    while reader.read_line(&mut header).is_ok_and(|n| n > 0) && header.trim_end() != "" {
+        header.clear();
     }
     let path = request_line
         .split_whitespace()
@@ -94,10 +98,8 @@ fn probe(url: &str) -> ExitCode {
         }
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    if let Err(e) = write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    ) {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    if let Err(e) = stream.write_all(request.as_bytes()) {
         eprintln!("probe: cannot send the request: {e}");
         return ExitCode::FAILURE;
     }
