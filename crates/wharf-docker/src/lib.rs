@@ -9,8 +9,9 @@
 //!   API (or bound to it in [`WorkspaceMode::Bind`]), a home volume for `/acb/home`, one
 //!   volume per secret volume, and a never-started helper container that moves files in
 //!   and out of those volumes.
-//! - **cmd** steps run in a container named after the step id, reachable by that name
-//!   on the run network, with the workspace at `/workspace`, `HOME=/acb/home` and the
+//! - **cmd** steps run in a container named `<run id>-<step id>` ([`step_container`]),
+//!   so that two runs of one task never clash, reachable by the step id (its network
+//!   alias) on the run network, with the workspace at `/workspace`, `HOME=/acb/home` and the
 //!   Docker socket; output is streamed live.
 //! - **build** steps send the context (read back from the workspace, so files written by
 //!   earlier steps are part of it) to the engine's BuildKit, with a session that serves
@@ -63,7 +64,9 @@ use wharf_engine::{BoxFuture, ErrorKind, ExecError, Executor, Exit, Outcome, Ste
 use wharf_spec::{Action, OutputValue, Outputs, Step, Task};
 
 pub use cleanup::{CleanReport, clean};
-pub use labels::{LABEL_HELPER, LABEL_MANAGED, LABEL_RUN, LABEL_SESSION, LABEL_STEP};
+pub use labels::{
+    LABEL_HELPER, LABEL_MANAGED, LABEL_RUN, LABEL_SESSION, LABEL_STEP, step_container,
+};
 pub use wharf_registry::credentials::Credential;
 pub use workspace::HELPER_IMAGE;
 
