@@ -21,6 +21,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the task's steps on a Docker engine.
     Run(RunArgs),
+    /// Build an image from a directory, git repository or tarball URL and push it,
+    /// as `az acr build` does (a quick task).
+    Build(crate::commands::build::BuildCommand),
     /// Remove containers, networks and volumes that wharf runs left behind.
     Clean(CleanArgs),
     /// Registries: list, inspect, copy, delete, log in; wharf's own registry.
@@ -79,6 +82,10 @@ pub struct TaskArgs {
     /// Default working directory of steps, when the task sets none.
     #[arg(long = "working-directory", value_name = "DIR")]
     pub working_directory: Option<String>,
+    /// The task's text when a command makes it (`wharf build`, `wharf run --cmd`);
+    /// `file` is then only its name.
+    #[arg(skip)]
+    pub inline: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -132,10 +139,14 @@ pub struct GraphArgs {
     pub format: GraphFormat,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct RunArgs {
     #[command(flatten)]
     pub task: TaskArgs,
+    /// Run this one command as the task, as `az acr run --cmd` does: "IMAGE ARGS"
+    /// (aliases on, $Registry set). FILE is then the context (`/dev/null`: none).
+    #[arg(long = "cmd", value_name = "COMMAND", conflicts_with = "file_flag")]
+    pub cmd: Option<String>,
     /// A secret value: ID=VALUE, or ID to read the environment variable ID (repeatable).
     /// Local values win over Key Vault.
     #[arg(short = 's', long = "secret", value_name = "ID[=VALUE]")]
@@ -162,6 +173,9 @@ pub struct RunArgs {
     /// Total time a push may spend retrying a registry that fails (seconds).
     #[arg(long, env = "WHARF_RETRY_BUDGET", value_name = "SECONDS", default_value_t = 15.0, value_parser = parse_budget)]
     pub retry_budget: f64,
+    /// What started the run (for the run history); `Manual` when unset.
+    #[arg(skip)]
+    pub trigger: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! The commands of the binary, one per file, as cargo and skopeo lay them out. Each
 //! module's `run` takes its parsed arguments and returns the process exit code.
 
+pub mod build;
 pub mod clean;
 pub mod completions;
 pub mod graph;
@@ -31,6 +32,7 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 pub fn dispatch(command: Command) -> ExitCode {
     match command {
         Command::Run(args) => run::run(&args),
+        Command::Build(args) => build::run(&args),
         Command::Clean(args) => clean::run(&args),
         Command::Registry(command) => match command {
             RegistryCommand::Serve(args) => registry::serve::run(&args),

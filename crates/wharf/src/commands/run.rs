@@ -24,9 +24,73 @@ pub const LOCAL_REGISTRY: &str = "127.0.0.1:5050";
 
 /// `wharf run`.
 pub fn run(args: &RunArgs) -> ExitCode {
+    if let Some(cmd) = &args.cmd {
+        return run_cmd(args, cmd);
+    }
     match run_inner(args) {
         Ok(code) | Err(code) => code,
     }
+}
+
+impl RunArgs {
+    /// The defaults of `wharf run` around a task a command makes itself.
+    pub fn quick() -> RunArgs {
+        RunArgs {
+            task: crate::cli::TaskArgs::empty(),
+            cmd: None,
+            secret: Vec::new(),
+            secret_file: Vec::new(),
+            json: false,
+            dry_run: false,
+            bind: false,
+            no_docker_socket: false,
+            strict: false,
+            retry_budget: 15.0,
+            trigger: None,
+        }
+    }
+}
+
+/// The task `az acr run --cmd` encodes: one `cmd` step, aliases on (v1.1.0).
+pub fn cmd_task(cmd: &str) -> String {
+    format!(
+        "version: v1.1.0\nsteps:\n  - cmd: {}\n",
+        serde_json::Value::String(cmd.to_string())
+    )
+}
+
+/// `wharf run --cmd "IMAGE ARGS" [CONTEXT]`: FILE, when given, is the context;
+/// `/dev/null` (or nothing) is an empty one.
+fn run_cmd(args: &RunArgs, cmd: &str) -> ExitCode {
+    if cmd.trim().is_empty() {
+        eprintln!("error: --cmd is empty: give \"IMAGE ARGS\"");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let mut quick = args.clone();
+    quick.cmd = None;
+    let empty = match &args.task.file {
+        Some(dir) if dir != std::path::Path::new("/dev/null") => {
+            quick.task.context = dir.clone();
+            None
+        }
+        _ => match tempfile::tempdir() {
+            Ok(dir) => {
+                quick.task.context = dir.path().to_path_buf();
+                Some(dir)
+            }
+            Err(e) => {
+                eprintln!("error: cannot make an empty context: {e}");
+                return ExitCode::from(EXIT_FAILED);
+            }
+        },
+    };
+    quick.task.file = Some(std::path::PathBuf::from("(--cmd)"));
+    quick.task.inline = Some(cmd_task(cmd));
+    let code = match run_inner(&quick) {
+        Ok(code) | Err(code) => code,
+    };
+    drop(empty);
+    code
 }
 
 fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
@@ -54,7 +118,7 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         report::input_error(name, e, default_file, masker)
     };
     let unmasked = Masker::default();
-    if let Err(error) = std::fs::metadata(&path) {
+    if let (None, Err(error)) = (&args.task.inline, std::fs::metadata(&path)) {
         return Err(input_error(
             &path.display().to_string(),
             InputError::Read { path, error },
@@ -92,7 +156,11 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
             ExitCode::from(EXIT_FAILED)
         })?
     };
-    let run_info = task_args.run_info(&os, &arch);
+    let mut run_info = task_args.run_info(&os, &arch);
+    if let Some(trigger) = &args.trigger {
+        // {{.Run.TriggeredBy}}: `manual`, `commit`, `image update`, `timer`.
+        run_info.triggered_by = trigger.to_lowercase();
+    }
     let name = task_args.path().display().to_string();
     let options = task_args
         .load_options(run_info.clone(), args.strict)
