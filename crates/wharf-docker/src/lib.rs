@@ -275,6 +275,27 @@ pub async fn engine_platform() -> Result<(String, String), ExecError> {
     Ok(connect::platform(&docker).await?)
 }
 
+/// The digest of the image `reference` names on the engine: the repository digest
+/// (`sha256:...` of the manifest it was pulled or pushed as) for that repository when
+/// the engine knows one, else its image id. `None` when the engine lacks the image.
+pub async fn image_digest(reference: &str) -> Option<String> {
+    let docker = connect::connect().await.ok()?;
+    let image = docker.inspect_image(reference).await.ok()?;
+    let repository = reference
+        .split_once('@')
+        .map_or(reference, |(r, _)| r)
+        .rsplit_once(':')
+        .filter(|(_, tag)| !tag.contains('/'))
+        .map_or(reference, |(r, _)| r);
+    let digests = image.repo_digests.unwrap_or_default();
+    digests
+        .iter()
+        .find(|d| d.split_once('@').is_some_and(|(r, _)| r == repository))
+        .or(digests.first())
+        .and_then(|d| d.split_once('@').map(|(_, digest)| digest.to_string()))
+        .or(image.id)
+}
+
 impl DockerExecutor {
     async fn prepare_now(&self) -> Result<(), ExecError> {
         self.watch_exits();

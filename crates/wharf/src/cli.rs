@@ -24,6 +24,9 @@ pub enum Command {
     /// Build an image from a directory, git repository or tarball URL and push it,
     /// as `az acr build` does (a quick task).
     Build(crate::commands::build::BuildCommand),
+    /// The run history: list runs, their logs, what each built and pushed.
+    #[command(subcommand)]
+    Runs(crate::commands::runs::RunsCommand),
     /// Remove containers, networks and volumes that wharf runs left behind.
     Clean(CleanArgs),
     /// Registries: list, inspect, copy, delete, log in; wharf's own registry.

@@ -56,10 +56,20 @@ fn in_registry(image: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Text unique to this test run, so that BuildKit's cache never hides a step's output.
+fn nonce() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{nanos:x}")
+}
+
 fn dockerfile() -> String {
     format!(
-        "FROM {}\nARG A\nARG TOKEN\nRUN echo \"a=$A token=$TOKEN\" && echo built > /built\n",
-        busybox_image()
+        "FROM {}\nARG A\nARG TOKEN\nRUN echo \"a=$A token=$TOKEN\" && echo {} > /built\n",
+        busybox_image(),
+        nonce()
     )
 }
 
@@ -105,6 +115,53 @@ fn build_from_a_directory_prefixes_the_registry_pushes_and_masks_secret_build_ar
     tags.sort();
     assert_eq!(tags, ["1", "also"]);
     assert_nothing_left("e2eqdir");
+
+    // The history has the run, its masked log, the images and their base.
+    let data = dir.path().join("data");
+    let ls = output(wharf(&data).args(["runs", "ls", "-o", "json"]));
+    let runs: serde_json::Value = serde_json::from_slice(&ls.stdout).unwrap_or_default();
+    let run = &runs[0];
+    assert_eq!(run["runId"], "e2eqdir", "{runs}");
+    assert_eq!(run["status"], "Succeeded", "{runs}");
+    assert_eq!(run["trigger"], "Manual", "{runs}");
+    assert_eq!(run["task"], "(wharf build)", "{runs}");
+    let pushed: Vec<&str> = run["pushed"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(pushed.len(), 2, "{runs}");
+    assert!(
+        pushed
+            .iter()
+            .all(|p| p.contains("/quick/app:") && p.contains("@sha256:")),
+        "{pushed:?}"
+    );
+    let logs = text(&output(wharf(&data).args(["runs", "logs", "e2eqdir"])).stdout);
+    assert!(
+        logs.contains("a=plain-value") && logs.contains("token=***"),
+        "{logs}"
+    );
+    assert!(!logs.contains("hunter2-quick"), "{logs}");
+    let table = text(&output(wharf(&data).args(["runs", "ls"])).stdout);
+    assert!(
+        table.starts_with("RUN ID") && table.contains("TRIGGER") && table.contains("DURATION"),
+        "{table}"
+    );
+    assert!(
+        table.contains("e2eqdir") && table.contains("Succeeded"),
+        "{table}"
+    );
+    let show = text(&output(wharf(&data).args(["runs", "show", "e2eqdir"])).stdout);
+    assert!(
+        show.contains(&format!("runtime base: {} @ sha256:", busybox_image())),
+        "{show}"
+    );
+    assert!(
+        show.contains("build  succeeded") && show.contains("push  succeeded"),
+        "{show}"
+    );
+    let missing = output(wharf(&data).args(["runs", "show", "nosuchrun"]));
+    assert_eq!(missing.status.code(), Some(2));
 }
 
 #[test]
@@ -125,7 +182,7 @@ fn build_from_a_git_repository_ref_and_subdir_with_no_push() {
     write(
         &repo,
         "app/Dockerfile",
-        &format!("FROM {}\nRUN echo from-main\n", busybox_image()),
+        &format!("FROM {}\nRUN echo from-main {}\n", busybox_image(), nonce()),
     );
     git(&["add", "."]);
     git(&["commit", "-q", "-m", "main"]);
@@ -133,7 +190,11 @@ fn build_from_a_git_repository_ref_and_subdir_with_no_push() {
     write(
         &repo,
         "app/Dockerfile",
-        &format!("FROM {}\nRUN echo from-feature\n", busybox_image()),
+        &format!(
+            "FROM {}\nRUN echo from-feature {}\n",
+            busybox_image(),
+            nonce()
+        ),
     );
     git(&["commit", "-q", "-am", "feature"]);
     git(&["checkout", "-q", "main"]);
@@ -190,7 +251,11 @@ fn build_from_a_tarball_url() {
             busybox_image()
         ),
     );
-    write(&src, "hello.txt", "hello from the tarball\n");
+    write(
+        &src,
+        "hello.txt",
+        &format!("hello from the tarball {}\n", nonce()),
+    );
     let tarball = dir.path().join("src.tar.gz");
     sh(Command::new("tar")
         .arg("czf")

@@ -9,6 +9,7 @@ pub mod helm;
 pub mod plan;
 pub mod registry;
 pub mod run;
+pub mod runs;
 pub mod schema;
 pub mod validate;
 
@@ -33,6 +34,7 @@ pub fn dispatch(command: Command) -> ExitCode {
     match command {
         Command::Run(args) => run::run(&args),
         Command::Build(args) => build::run(&args),
+        Command::Runs(command) => runs::run(&command),
         Command::Clean(args) => clean::run(&args),
         Command::Registry(command) => match command {
             RegistryCommand::Serve(args) => registry::serve::run(&args),

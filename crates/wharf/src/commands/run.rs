@@ -232,6 +232,7 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
+    let recorder = super::runs::record(&name, args.trigger.as_deref(), &run_info);
     let status = rt.block_on(execute(
         args,
         &task_args,
@@ -239,6 +240,7 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         run_info,
         secret_values,
         registry,
+        recorder,
     ));
     if let Some(Some(handle)) = local_registry {
         rt.block_on(handle.shutdown());
@@ -326,6 +328,7 @@ async fn execute(
     run: RunInfo,
     secrets: Vec<String>,
     (registry, keychain): (wharf_registry::Client, Arc<wharf_registry::Keychain>),
+    recorder: Option<wharf_history::Recorder>,
 ) -> RunStatus {
     let options = wharf_docker::DockerOptions {
         run_id: run.id.clone(),
@@ -347,6 +350,11 @@ async fn execute(
         Ok(e) => Arc::new(e),
         Err(e) => {
             eprintln!("error: cannot reach the Docker engine: {e}");
+            if let Some(recorder) = recorder {
+                let mut recorder = recorder;
+                recorder.log(&format!("error: cannot reach the Docker engine: {e}\n"));
+                let _ = recorder.finish(wharf_history::Status::Failed, &[], &[]);
+            }
             return RunStatus::Failed;
         }
     };
@@ -384,13 +392,22 @@ async fn execute(
         // written in large pieces, a quiet step's last line shows at once.
         let out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout());
         let mut renderer = Renderer::new(style, out, &ids, &detached);
+        // The history gets every event and the plain log, written at the same pace.
+        let mut history = recorder.map(|r| super::runs::Tee::new(r, &ids, &detached));
         while let Some(event) = rx.blocking_recv() {
             renderer.event(&event);
+            if let Some(h) = history.as_mut() {
+                h.event(&event);
+            }
             if rx.is_empty() {
                 renderer.flush();
+                if let Some(h) = history.as_mut() {
+                    h.flush();
+                }
             }
         }
         renderer.flush();
+        history
     });
 
     let interrupt = CancellationToken::new();
@@ -407,7 +424,11 @@ async fn execute(
     )
     .await;
     signals.abort();
-    let _ = printer.await;
+    if let Ok(Some(history)) = printer.await {
+        let images =
+            crate::deps::with_engine_digests(crate::deps::of_task(&task, &task_args.context)).await;
+        history.finish(report.status, &images);
+    }
     report.status
 }
 
