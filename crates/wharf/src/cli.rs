@@ -24,6 +24,9 @@ pub enum Command {
     /// Build an image from a directory, git repository or tarball URL and push it,
     /// as `az acr build` does (a quick task).
     Build(crate::commands::build::BuildCommand),
+    /// Run the task, then again on a base image update, a commit or a timer (ACR's
+    /// triggered tasks).
+    Watch(crate::commands::watch::WatchArgs),
     /// The run history: list runs, their logs, what each built and pushed.
     #[command(subcommand)]
     Runs(crate::commands::runs::RunsCommand),

@@ -12,6 +12,8 @@ pub mod run;
 pub mod runs;
 pub mod schema;
 pub mod validate;
+pub mod watch;
+pub mod watch_cron;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -35,6 +37,7 @@ pub fn dispatch(command: Command) -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Build(args) => build::run(&args),
         Command::Runs(command) => runs::run(&command),
+        Command::Watch(args) => watch::run(&args),
         Command::Clean(args) => clean::run(&args),
         Command::Registry(command) => match command {
             RegistryCommand::Serve(args) => registry::serve::run(&args),
