@@ -17,8 +17,9 @@ use super::{EXIT_USAGE, run};
 /// same flags.
 #[derive(Debug, Args, Clone)]
 pub struct BuildArgs {
-    /// An image name and tag (repeatable): `app:1`, pushed as `<registry>/app:1`.
-    /// Without any, the image is built and not pushed.
+    /// An image name and tag (repeatable): `app:1`, pushed as `<registry>/app:1`;
+    /// templates such as `{{.Run.ID}}` are rendered. Without any, the image is
+    /// built and not pushed.
     #[arg(short = 't', long = "image", value_name = "IMAGE")]
     pub images: Vec<String>,
     /// The Dockerfile. For a directory context: default `<CONTEXT>/Dockerfile`, a
@@ -278,7 +279,7 @@ pub fn task(args: &BuildArgs, dockerfile: &str) -> Result<QuickTask, String> {
 /// the given registry is kept as it is.
 fn prefixed(image: &str, registry: Option<&str>) -> Result<String, String> {
     let image = image.trim();
-    if image.is_empty() || image.contains(char::is_whitespace) || image.contains("{{") {
+    if image.is_empty() || image.contains(char::is_whitespace) {
         return Err(format!("--image {image:?} is not an image name"));
     }
     if let Some(r) = registry.filter(|r| !r.is_empty())
@@ -517,6 +518,17 @@ mod tests {
         let loaded = wharf_spec::load_task(&quick.yaml)
             .unwrap_or_else(|f| panic!("{:?}\n{}", f.diagnostics, quick.yaml));
         assert_eq!(loaded.steps.len(), 2);
+    }
+
+    #[test]
+    fn image_names_may_use_run_variables() {
+        let quick =
+            task(&args(&["app:{{.Run.ID}}"], None), "Dockerfile").unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            quick.yaml.contains("-t {{.Run.Registry}}/app:{{.Run.ID}} "),
+            "{}",
+            quick.yaml
+        );
     }
 
     #[test]

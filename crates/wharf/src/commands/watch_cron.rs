@@ -214,10 +214,7 @@ impl Clock {
 }
 
 /// The next timer to fire after `now`: its time and the schedules due then.
-pub fn next_fire(
-    schedules: &[Schedule],
-    now: Timestamp,
-) -> Option<(Timestamp, Vec<&Schedule>)> {
+pub fn next_fire(schedules: &[Schedule], now: Timestamp) -> Option<(Timestamp, Vec<&Schedule>)> {
     let times: Vec<(Timestamp, &Schedule)> = schedules
         .iter()
         .filter_map(|s| s.next_after(now).map(|t| (t, s)))
