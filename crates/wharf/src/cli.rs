@@ -357,7 +357,7 @@ pub struct HelmPackageArgs {
 
 /// A run id names Docker objects (volumes, networks) and labels, so it must be a valid
 /// part of a Docker name.
-fn parse_run_id(id: &str) -> Result<String, String> {
+pub(crate) fn parse_run_id(id: &str) -> Result<String, String> {
     let mut chars = id.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
     let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));

@@ -290,6 +290,8 @@ fn build_without_a_registry_targets_wharfs_own_and_bad_contexts_are_usage_errors
     assert!(out.status.success(), "{all}");
     assert!(all.contains("127.0.0.1:5050/app:1"), "{all}");
 
+    let bad_id = output(wharf(&dir.path().join("data")).args(["build", "--id", "a#b", "."]));
+    assert_eq!(bad_id.status.code(), Some(2), "{}", both(&bad_id));
     let missing =
         output(wharf(&dir.path().join("data")).args(["build", "-t", "a:1", "/no/such/ctx"]));
     assert_eq!(missing.status.code(), Some(2), "{}", both(&missing));

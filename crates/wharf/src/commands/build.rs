@@ -67,7 +67,7 @@ pub struct BuildCommand {
     #[command(flatten)]
     pub build: BuildArgs,
     /// The run id, for $ID and {{.Run.ID}} (default: a new short id).
-    #[arg(long = "id", value_name = "ID")]
+    #[arg(long = "id", value_name = "ID", value_parser = crate::cli::parse_run_id)]
     pub id: Option<String>,
     /// Print NDJSON events on stdout instead of logs (docs/events.md).
     #[arg(long)]
