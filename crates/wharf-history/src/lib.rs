@@ -185,6 +185,7 @@ pub struct NewRun {
 }
 
 /// The history database.
+#[derive(Clone, Debug)]
 pub struct History {
     path: PathBuf,
     limit: usize,
@@ -295,8 +296,9 @@ impl History {
         )
         .map_err(|e| self.db(e))?;
         tx.commit().map_err(|e| self.db(e))?;
+        drop(conn);
         Ok(Recorder {
-            conn,
+            history: self.clone(),
             path: self.path.clone(),
             key,
             started_ms: now,
@@ -451,13 +453,13 @@ fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<Run> {
 }
 
 /// Records one run: events and log text are buffered and written by [`flush`]
-/// (each flush one transaction), the end by [`finish`]. Dropped unfinished (a panic,
+/// (each flush one transaction on a connection of its own), the end by [`finish`]. Dropped unfinished (a panic,
 /// an early return), the run is stored as interrupted.
 ///
 /// [`flush`]: Recorder::flush
 /// [`finish`]: Recorder::finish
 pub struct Recorder {
-    conn: Connection,
+    history: History,
     path: PathBuf,
     key: i64,
     started_ms: i64,
@@ -495,7 +497,12 @@ impl Recorder {
             path: path.clone(),
             source,
         };
-        let tx = self.conn.transaction().map_err(db)?;
+        // A connection per flush, not one for the whole run: the process then holds
+        // SQLite's locks only while it writes, so a file of the database opened and
+        // closed by something else in this process (POSIX locks are per process) can
+        // never make another process take this run's WAL for abandoned.
+        let mut conn = self.history.connect()?;
+        let tx = conn.transaction().map_err(db)?;
         {
             let mut insert = tx
                 .prepare_cached("INSERT INTO events (run_key, seq, json) VALUES (?1, ?2, ?3)")
@@ -529,7 +536,8 @@ impl Recorder {
         self.finished = true;
         self.flush()?;
         let duration = now_ms() - self.started_ms;
-        self.conn
+        self.history
+            .connect()?
             .execute(
                 "UPDATE runs SET status = ?2, duration_ms = ?3, pushed = ?4, images = ?5 WHERE key = ?1",
                 params![
@@ -554,7 +562,10 @@ impl Drop for Recorder {
             return;
         }
         let _ = self.flush();
-        let _ = self.conn.execute(
+        let Ok(conn) = self.history.connect() else {
+            return;
+        };
+        let _ = conn.execute(
             "UPDATE runs SET status = 'Interrupted', note = 'the run ended without a result' WHERE key = ?1 AND status = 'Running'",
             params![self.key],
         );

@@ -95,10 +95,10 @@ fn two_runs_of_one_file_at_once_both_run_and_both_are_recorded() {
 fn a_killed_run_shows_as_interrupted_with_its_logs() {
     require_docker!();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    // Not inside the context, which the run copies (SQLite's locks are per process:
-    // a process that opens and closes the database's files drops its own locks).
-    let data_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let data = data_dir.path().to_path_buf();
+    // Inside the context, which the run copies file by file while readers poll the
+    // history: SQLite's locks are per process, and the copy opens and closes the
+    // database's files; the history must hold up all the same.
+    let data = dir.path().join("data");
     std::fs::write(
         dir.path().join("acb.yaml"),
         format!(
