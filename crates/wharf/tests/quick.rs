@@ -65,6 +65,17 @@ fn nonce() -> String {
     format!("{nanos:x}")
 }
 
+/// Removes the images the test's builds tagged for `registry`.
+fn remove_images(registry: &str) {
+    let out = sh(Command::new("docker").args(["images", "--format", "{{.Repository}}:{{.Tag}}"]));
+    for image in out
+        .lines()
+        .filter(|l| l.starts_with(&format!("{registry}/")))
+    {
+        let _ = Command::new("docker").args(["rmi", "-f", image]).output();
+    }
+}
+
 fn dockerfile() -> String {
     format!(
         "FROM {}\nARG A\nARG TOKEN\nRUN echo \"a=$A token=$TOKEN\" && echo {} > /built\n",
@@ -111,6 +122,7 @@ fn build_from_a_directory_prefixes_the_registry_pushes_and_masks_secret_build_ar
         "a secret build arg leaked: {all}"
     );
     assert!(all.contains("token=***"), "{all}");
+    remove_images(&registry.host);
     let mut tags = registry.tags("quick/app");
     tags.sort();
     assert_eq!(tags, ["1", "also"]);
@@ -273,6 +285,7 @@ fn build_from_a_tarball_url() {
     let all = both(&out);
     assert!(out.status.success(), "{all}");
     assert!(all.contains("hello from the tarball"), "{all}");
+    remove_images(&registry.host);
     assert_eq!(registry.tags("quick/tar"), ["1"]);
     assert_nothing_left("e2eqtar");
 }
