@@ -1,5 +1,5 @@
-//! `cmd` steps: one container per attempt, named after the step id, with ACR's mounts,
-//! environment and network alias; output streamed live.
+//! `cmd` steps: one container per attempt, named `<run id>-<step id>`, with ACR's
+//! mounts, environment and the step id as network alias; output streamed live.
 
 use std::pin::Pin;
 use std::str::FromStr;
@@ -56,6 +56,7 @@ impl DockerExecutor {
                 "step {id} was stopped before it started"
             )));
         }
+        let name = self.container_name(id);
         let container = match self.take_warm(step, image).await {
             Some(container) => container,
             None => {
@@ -65,8 +66,8 @@ impl DockerExecutor {
         };
 
         if settings.detach {
-            if let Err(e) = self.docker.start_container(id, None).await {
-                self.remove_container(id).await;
+            if let Err(e) = self.docker.start_container(&name, None).await {
+                self.remove_container(&name).await;
                 return Err(Error::docker(
                     format!("step {id}: cannot start the container of image {image}"),
                     e,
@@ -79,23 +80,30 @@ impl DockerExecutor {
             .attach_and_wait(step, &container, image, output, cancel)
             .await;
         if !settings.keep {
-            self.remove_in_background(id);
+            self.remove_in_background(&name);
         }
         result
     }
 
-    /// Creates the container of step `name` (see [`create_named`]).
+    /// The name of step `step_id`'s container in this run (see
+    /// [`labels::step_container`]).
+    pub(crate) fn container_name(&self, step_id: &str) -> String {
+        labels::step_container(&self.options.run_id, step_id)
+    }
+
+    /// Creates the container of step `step_id` (see [`create_named`]).
     pub(crate) async fn create_container(
         &self,
-        name: &str,
+        step_id: &str,
         image: &str,
         config: ContainerCreateBody,
     ) -> Result<String, Error> {
-        self.removal_finished(name).await;
+        let name = self.container_name(step_id);
+        self.removal_finished(&name).await;
         tracing::debug!(container = name, image, "creating the step's container");
         create_named(
             &self.docker,
-            name,
+            &name,
             config,
             &self.session,
             "change the step id",
@@ -104,7 +112,7 @@ impl DockerExecutor {
         .map_err(|e| match e {
             Created::Taken(message) => Error::msg(message),
             Created::Failed(e) => Error::docker(
-                format!("step {name}: cannot create a container from image {image}"),
+                format!("step {step_id}: cannot create a container from image {image}"),
                 e,
             ),
         })
@@ -146,11 +154,12 @@ impl DockerExecutor {
         cancel: &CancellationToken,
     ) -> Result<Exit, Error> {
         let id = &step.id;
+        let name = self.container_name(id);
         // Attached before start: no line is lost, none is repeated.
         let attached = self
             .docker
             .attach_container(
-                id,
+                &name,
                 Some(AttachContainerOptions {
                     stream: true,
                     stdout: true,
@@ -161,14 +170,17 @@ impl DockerExecutor {
             .await
             .map_err(|e| Error::docker(format!("step {id}: cannot attach to its container"), e))?;
         let mut logs = attached.output;
-        self.docker.start_container(id, None).await.map_err(|e| {
-            Error::docker(
-                format!("step {id}: cannot start the container of image {image}"),
-                e,
-            )
-        })?;
+        self.docker
+            .start_container(&name, None)
+            .await
+            .map_err(|e| {
+                Error::docker(
+                    format!("step {id}: cannot start the container of image {image}"),
+                    e,
+                )
+            })?;
         let mut wait = self.docker.wait_container(
-            id,
+            &name,
             Some(WaitContainerOptions {
                 condition: "not-running".into(),
             }),
@@ -181,7 +193,7 @@ impl DockerExecutor {
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => {
-                    self.kill(id).await;
+                    self.kill(&name).await;
                     return Ok(Exit::Code(KILLED));
                 }
                 item = logs.next(), if !logs_done => match item {

@@ -159,6 +159,14 @@ pub(crate) fn secret_volume(run_id: &str, name: &str) -> String {
     format!("wharf_{}_secret_{}", name_part(run_id), name_part(name))
 }
 
+/// The container of step `step_id` in run `run_id`: `<run id>-<step id>`. Two runs of
+/// one task on one engine then never clash (a run refuses to start while objects of
+/// its run id exist, and run ids are new for every run unless `--id` is given); the
+/// step id stays the container's network alias, which is how steps reach each other.
+pub fn step_container(run_id: &str, step_id: &str) -> String {
+    format!("{}-{}", name_part(run_id), name_part(step_id))
+}
+
 /// The helper container of the run.
 pub(crate) fn helper_container(run_id: &str) -> String {
     format!("wharf-helper-{}", name_part(run_id))
@@ -174,6 +182,8 @@ mod tests {
         assert_eq!(name_part(""), "x");
         assert_eq!(home_volume("r1"), "wharf_r1_home");
         assert_eq!(secret_volume("r1", "creds"), "wharf_r1_secret_creds");
+        assert_eq!(step_container("cb1", "web"), "cb1-web");
+        assert_ne!(step_container("cb1", "web"), step_container("cb2", "web"));
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //!   API (or bound to it in [`WorkspaceMode::Bind`]), a home volume for `/acb/home`, one
 //!   volume per secret volume, and a never-started helper container that moves files in
 //!   and out of those volumes.
-//! - **cmd** steps run in a container named after the step id, reachable by that name
-//!   on the run network, with the workspace at `/workspace`, `HOME=/acb/home` and the
+//! - **cmd** steps run in a container named `<run id>-<step id>` ([`step_container`]),
+//!   so that two runs of one task never clash, reachable by the step id (its network
+//!   alias) on the run network, with the workspace at `/workspace`, `HOME=/acb/home` and the
 //!   Docker socket; output is streamed live.
 //! - **build** steps send the context (read back from the workspace, so files written by
 //!   earlier steps are part of it) to the engine's BuildKit, with a session that serves
@@ -64,7 +65,9 @@ use wharf_engine::{BoxFuture, ErrorKind, ExecError, Executor, Exit, Outcome, Ste
 use wharf_spec::{Action, OutputValue, Outputs, Step, Task};
 
 pub use cleanup::{CleanReport, clean};
-pub use labels::{LABEL_HELPER, LABEL_MANAGED, LABEL_RUN, LABEL_SESSION, LABEL_STEP};
+pub use labels::{
+    LABEL_HELPER, LABEL_MANAGED, LABEL_RUN, LABEL_SESSION, LABEL_STEP, step_container,
+};
 pub use wharf_registry::credentials::Credential;
 pub use workspace::HELPER_IMAGE;
 
@@ -327,6 +330,27 @@ impl Engine {
 pub async fn engine_platform() -> Result<(String, String), ExecError> {
     let engine = Engine::connect().await?;
     Ok((engine.os, engine.arch))
+}
+
+/// The digest of the image `reference` names on the engine: the repository digest
+/// (`sha256:...` of the manifest it was pulled or pushed as) for that repository when
+/// the engine knows one, else its image id. `None` when the engine lacks the image.
+pub async fn image_digest(reference: &str) -> Option<String> {
+    let docker = connect::connect().await.ok()?;
+    let image = docker.inspect_image(reference).await.ok()?;
+    let repository = reference
+        .split_once('@')
+        .map_or(reference, |(r, _)| r)
+        .rsplit_once(':')
+        .filter(|(_, tag)| !tag.contains('/'))
+        .map_or(reference, |(r, _)| r);
+    let digests = image.repo_digests.unwrap_or_default();
+    digests
+        .iter()
+        .find(|d| d.split_once('@').is_some_and(|(r, _)| r == repository))
+        .or(digests.first())
+        .and_then(|d| d.split_once('@').map(|(_, digest)| digest.to_string()))
+        .or(image.id)
 }
 
 impl DockerExecutor {

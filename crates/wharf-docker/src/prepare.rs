@@ -150,8 +150,9 @@ impl DockerExecutor {
         Ok(())
     }
 
-    /// Refuses step ids that cannot name a container: a `cmd` step's container is named
-    /// after its id, and the engine would refuse it only when the step starts.
+    /// Refuses step ids that cannot be a container's network alias and part of its
+    /// name (`<run id>-<step id>`); the engine would refuse them only when the step
+    /// starts.
     fn check_step_ids(&self) -> Result<(), Error> {
         let bad: Vec<String> = self
             .task
@@ -171,9 +172,9 @@ impl DockerExecutor {
             return Ok(());
         }
         Err(Error::msg(format!(
-            "{} cannot name a container: wharf names a cmd step's container after its id (as ACR does), \
-             and a container name has at least two characters, only letters, digits, `_`, `.` and `-`, \
-             and starts with a letter or digit; rename the step: {}",
+            "{} cannot name a container: a cmd step's id is its container's network alias (as in ACR) \
+             and part of its name, and must have at least two characters, only letters, digits, `_`, `.` and `-`, \
+             and start with a letter or digit; rename the step: {}",
             if bad.len() == 1 {
                 "a step id"
             } else {

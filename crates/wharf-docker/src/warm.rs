@@ -103,7 +103,7 @@ impl DockerExecutor {
         if current.as_deref() == Some(warm.image_id.as_str()) {
             return Some(warm.container);
         }
-        self.remove_container(&step.id).await;
+        self.remove_container(&self.container_name(&step.id)).await;
         None
     }
 

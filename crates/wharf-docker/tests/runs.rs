@@ -25,7 +25,7 @@ async fn a_second_run_with_the_same_id_refuses_to_start_and_leaves_the_first_alo
     let t = T::new("sameid");
     let ctx = context(&[]);
     let first = t.yaml("steps:\n  - id: long@\n    cmd: wharf-test/busybox:1 sleep 6\n");
-    let long = t.id("long");
+    let long = t.container("long");
     let options = t.options(ctx.path());
     let run_a = tokio::spawn(async move { run_yaml(&first, options).await });
     until_running(&long).await;
@@ -66,7 +66,7 @@ async fn cleanup_removes_only_what_this_run_created() {
     let t = T::new("ownonly");
     let ctx = context(&[]);
     let yaml = t.yaml("steps:\n  - id: wait@\n    cmd: wharf-test/busybox:1 sleep 3\n");
-    let wait = t.id("wait");
+    let wait = t.container("wait");
     // While the run goes on, something else labelled with the same run id appears (as
     // another run with that id would make it).
     let other = format!("wharf_other_{}", t.suffix);
@@ -133,7 +133,7 @@ async fn a_network_of_the_run_still_in_use_is_a_cleanup_error_naming_its_users()
     let network = t.network();
     let foreign = format!("foreign{}", t.suffix);
     let yaml = t.yaml("steps:\n  - id: wait@\n    cmd: wharf-test/busybox:1 sleep 3\n");
-    let wait = t.id("wait");
+    let wait = t.container("wait");
     let (net, name) = (network.clone(), foreign.clone());
     // A container the run did not make (as a step might start through the Docker
     // socket) joins the run's network and outlives the run.
@@ -185,7 +185,7 @@ async fn a_network_shared_with_a_later_run_is_removed_by_the_last_one() {
         "{declare}steps:\n  - id: long{}\n    cmd: wharf-test/busybox:1 sleep 6\n",
         b.suffix
     );
-    let short = a.id("short");
+    let short = a.container("short");
     let options_a = a.options(ctx.path());
     let run_a = tokio::spawn(async move { run_yaml(&yaml_a, options_a).await });
     until_running(&short).await;
@@ -244,10 +244,77 @@ async fn step_ids_that_cannot_name_a_container_fail_before_any_step_runs() {
         why.contains("step id \"x\"") && why.contains(&format!("step id \"web/api{}\"", t.suffix)),
         "{why}"
     );
-    assert!(why.contains("after its id (as ACR does)"), "{why}");
+    assert!(why.contains("network alias (as in ACR)"), "{why}");
     assert!(
         !why.contains("built"),
         "build steps need no container name: {why}"
     );
     assert_clean(&t);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_of_one_pipeline_at_once_each_reach_their_own_service_by_step_id() {
+    require_docker!();
+    busybox();
+    // The same file twice: the step ids are the same in both runs.
+    let pipeline = "steps:\n  - id: web\n    cmd: wharf-test/busybox:1 httpd -f -p 8080 -h /workspace\n    detach: true\n  - id: probe\n    cmd: wharf-test/busybox:1 sh -c 'for i in $(seq 1 100); do wget -qO- http://web:8080/index.html && break; sleep 0.1; done; while [ ! -e /workspace/go ]; do sleep 0.1; done'\n";
+    let (a, b) = (T::new("twinsa"), T::new("twinsb"));
+    let yaml = a.yaml_default_network(pipeline);
+    let (ctx_a, ctx_b) = (
+        context(&[("index.html", "served in run A\n")]),
+        context(&[("index.html", "served in run B\n")]),
+    );
+    let start = |t: &T, ctx: &tempfile::TempDir| {
+        // Bound, so that the test can let both probes finish once both run.
+        let mut options = t.options(ctx.path());
+        options.workspace = wharf_docker::WorkspaceMode::Bind;
+        let yaml = yaml.clone();
+        tokio::spawn(async move { run_yaml(&yaml, options).await })
+    };
+    let (run_a, run_b) = (start(&a, &ctx_a), start(&b, &ctx_b));
+
+    // Both probes run at the same time, each next to its own run's `web`.
+    let (probe_a, probe_b) = (
+        wharf_docker::step_container(&a.run_id, "probe"),
+        wharf_docker::step_container(&b.run_id, "probe"),
+    );
+    until_running(&probe_a).await;
+    until_running(&probe_b).await;
+    for t in [&a, &b] {
+        let web = wharf_docker::step_container(&t.run_id, "web");
+        assert!(running(&web), "{web} runs while both probes do");
+        let aliases = docker(&[
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{json .Aliases}}{{end}}",
+            &web,
+        ])
+        .unwrap_or_default();
+        assert!(
+            aliases.contains("\"web\""),
+            "the step id is the alias: {aliases}"
+        );
+    }
+    for ctx in [&ctx_a, &ctx_b] {
+        std::fs::write(ctx.path().join("go"), "").unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    let out_a = run_a.await.unwrap_or_else(|e| panic!("{e}"));
+    let out_b = run_b.await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        out_a.report.status,
+        RunStatus::Succeeded,
+        "{}",
+        out_a.dump()
+    );
+    assert_eq!(
+        out_b.report.status,
+        RunStatus::Succeeded,
+        "{}",
+        out_b.dump()
+    );
+    assert_eq!(out_a.logs("probe"), ["served in run A"], "{}", out_a.dump());
+    assert_eq!(out_b.logs("probe"), ["served in run B"], "{}", out_b.dump());
+    assert_clean(&a);
+    assert_clean(&b);
 }

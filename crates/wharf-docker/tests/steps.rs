@@ -90,7 +90,7 @@ async fn a_failing_command_reports_its_exit_code_and_output() {
     assert!(out.logs(&t.id("fail")).contains(&"to stderr".to_string()));
     assert_eq!(out.status(&t.id("never")), StepStatus::Skipped);
     assert!(
-        docker(&["inspect", &t.id("fail")]).is_none(),
+        docker(&["inspect", &t.container("fail")]).is_none(),
         "the container is removed"
     );
     assert_clean(&t);
@@ -146,7 +146,7 @@ async fn a_detached_server_is_reachable_by_step_id_and_through_its_published_por
     assert_eq!(out.logs(&t.id("client")), ["served by the detached step"]);
     assert_eq!(out.logs(&t.id("host")), ["served by the detached step"]);
     assert!(
-        !running(&t.id("srv")),
+        !running(&t.container("srv")),
         "the detached container is removed at cleanup"
     );
     assert_clean(&t);
@@ -208,8 +208,8 @@ async fn a_kept_container_stays_until_cleanup() {
     busybox();
     let t = T::new("kept");
     let ctx = context(&[]);
-    let kept = t.id("kept");
-    let waiting = t.id("wait");
+    let kept = t.container("kept");
+    let waiting = t.container("wait");
     let yaml = t.yaml(
         r#"steps:
   - id: kept@
@@ -222,7 +222,7 @@ async fn a_kept_container_stays_until_cleanup() {
 "#,
     );
     // While the last step runs, the kept container exists and the other one does not.
-    let (k, g) = (kept.clone(), t.id("gone"));
+    let (k, g) = (kept.clone(), t.container("gone"));
     let watcher = tokio::spawn(async move {
         while !running(&waiting) {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -267,7 +267,7 @@ async fn a_timeout_kills_the_container() {
             .is_some_and(|e| e.contains("timed out")),
         "{slow:?}"
     );
-    assert!(docker(&["inspect", &t.id("slow")]).is_none());
+    assert!(docker(&["inspect", &t.container("slow")]).is_none());
     assert_clean(&t);
 }
 
@@ -277,7 +277,7 @@ async fn interrupting_the_run_kills_running_and_detached_containers() {
     busybox();
     let t = T::new("cancel");
     let ctx = context(&[]);
-    let slow = t.id("slow");
+    let slow = t.container("slow");
     let yaml = t.yaml(
         r#"steps:
   - id: bg@
@@ -299,7 +299,7 @@ async fn interrupting_the_run_kills_running_and_detached_containers() {
     watcher.abort();
     assert_eq!(out.report.status, RunStatus::Interrupted, "{}", out.dump());
     assert_eq!(out.status(&t.id("slow")), StepStatus::Cancelled);
-    assert!(!running(&t.id("bg")));
+    assert!(!running(&t.container("bg")));
     assert_clean(&t);
 }
 
@@ -310,19 +310,20 @@ async fn a_container_name_taken_by_someone_else_is_a_clear_error() {
     let t = T::new("taken");
     let ctx = context(&[]);
     let id = t.id("taken");
-    docker(&["create", "--name", &id, busybox(), "true"])
+    let name = t.container("taken");
+    docker(&["create", "--name", &name, busybox(), "true"])
         .unwrap_or_else(|| panic!("docker create"));
     let yaml = t.yaml("steps:\n  - id: taken@\n    cmd: wharf-test/busybox:1 true\n");
     let out = run_yaml(&yaml, t.options(ctx.path())).await;
-    docker(&["rm", "-f", &id]);
+    docker(&["rm", "-f", &name]);
     assert_eq!(out.report.status, RunStatus::Failed);
     let error = out.step(&id).error.unwrap_or_default();
     assert!(
-        error.contains(&format!("a container named {id} already exists")),
+        error.contains(&format!("a container named {name} already exists")),
         "{error}"
     );
     assert!(
-        error.contains("is not wharf's") && error.contains(&format!("docker rm -f {id}")),
+        error.contains("is not wharf's") && error.contains(&format!("docker rm -f {name}")),
         "{error}"
     );
     assert!(
@@ -340,11 +341,12 @@ async fn a_container_name_taken_by_another_wharf_run_names_that_run() {
     let t = T::new("takenrun");
     let ctx = context(&[]);
     let id = t.id("taken");
+    let name = t.container("taken");
     let other_run = format!("other-{}", t.suffix);
     docker(&[
         "create",
         "--name",
-        &id,
+        &name,
         "--label",
         "dev.wharf.managed=true",
         "--label",
@@ -355,7 +357,7 @@ async fn a_container_name_taken_by_another_wharf_run_names_that_run() {
     .unwrap_or_else(|| panic!("docker create"));
     let yaml = t.yaml("steps:\n  - id: taken@\n    cmd: wharf-test/busybox:1 true\n");
     let out = run_yaml(&yaml, t.options(ctx.path())).await;
-    docker(&["rm", "-f", &id]);
+    docker(&["rm", "-f", &name]);
     assert_eq!(out.report.status, RunStatus::Failed);
     let error = out.step(&id).error.unwrap_or_default();
     assert!(

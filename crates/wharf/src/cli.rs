@@ -21,6 +21,15 @@ pub struct Cli {
 pub enum Command {
     /// Run the task's steps on a Docker engine.
     Run(RunArgs),
+    /// Build an image from a directory, git repository or tarball URL and push it,
+    /// as `az acr build` does (a quick task).
+    Build(crate::commands::build::BuildCommand),
+    /// Run the task, then again on a base image update, a commit or a timer (ACR's
+    /// triggered tasks).
+    Watch(crate::commands::watch::WatchArgs),
+    /// The run history: list runs, their logs, what each built and pushed.
+    #[command(subcommand)]
+    Runs(crate::commands::runs::RunsCommand),
     /// Remove containers, networks and volumes that wharf runs left behind.
     Clean(CleanArgs),
     /// Registries: list, inspect, copy, delete, log in; wharf's own registry.
@@ -79,6 +88,10 @@ pub struct TaskArgs {
     /// Default working directory of steps, when the task sets none.
     #[arg(long = "working-directory", value_name = "DIR")]
     pub working_directory: Option<String>,
+    /// The task's text when a command makes it (`wharf build`, `wharf run --cmd`);
+    /// `file` is then only its name.
+    #[arg(skip)]
+    pub inline: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -132,10 +145,14 @@ pub struct GraphArgs {
     pub format: GraphFormat,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct RunArgs {
     #[command(flatten)]
     pub task: TaskArgs,
+    /// Run this one command as the task, as `az acr run --cmd` does: "IMAGE ARGS"
+    /// (aliases on, $Registry set). FILE is then the context (`/dev/null`: none).
+    #[arg(long = "cmd", value_name = "COMMAND", conflicts_with = "file_flag")]
+    pub cmd: Option<String>,
     /// A secret value: ID=VALUE, or ID to read the environment variable ID (repeatable).
     /// Local values win over Key Vault.
     #[arg(short = 's', long = "secret", value_name = "ID[=VALUE]")]
@@ -165,6 +182,9 @@ pub struct RunArgs {
     /// `--on acr://REGISTRY` and its flags.
     #[command(flatten)]
     pub acr: crate::commands::run_acr::AcrArgs,
+    /// What started the run (for the run history); `Manual` when unset.
+    #[arg(skip)]
+    pub trigger: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -375,7 +395,7 @@ pub struct HelmPackageArgs {
 
 /// A run id names Docker objects (volumes, networks) and labels, so it must be a valid
 /// part of a Docker name.
-fn parse_run_id(id: &str) -> Result<String, String> {
+pub(crate) fn parse_run_id(id: &str) -> Result<String, String> {
     let mut chars = id.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
     let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));

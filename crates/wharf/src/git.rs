@@ -43,6 +43,16 @@ pub fn describe(dir: &Path) -> Repo {
     }
 }
 
+/// The commit branch `branch` points at in the repository containing `dir`.
+pub fn branch_head(dir: &Path, branch: &str) -> Option<String> {
+    let git_dir = find_git_dir(dir)?;
+    let common = fs::read_to_string(git_dir.join("commondir"))
+        .ok()
+        .map(|c| git_dir.join(c.trim()))
+        .unwrap_or_else(|| git_dir.clone());
+    resolve_ref(&git_dir, &common, &format!("refs/heads/{branch}"))
+}
+
 fn find_git_dir(start: &Path) -> Option<PathBuf> {
     let start = fs::canonicalize(start).ok()?;
     for dir in start.ancestors() {

@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod deps;
 mod git;
 mod output;
 mod render;

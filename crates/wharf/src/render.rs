@@ -448,7 +448,10 @@ fn docker_run(step: &Step, c: &Container, run: &wharf_spec::RunInfo, cmd: &str) 
     } else {
         "--rm".into()
     });
-    args.push(format!("--name {}", quote(&step.id)));
+    args.push(format!(
+        "--name {}",
+        quote(&wharf_docker::step_container(&run.id, &step.id))
+    ));
     if let Some(net) = &c.network {
         args.push(format!(
             "--network {} --network-alias {}",

@@ -31,6 +31,24 @@ pub enum InputError {
 }
 
 impl TaskArgs {
+    /// No file, the current directory as context, nothing set: the start of a task
+    /// a command makes itself.
+    pub fn empty() -> TaskArgs {
+        TaskArgs {
+            file: None,
+            file_flag: None,
+            context: PathBuf::from("."),
+            values: Vec::new(),
+            set: Vec::new(),
+            registry: None,
+            id: None,
+            env: Vec::new(),
+            network: None,
+            working_directory: None,
+            inline: None,
+        }
+    }
+
     /// The task file path.
     pub fn path(&self) -> PathBuf {
         self.file
@@ -91,10 +109,13 @@ impl TaskArgs {
         secrets: SecretResolver<'_>,
     ) -> Result<Loaded, InputError> {
         let path = self.path();
-        let text = std::fs::read_to_string(&path).map_err(|error| InputError::Read {
-            path: path.clone(),
-            error,
-        })?;
+        let text = match &self.inline {
+            Some(text) => text.clone(),
+            None => std::fs::read_to_string(&path).map_err(|error| InputError::Read {
+                path: path.clone(),
+                error,
+            })?,
+        };
         let files = ContextFiles {
             local: LocalFiles {
                 base: self.context.clone(),

@@ -268,7 +268,7 @@ fn dry_run_prints_docker_commands_and_creates_nothing() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
-        stdout.contains("docker run --detach --name dry-web"),
+        stdout.contains("docker run --detach --name e2edry-dry-web"),
         "{stdout}"
     );
     assert!(

@@ -13,7 +13,7 @@ use wharf_engine::{Event, RunOptions, RunReport, StepResult, StepStatus, Stream,
 use wharf_spec::Task;
 
 /// One test's names: every step id, run id and network carries a unique suffix, since
-/// containers are named after step ids and tests run in parallel.
+/// tests run in parallel on one engine.
 pub struct T {
     pub name: String,
     pub suffix: String,
@@ -37,6 +37,11 @@ impl T {
     /// A step id: `base` plus the suffix (write ids as `base@` in YAML).
     pub fn id(&self, base: &str) -> String {
         format!("{base}{}", self.suffix)
+    }
+
+    /// The name of step `base`'s container in this test's run (`<run id>-<step id>`).
+    pub fn container(&self, base: &str) -> String {
+        wharf_docker::step_container(&self.run_id, &self.id(base))
     }
 
     /// The test's own network.

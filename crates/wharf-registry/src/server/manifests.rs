@@ -124,6 +124,14 @@ pub(crate) async fn put(
         .await?;
     if let Some(tag) = tag {
         state.storage.set_tag(name, tag, &digest).await?;
+        super::notify::tag_pushed(
+            state.storage.root(),
+            name,
+            tag,
+            digest.as_str(),
+            &media_type,
+            bytes.len(),
+        );
     }
     state.stats.manifests_pushed.fetch_add(1, Ordering::Relaxed);
     let mut response = empty(StatusCode::CREATED);

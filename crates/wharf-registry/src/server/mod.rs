@@ -23,6 +23,7 @@
 mod blobs;
 mod errors;
 mod manifests;
+pub mod notify;
 mod routes;
 mod storage;
 

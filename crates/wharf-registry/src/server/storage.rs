@@ -58,6 +58,11 @@ impl Storage {
         Ok(Storage { root })
     }
 
+    /// The root directory.
+    pub(crate) fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
     fn blob_path(&self, digest: &Digest) -> PathBuf {
         self.root.join("blobs/sha256").join(digest.hex())
     }

@@ -1,6 +1,7 @@
 //! The commands of the binary, one per file, as cargo and skopeo lay them out. Each
 //! module's `run` takes its parsed arguments and returns the process exit code.
 
+pub mod build;
 pub mod clean;
 pub mod completions;
 pub mod graph;
@@ -9,8 +10,11 @@ pub mod plan;
 pub mod registry;
 pub mod run;
 pub mod run_acr;
+pub mod runs;
 pub mod schema;
 pub mod validate;
+pub mod watch;
+pub mod watch_cron;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -32,6 +36,9 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 pub fn dispatch(command: Command) -> ExitCode {
     match command {
         Command::Run(args) => run::run(&args),
+        Command::Build(args) => build::run(&args),
+        Command::Runs(command) => runs::run(&command),
+        Command::Watch(args) => watch::run(&args),
         Command::Clean(args) => clean::run(&args),
         Command::Registry(command) => match command {
             RegistryCommand::Serve(args) => registry::serve::run(&args),

@@ -25,11 +25,76 @@ pub const LOCAL_REGISTRY: &str = "127.0.0.1:5050";
 /// `wharf run`.
 pub fn run(args: &RunArgs) -> ExitCode {
     if let Some(target) = &args.acr.on {
-        return super::run_acr::run(args, target, None);
+        return super::run_acr::run(args, target, args.cmd.as_deref());
+    }
+    if let Some(cmd) = &args.cmd {
+        return run_cmd(args, cmd);
     }
     match run_inner(args) {
         Ok(code) | Err(code) => code,
     }
+}
+
+impl RunArgs {
+    /// The defaults of `wharf run` around a task a command makes itself.
+    pub fn quick() -> RunArgs {
+        RunArgs {
+            task: crate::cli::TaskArgs::empty(),
+            cmd: None,
+            secret: Vec::new(),
+            secret_file: Vec::new(),
+            json: false,
+            dry_run: false,
+            bind: false,
+            no_docker_socket: false,
+            strict: false,
+            retry_budget: 15.0,
+            trigger: None,
+            acr: crate::commands::run_acr::AcrArgs::default(),
+        }
+    }
+}
+
+/// The task `az acr run --cmd` encodes: one `cmd` step, aliases on (v1.1.0).
+pub fn cmd_task(cmd: &str) -> String {
+    format!(
+        "version: v1.1.0\nsteps:\n  - cmd: {}\n",
+        serde_json::Value::String(cmd.to_string())
+    )
+}
+
+/// `wharf run --cmd "IMAGE ARGS" [CONTEXT]`: FILE, when given, is the context;
+/// `/dev/null` (or nothing) is an empty one.
+fn run_cmd(args: &RunArgs, cmd: &str) -> ExitCode {
+    if cmd.trim().is_empty() {
+        eprintln!("error: --cmd is empty: give \"IMAGE ARGS\"");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let mut quick = args.clone();
+    quick.cmd = None;
+    let empty = match &args.task.file {
+        Some(dir) if dir != std::path::Path::new("/dev/null") => {
+            quick.task.context = dir.clone();
+            None
+        }
+        _ => match tempfile::tempdir() {
+            Ok(dir) => {
+                quick.task.context = dir.path().to_path_buf();
+                Some(dir)
+            }
+            Err(e) => {
+                eprintln!("error: cannot make an empty context: {e}");
+                return ExitCode::from(EXIT_FAILED);
+            }
+        },
+    };
+    quick.task.file = Some(std::path::PathBuf::from("(--cmd)"));
+    quick.task.inline = Some(cmd_task(cmd));
+    let code = match run_inner(&quick) {
+        Ok(code) | Err(code) => code,
+    };
+    drop(empty);
+    code
 }
 
 fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
@@ -57,7 +122,7 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         report::input_error(name, e, default_file, masker)
     };
     let unmasked = Masker::default();
-    if let Err(error) = std::fs::metadata(&path) {
+    if let (None, Err(error)) = (&args.task.inline, std::fs::metadata(&path)) {
         return Err(input_error(
             &path.display().to_string(),
             InputError::Read { path, error },
@@ -100,7 +165,11 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         None => host_platform(),
     };
     let (os, arch) = (os.to_string(), arch.to_string());
-    let run_info = task_args.run_info(&os, &arch);
+    let mut run_info = task_args.run_info(&os, &arch);
+    if let Some(trigger) = &args.trigger {
+        // {{.Run.TriggeredBy}}: `manual`, `commit`, `image update`, `timer`.
+        run_info.triggered_by = trigger.to_lowercase();
+    }
     let name = task_args.path().display().to_string();
     let options = task_args
         .load_options(run_info.clone(), args.strict)
@@ -172,14 +241,14 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
 
-    let status = rt.block_on(execute(
-        args,
-        &task_args,
-        engine,
+    let recorder = super::runs::record(&name, args.trigger.as_deref(), &run_info);
+    let loaded = LoadedRun {
         task,
-        run_info,
-        secret_values,
-        registry,
+        run: run_info,
+        secrets: secret_values,
+    };
+    let status = rt.block_on(execute(
+        args, &task_args, engine, loaded, registry, recorder,
     ));
     if let Some(Some(handle)) = local_registry {
         rt.block_on(handle.shutdown());
@@ -260,14 +329,21 @@ async fn answers_as_registry(addr: SocketAddr) -> bool {
         .is_ok_and(|r| r.headers().contains_key("docker-distribution-api-version"))
 }
 
+/// A task loaded for a run: the task, its run variables and every secret value
+/// (for masking).
+struct LoadedRun {
+    task: Arc<wharf_spec::Task>,
+    run: RunInfo,
+    secrets: Vec<String>,
+}
+
 async fn execute(
     args: &RunArgs,
     task_args: &crate::cli::TaskArgs,
     engine: wharf_docker::Engine,
-    task: Arc<wharf_spec::Task>,
-    run: RunInfo,
-    secrets: Vec<String>,
+    LoadedRun { task, run, secrets }: LoadedRun,
     (registry, keychain): (wharf_registry::Client, Arc<wharf_registry::Keychain>),
+    recorder: Option<wharf_history::Recorder>,
 ) -> RunStatus {
     let helm_registry = registry.clone();
     let options = wharf_docker::DockerOptions {
@@ -290,6 +366,11 @@ async fn execute(
         Ok(e) => Arc::new(e),
         Err(e) => {
             eprintln!("error: {e}");
+            if let Some(recorder) = recorder {
+                let mut recorder = recorder;
+                recorder.log(&format!("error: {e}\n"));
+                let _ = recorder.finish(wharf_history::Status::Failed, &[], &[]);
+            }
             return RunStatus::Failed;
         }
     };
@@ -340,13 +421,22 @@ async fn execute(
         // written in large pieces, a quiet step's last line shows at once.
         let out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout());
         let mut renderer = Renderer::new(style, out, &ids, &detached);
+        // The history gets every event and the plain log, written at the same pace.
+        let mut history = recorder.map(|r| super::runs::Tee::new(r, &ids, &detached));
         while let Some(event) = rx.blocking_recv() {
             renderer.event(&event);
+            if let Some(h) = history.as_mut() {
+                h.event(&event);
+            }
             if rx.is_empty() {
                 renderer.flush();
+                if let Some(h) = history.as_mut() {
+                    h.flush();
+                }
             }
         }
         renderer.flush();
+        history
     });
 
     let interrupt = CancellationToken::new();
@@ -363,7 +453,11 @@ async fn execute(
     )
     .await;
     signals.abort();
-    let _ = printer.await;
+    if let Ok(Some(history)) = printer.await {
+        let images =
+            crate::deps::with_engine_digests(crate::deps::of_task(&task, &task_args.context)).await;
+        history.finish(report.status, &images);
+    }
     report.status
 }
 
