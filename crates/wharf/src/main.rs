@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 the pipeline failed, 2 bad input or usage, 130 interrupted.
 
 mod cli;
+mod cli_trust;
 mod commands;
 mod git;
 mod output;
@@ -30,8 +31,9 @@ fn main() -> ExitCode {
 }
 
 /// The crates whose events `-v` shows.
-const OWN_CRATES: [&str; 6] = [
+const OWN_CRATES: [&str; 7] = [
     "wharf",
+    "wharf_trust",
     "wharf_registry",
     "wharf_docker",
     "wharf_engine",

@@ -1,6 +1,8 @@
 //! The commands of the binary, one per file, as cargo and skopeo lay them out. Each
 //! module's `run` takes its parsed arguments and returns the process exit code.
 
+pub mod attach;
+pub mod cert;
 pub mod clean;
 pub mod completions;
 pub mod graph;
@@ -9,7 +11,9 @@ pub mod plan;
 pub mod registry;
 pub mod run;
 pub mod schema;
+pub mod sign;
 pub mod validate;
+pub mod verify;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -41,8 +45,13 @@ pub fn dispatch(command: Command) -> ExitCode {
             RegistryCommand::Delete(args) => registry::delete::run(&args),
             RegistryCommand::Login(args) => registry::login::run(&args),
             RegistryCommand::Logout(args) => registry::logout::run(&args),
+            RegistryCommand::Referrers(args) => registry::referrers::run(&args),
         },
         Command::Helm(HelmCommand::Package(args)) => helm::package::run(&args),
+        Command::Sign(args) => sign::run(&args),
+        Command::Verify(args) => verify::run(&args),
+        Command::Attach(args) => attach::run(&args),
+        Command::Cert(crate::cli_trust::CertCommand::GenerateTest(args)) => cert::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Graph(args) => graph::run(&args),
