@@ -8,6 +8,7 @@
 //! - [`layers`]: gzip for layers pushed from an engine, and the diff id cache;
 //! - [`layout`]: OCI image layout directories (`oci:PATH:TAG`);
 //! - [`copy`](mod@copy): copies between registries and layouts;
+//! - [`purge`]: `acr purge` semantics (filters, `--ago`, keep, cascade, protection);
 //! - [`referrers`]: OCI referrers (the API and the tag-schema fallback);
 //! - [`credentials`]: what `docker login` stored (config.json and credential helpers);
 //! - [`server`]: the local OCI registry wharf provides itself when no `--registry` is
@@ -21,6 +22,7 @@ pub mod digest;
 pub mod layers;
 pub mod layout;
 pub mod manifest;
+pub mod purge;
 pub mod reference;
 pub mod referrers;
 pub mod server;

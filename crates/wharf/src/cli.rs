@@ -205,6 +205,8 @@ pub enum RegistryCommand {
     Logout(RegistryLogoutArgs),
     /// List an image's referrers (signatures, SBOMs), as `oras discover`.
     Referrers(crate::cli_trust::RegistryReferrersArgs),
+    /// Delete old tags and untagged manifests, as `acr purge` does.
+    Purge(crate::cli_trust::RegistryPurgeArgs),
 }
 
 /// How listings and reports are printed.

@@ -183,3 +183,37 @@ pub struct RegistryReferrersArgs {
     #[command(flatten)]
     pub connection: Connection,
 }
+
+#[derive(Debug, Args)]
+pub struct RegistryPurgeArgs {
+    /// The registry: `myreg.azurecr.io`, `localhost:5000`.
+    #[arg(short = 'r', long)]
+    pub registry: String,
+    /// REPOSITORY:TAG_REGEX (repeatable). The repository part must match a whole
+    /// name; the tag regex matches anywhere in a tag; lookaround works.
+    #[arg(
+        short = 'f',
+        long = "filter",
+        value_name = "REPO:REGEX",
+        required = true
+    )]
+    pub filters: Vec<String>,
+    /// Only what was last pushed before this long ago: [N]d[go-duration], e.g. 2d3h6m,
+    /// 15m, 0m (capped at 150 years).
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub ago: String,
+    /// Keep the N most recent of the tags (and untagged manifests) that would be deleted.
+    #[arg(long, default_value_t = 0)]
+    pub keep: usize,
+    /// Also delete untagged manifests of the matched repositories.
+    #[arg(long)]
+    pub untagged: bool,
+    /// Print what would be deleted; delete nothing.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// Deletes at once (1 to 32; 0 or less: the number of CPUs).
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    pub concurrency: i64,
+    #[command(flatten)]
+    pub connection: Connection,
+}

@@ -46,6 +46,7 @@ pub fn dispatch(command: Command) -> ExitCode {
             RegistryCommand::Login(args) => registry::login::run(&args),
             RegistryCommand::Logout(args) => registry::logout::run(&args),
             RegistryCommand::Referrers(args) => registry::referrers::run(&args),
+            RegistryCommand::Purge(args) => registry::purge::run(&args),
         },
         Command::Helm(HelmCommand::Package(args)) => helm::package::run(&args),
         Command::Sign(args) => sign::run(&args),
