@@ -549,3 +549,79 @@ fn bad_input_is_exit_code_2() {
         );
     }
 }
+
+#[test]
+fn a_task_signs_with_a_sign_step() {
+    wharf_e2e::require_docker!();
+    let registry = Registry::start();
+    let host = registry.host.clone();
+    let rt = runtime();
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let home = home.path();
+    generate(home, "signer");
+    let client = Client::with_defaults().unwrap_or_else(|e| panic!("{e}"));
+    let repo = Repository::new(&host, "task/app");
+    let image = rt.block_on(push_image(&client, &repo, "v1", "task"));
+    let key_pem = std::fs::read_to_string(home.join("certs/signer.key")).unwrap_or_default();
+    std::fs::write(
+        home.join("acb.yaml"),
+        "version: v1.1.0\n\
+         secrets:\n  - id: signkey\n    keyvault: https://kv.vault.azure.net/secrets/signkey\n\
+         steps:\n  - id: sign\n    sign: [\"$Registry/task/app:v1\"]\n    key: signkey\n    cert: certs/signer.crt\n\
+         \x20 - id: cosign\n    sign: [\"$Registry/task/app:v1\"]\n    key: certs/signer.key\n    format: cosign\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    // The plan names where the key is, never the key.
+    let plan = ok(&run(wharf(home).args([
+        "plan",
+        "acb.yaml",
+        "--registry",
+        &host,
+    ])));
+    assert!(
+        plan.contains("sign") && !plan.contains("PRIVATE KEY"),
+        "{plan}"
+    );
+    let out = run(wharf(home)
+        .args([
+            "run",
+            "acb.yaml",
+            "--registry",
+            &host,
+            "--secret",
+            "signkey",
+            "--json",
+        ])
+        .env("signkey", &key_pem));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{all}");
+    assert!(
+        !all.contains("PRIVATE KEY") && !all.contains(key_pem.lines().nth(1).unwrap_or("-")),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!("Signed {host}/task/app@{}", image.digest)),
+        "{all}"
+    );
+    // Both signatures verify.
+    ok(&run(wharf(home).args([
+        "verify",
+        &format!("{host}/task/app:v1"),
+        "--cert",
+        "certs/signer.crt",
+    ])));
+    let public = public_pem(home, "signer");
+    ok(&run(wharf(home)
+        .args([
+            "verify",
+            &format!("{host}/task/app:v1"),
+            "--format",
+            "cosign",
+            "--key",
+        ])
+        .arg(&public)));
+    // validate --acr lists it as an extension.
+    let validate = run(wharf(home).args(["validate", "acb.yaml", "--acr"]));
+    let said = format!("{}{}", text(&validate.stdout), text(&validate.stderr));
+    assert!(said.contains("`sign:` is a wharf extension"), "{said}");
+}

@@ -12,6 +12,7 @@ pub mod registry;
 pub mod run;
 pub mod schema;
 pub mod sign;
+pub mod sign_step;
 pub mod validate;
 pub mod verify;
 

@@ -104,6 +104,8 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         .ids()
         .filter_map(|id| local.get(id).map(str::to_string))
         .collect();
+    // The task's secrets by id, for the steps that read one by name (`sign:`).
+    let mut secrets_by_id: std::collections::HashMap<String, String> = Default::default();
     let resolver = wharf_secrets::Resolver::new(local);
     let loaded = if args.dry_run {
         task_args.load(&options, &mut masked_secrets)
@@ -116,6 +118,7 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
                     message: e.to_string(),
                 })?;
             secret_values.extend(values.values().cloned());
+            secrets_by_id.extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
             Ok(values)
         };
         task_args.load(&options, &mut resolve)
@@ -171,6 +174,7 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         run_info,
         secret_values,
         registry,
+        secrets_by_id,
     ));
     if let Some(Some(handle)) = local_registry {
         rt.block_on(handle.shutdown());
@@ -258,7 +262,13 @@ async fn execute(
     run: RunInfo,
     secrets: Vec<String>,
     (registry, keychain): (wharf_registry::Client, Arc<wharf_registry::Keychain>),
+    secrets_by_id: std::collections::HashMap<String, String>,
 ) -> RunStatus {
+    let signer = Arc::new(crate::commands::sign_step::SignExecutor::new(
+        registry.clone(),
+        secrets_by_id,
+        task_args.context.clone(),
+    ));
     let options = wharf_docker::DockerOptions {
         run_id: run.id.clone(),
         context_dir: task_args.context.clone(),
@@ -284,7 +294,8 @@ async fn execute(
     };
     let executor = Arc::new(
         wharf_engine::Dispatch::new()
-            .route(&[StepKind::Build, StepKind::Cmd, StepKind::Push], docker),
+            .route(&[StepKind::Build, StepKind::Cmd, StepKind::Push], docker)
+            .route(&[StepKind::Sign], signer),
     );
 
     let style = if args.json {
