@@ -15,8 +15,9 @@
 //!   `config.mediaType`) and **all** the manifest's annotations, pushed back, and the
 //!   superseded index deleted (oras-go's referrers GC, best effort).
 //! - **Races**: writers in one process are serialised per fallback tag; across
-//!   processes each update is read back and merged again when another writer's index
-//!   replaced it (distribution has no conditional PUT), up to [`MERGE_ROUNDS`] times.
+//!   processes each update is read back [`CONFIRMATIONS`] times, at random intervals,
+//!   and merged again whenever another writer's index replaced it (distribution has
+//!   no conditional PUT), up to [`MERGE_ROUNDS`] merges.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -34,7 +35,17 @@ pub const ZERO_DIGEST: &str =
     "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
 /// How many times a fallback update is merged again after another writer replaced it.
-pub const MERGE_ROUNDS: usize = 8;
+pub const MERGE_ROUNDS: usize = 16;
+
+/// How many read-backs, after the last push, must show a fallback update in place.
+pub const CONFIRMATIONS: usize = 3;
+
+/// A random pause of 20 to 80 ms between read-backs of a fallback index.
+async fn pause() {
+    use rand::Rng as _;
+    let ms = rand::rng().random_range(20..80);
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+}
 
 /// Where a referrer is recorded when pushed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -369,7 +380,10 @@ impl Client {
     }
 
     /// Applies `change` to the fallback index of `subject` (false: nothing to do), and
-    /// pushes it, merging again when another writer's index replaced ours.
+    /// pushes it. Without conditional PUTs a writer that read an older index can still
+    /// replace ours after we pushed, so the index is read back [`CONFIRMATIONS`] times,
+    /// a few random milliseconds apart, and the change merged in again whenever it is
+    /// missing.
     async fn update_fallback(
         &self,
         repo: &Repository,
@@ -380,22 +394,48 @@ impl Client {
         let lock = tag_lock(format!("{}/{}:{tag}", repo.registry, repo.name));
         let _turn = lock.lock().await;
         let mut changed_any = false;
-        for _ in 0..MERGE_ROUNDS {
+        let mut confirmed = 0;
+        let mut merges = 0;
+        // The index this writer replaced, deleted once the tag is seen on ours.
+        let mut superseded: Option<(Digest, Digest)> = None;
+        loop {
             let current = self.fallback_index(repo, subject).await?;
+            if let (Some((old, ours)), Some((_, now))) = (&superseded, &current)
+                && now == ours
+                && old != now
+            {
+                self.collect_garbage(repo, old.clone()).await;
+                superseded = None;
+            }
             let (mut index, old) = match current {
                 Some((index, digest)) => (index, Some(digest)),
                 None => (ImageIndex::new(), None),
             };
             if !change(&mut index) {
-                return Ok(changed_any);
+                if !changed_any || confirmed >= CONFIRMATIONS {
+                    return Ok(changed_any);
+                }
+                confirmed += 1;
+                pause().await;
+                continue;
+            }
+            merges += 1;
+            if merges > MERGE_ROUNDS {
+                return Err(Error::Protocol {
+                    registry: repo.registry.clone(),
+                    message: format!(
+                        "the referrers index {repo}:{tag} kept changing under other writers ({MERGE_ROUNDS} merges)"
+                    ),
+                });
             }
             changed_any = true;
+            confirmed = 0;
             dedupe(&mut index);
             if index.manifests.is_empty() {
                 // An empty index is the same bytes for every subject: never push or
                 // garbage-collect one; remove the tag instead.
                 match self.delete_tag(repo, &tag).await? {
-                    TagDeleted::Deleted | TagDeleted::NotFound => return Ok(true),
+                    TagDeleted::Deleted | TagDeleted::NotFound => {}
                     TagDeleted::Unsupported => {
                         if let Some(old) = old {
                             // The old index listed this subject's referrers only, so
@@ -408,49 +448,38 @@ impl Client {
                             })
                             .await?;
                         }
-                        return Ok(true);
                     }
                 }
+                pause().await;
+                continue;
             }
             let bytes = serde_json::to_vec(&index).map_err(|e| Error::Invalid(e.to_string()))?;
             let new = Digest::sha256(&bytes);
             self.push_manifest(repo, &tag, media_type::OCI_INDEX, Bytes::from(bytes))
                 .await?;
-            // Read back: when another writer's index replaced ours meanwhile, merge
-            // our change into theirs (the next round sees it and re-applies).
-            let now = self.fallback_index(repo, subject).await?;
-            let mut settled = true;
-            if let Some((now_index, now_digest)) = &now
-                && *now_digest != new
-            {
-                let mut probe = now_index.clone();
-                settled = !change(&mut probe);
-            }
             if let Some(old) = old.filter(|old| *old != new) {
-                // oras-go's referrers GC: the superseded index is litter.
-                let image = crate::ImageRef {
-                    registry: repo.registry.clone(),
-                    repository: repo.name.clone(),
-                    tag: None,
-                    digest: Some(old),
-                };
-                if now
-                    .as_ref()
-                    .is_none_or(|(_, d)| Some(d) != image.digest.as_ref())
-                {
-                    let _ = self.delete_manifest(&image).await;
-                }
+                superseded = Some((old, new));
             }
-            if settled {
-                return Ok(true);
-            }
+            pause().await;
         }
-        Err(Error::Protocol {
-            registry: repo.registry.clone(),
-            message: format!(
-                "the referrers index {repo}:{tag} kept changing under other writers ({MERGE_ROUNDS} merges)"
-            ),
-        })
+    }
+
+    /// oras-go's referrers GC: deletes a superseded index. Best effort, without
+    /// retries: another writer may be doing the same.
+    async fn collect_garbage(&self, repo: &Repository, old: Digest) {
+        let quick = self.with_retry(crate::client::RetryPolicy {
+            budget: std::time::Duration::ZERO,
+            on_retry: None,
+            ..self.retry().clone()
+        });
+        let _ = quick
+            .delete_manifest(&crate::ImageRef {
+                registry: repo.registry.clone(),
+                repository: repo.name.clone(),
+                tag: None,
+                digest: Some(old),
+            })
+            .await;
     }
 
     /// Deletes tag `tag` of `repo` only (`DELETE /v2/<name>/manifests/<tag>`).

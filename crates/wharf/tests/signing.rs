@@ -625,3 +625,42 @@ fn a_task_signs_with_a_sign_step() {
     let said = format!("{}{}", text(&validate.stdout), text(&validate.stderr));
     assert!(said.contains("`sign:` is a wharf extension"), "{said}");
 }
+
+#[test]
+fn concurrent_writers_of_one_fallback_index_all_land() {
+    // Separate processes: the in-process lock does not apply, the read-back merge does.
+    let registry = Registry::start();
+    let host = registry.host.clone();
+    let rt = runtime();
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let home = home.path();
+    let client = Client::with_defaults().unwrap_or_else(|e| panic!("{e}"));
+    let repo = Repository::new(&host, "race/app");
+    let image = rt.block_on(push_image(&client, &repo, "v1", "race"));
+    let reference = format!("{host}/race/app@{}", image.digest);
+    // The blob every writer shares is there first: concurrent uploads of one blob are
+    // a race of distribution's own storage, not the one under test.
+    rt.block_on(client.push_blob(
+        &repo,
+        &BlobPush::bytes(media_type::OCI_EMPTY, Bytes::from_static(b"{}")),
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let writers: Vec<std::process::Child> = (0..4)
+        .map(|i| {
+            let file = format!("note-{i}.txt");
+            std::fs::write(home.join(&file), format!("note {i}")).unwrap_or_else(|e| panic!("{e}"));
+            wharf(home)
+                .args(["attach", &reference, "--artifact-type", "text/plain", &file])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect();
+    for mut w in writers {
+        assert!(w.wait().is_ok_and(|s| s.success()));
+    }
+    let listed = rt
+        .block_on(client.referrers(&repo, &image.digest, None))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(listed.descriptors.len(), 4, "{:?}", listed.descriptors);
+}
