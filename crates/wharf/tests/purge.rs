@@ -373,6 +373,25 @@ fn purge_against_the_distribution_registry() {
     sign(home, &format!("{host}/web:older"), "notation");
     sign(home, &format!("{host}/web:older"), "cosign");
 
+    // `.*` selects every ordinary tag old enough, never the fallback index tag or the
+    // cosign tag of `older` (both as old as it): old, older, shared-a and keepme.
+    let dry = ok(&run(wharf(home).args([
+        "registry",
+        "purge",
+        "--registry",
+        &host,
+        "--filter",
+        "web:.*",
+        "--ago",
+        "1d",
+        "--dry-run",
+    ])));
+    assert!(dry.contains("Number of tags to be deleted: 4"), "{dry}");
+    assert_eq!(
+        rt.block_on(client.tags(&repo)).unwrap_or_default().len(),
+        8,
+        "a dry run deletes nothing"
+    );
     let out = ok(&run(wharf(home).args([
         "registry",
         "purge",
