@@ -410,11 +410,13 @@ impl DockerExecutor {
                 .run_push(step, push, &output, &cancel)
                 .await
                 .map(|digests| Outcome::new(Exit::Done).with_outputs(push_outputs(push, digests))),
-            Action::Plugin(_) | Action::Helm(_) => Err(error::Error::msg(format!(
-                "step {}: {} steps do not run on the Docker engine",
-                step.id,
-                step.action.type_name()
-            ))),
+            Action::Plugin(_) | Action::Helm(_) | Action::Sign(_) => {
+                Err(error::Error::msg(format!(
+                    "step {}: {} steps do not run on the Docker engine",
+                    step.id,
+                    step.action.type_name()
+                )))
+            }
         };
         drop(output);
         Ok(result?)

@@ -124,6 +124,10 @@ pub struct RawStep {
     pub push: Option<SpannedList<String>>,
     pub plugin: Option<Spanned<String>>,
     pub helm: Option<Spanned<String>>,
+    pub sign: Option<SpannedList<String>>,
+    pub key: Option<Spanned<String>>,
+    pub cert: Option<Spanned<String>>,
+    pub format: Option<Spanned<String>>,
     pub with: Option<SpannedAnyMap>,
     pub allow: Option<RawAllow>,
     /// The keys written in the step, for rules about keys that do not apply to its kind.
@@ -357,6 +361,7 @@ impl<'a> Decoder<'a> {
             ("push", step.push.is_some()),
             ("plugin", step.plugin.is_some()),
             ("helm", step.helm.is_some()),
+            ("sign", step.sign.is_some()),
         ] {
             if written(key) && !decoded {
                 step.mistyped.push(key);
@@ -374,6 +379,10 @@ impl<'a> Decoder<'a> {
             push: self.string_list_field(o, "push"),
             plugin: self.string_field(o, "plugin"),
             helm: self.string_field(o, "helm"),
+            sign: self.string_list_field(o, "sign"),
+            key: self.string_field(o, "key"),
+            cert: self.string_field(o, "cert"),
+            format: self.string_field(o, "format"),
             with: self.any_map_field(o, "with"),
             allow: self.allow_field(o),
             keys: o

@@ -19,6 +19,8 @@ pub enum StepKind {
     Plugin,
     /// `helm:` — package (and push) a Helm chart (wharf extension).
     Helm,
+    /// `sign:` — sign pushed images, Notary Project or cosign (wharf extension).
+    Sign,
 }
 
 /// One row of [`KINDS`].
@@ -123,6 +125,17 @@ pub const KINDS: &[KindDef] = &[
             },
         ]),
     },
+    KindDef {
+        kind: StepKind::Sign,
+        key: "sign",
+        acr: false,
+        container: false,
+        outputs: Some(&[OutputDef {
+            name: "signatures",
+            list: true,
+            doc: "where each signature went: REPOSITORY@DIGEST (notation) or REPOSITORY:sha256-HEX.sig (cosign)",
+        }]),
+    },
 ];
 
 impl StepKind {
@@ -160,7 +173,7 @@ mod tests {
     #[test]
     fn acr_kinds_read_as_acr_writes_them() {
         assert_eq!(acr_kind_list(), "build, cmd, or push");
-        assert_eq!(extension_kind_list(), "plugin, helm");
+        assert_eq!(extension_kind_list(), "plugin, helm, sign");
     }
 
     #[test]
@@ -171,6 +184,7 @@ mod tests {
             StepKind::Push,
             StepKind::Plugin,
             StepKind::Helm,
+            StepKind::Sign,
         ] {
             assert_eq!(KINDS.iter().filter(|d| d.kind == kind).count(), 1);
             assert_eq!(kind.def().kind, kind);

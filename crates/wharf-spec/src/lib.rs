@@ -52,8 +52,8 @@ pub use outputs::{OutputValue, Outputs};
 pub use resolve::TaskDefaults;
 pub use source::{FileId, LineCol, SourceFile, SourceFiles, Span};
 pub use task::{
-    Action, Cache, Container, Grants, HelmCall, Network, Notify, NotifyOn, PluginCall,
-    PluginSource, Secret, Step, Task, Volume, VolumeMount,
+    Action, Cache, Container, Grants, HelmCall, KeySource, Network, Notify, NotifyOn, PluginCall,
+    PluginSource, Secret, SignCall, Step, Task, Volume, VolumeMount,
 };
 pub use values::RunInfo;
 pub use wharf_template::HostLookup;

@@ -233,6 +233,7 @@ pub fn visit_texts(step: &Step, f: &mut dyn FnMut(&str)) {
         Action::Cmd { cmd, .. } => f(cmd),
         Action::Push { push } => push.iter().for_each(|p| f(p)),
         Action::Helm(call) => f(&call.helm),
+        Action::Sign(call) => call.sign.iter().for_each(|p| f(p)),
         Action::Plugin(call) => {
             fn walk(v: &serde_json::Value, f: &mut dyn FnMut(&str)) {
                 match v {
@@ -290,6 +291,13 @@ pub fn bind(step: &Step, lookup: &dyn OutputLookup) -> Result<Step, BindError> {
         Action::Helm(call) => {
             let text = bind_text(&call.helm, lookup)?;
             *call = HelmCall::parse(&text).map_err(BindError::Build)?;
+        }
+        Action::Sign(call) => {
+            let mut images = Vec::new();
+            for image in &call.sign {
+                images.push(normalize_push_image(&bind_text(image, lookup)?));
+            }
+            call.sign = images;
         }
         Action::Plugin(call) => {
             for v in call.with.values_mut() {

@@ -162,6 +162,26 @@ pub const STEP: &[Property] = &[
         "wharf extension: packages a Helm chart as helm package does, and pushes it as helm push does: package ./chart [--version V] [--app-version A] [-d DIR] [--push oci://REGISTRY/NAMESPACE].",
     ),
     ext(
+        "sign",
+        Kind::StringList,
+        "wharf extension: signs these images (the digest each resolves to when the step runs) and pushes the signatures next to them, as notation sign or cosign sign --key do.",
+    ),
+    ext(
+        "key",
+        Kind::String,
+        "wharf extension (sign steps): the private key, PEM: a secret id of the task (Key Vault, --secret, --secret-file) or a file in the context.",
+    ),
+    ext(
+        "cert",
+        Kind::String,
+        "wharf extension (sign steps): the certificate chain, PEM, for a notation signature: a secret id of the task or a file in the context.",
+    ),
+    ext(
+        "format",
+        Kind::String,
+        "wharf extension (sign steps): notation (default) or cosign.",
+    ),
+    ext(
         "with",
         Kind::AnyMap,
         "wharf extension: the plugin's inputs, rendered like the rest of the file.",

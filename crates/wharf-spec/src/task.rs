@@ -151,6 +151,8 @@ pub enum Action {
     Plugin(PluginCall),
     /// Package, and push, a Helm chart (a wharf extension).
     Helm(HelmCall),
+    /// Sign images (a wharf extension).
+    Sign(SignCall),
 }
 
 impl Action {
@@ -162,6 +164,7 @@ impl Action {
             Action::Push { .. } => StepKind::Push,
             Action::Plugin(_) => StepKind::Plugin,
             Action::Helm(_) => StepKind::Helm,
+            Action::Sign(_) => StepKind::Sign,
         }
     }
 
@@ -174,7 +177,7 @@ impl Action {
     pub fn container(&self) -> Option<&Container> {
         match self {
             Action::Build { container, .. } | Action::Cmd { container, .. } => Some(container),
-            Action::Push { .. } | Action::Plugin(_) | Action::Helm(_) => None,
+            Action::Push { .. } | Action::Plugin(_) | Action::Helm(_) | Action::Sign(_) => None,
         }
     }
 }
@@ -281,6 +284,32 @@ pub struct HelmCall {
     pub destination: Option<String>,
     /// `--push`: where the chart is pushed, `oci://REGISTRY/NAMESPACE`.
     pub push: Option<String>,
+}
+
+/// A `sign:` step: the images to sign, and where the key material is. Only where:
+/// key material is a secret and never appears in the plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignCall {
+    /// The images, as written (rendered).
+    pub sign: Vec<String>,
+    /// The private key.
+    pub key: KeySource,
+    /// The certificate chain (notation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert: Option<KeySource>,
+    /// `notation` or `cosign`.
+    pub format: String,
+}
+
+/// Where a sign step's key or certificate comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum KeySource {
+    /// A secret of the task, by id.
+    Secret(String),
+    /// A file in the context, by path relative to it.
+    File(String),
 }
 
 /// Where a plugin's component comes from.
@@ -397,6 +426,8 @@ impl Serialize for Step {
             plugin: Option<&'a PluginCall>,
             #[serde(skip_serializing_if = "Option::is_none", flatten)]
             helm: Option<&'a HelmCall>,
+            #[serde(skip_serializing_if = "Option::is_none", flatten)]
+            sign: Option<&'a SignCall>,
             depends_on: &'a [String],
             timeout: u64,
             start_delay: u64,
@@ -421,6 +452,7 @@ impl Serialize for Step {
             push: None,
             plugin: None,
             helm: None,
+            sign: None,
             depends_on: &self.depends_on,
             timeout: self.timeout,
             start_delay: self.start_delay,
@@ -450,6 +482,7 @@ impl Serialize for Step {
             Action::Push { push } => view.push = Some(push),
             Action::Plugin(call) => view.plugin = Some(call),
             Action::Helm(call) => view.helm = Some(call),
+            Action::Sign(call) => view.sign = Some(call),
         }
         view.serialize(s)
     }

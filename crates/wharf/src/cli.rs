@@ -38,6 +38,16 @@ pub enum Command {
     /// Helm charts, handled as helm handles them.
     #[command(subcommand)]
     Helm(HelmCommand),
+    /// Sign an image (Notary Project or cosign format), pushing the signature next to it.
+    Sign(crate::cli_trust::SignArgs),
+    /// Verify an image's signature: exit 0 only when a trusted signature covers
+    /// exactly what the reference resolves to now.
+    Verify(crate::cli_trust::VerifyArgs),
+    /// Attach files to an image as an OCI referrer artifact (as `oras attach`).
+    Attach(crate::cli_trust::AttachArgs),
+    /// Signing certificates.
+    #[command(subcommand)]
+    Cert(crate::cli_trust::CertCommand),
     /// Print the resolved plan: aliases, templates and defaults applied. No Docker needed.
     Plan(PlanArgs),
     /// Check a task file and report every problem with its file:line:col.
@@ -216,6 +226,10 @@ pub enum RegistryCommand {
     Login(RegistryLoginArgs),
     /// Remove a registry's stored login, as `docker logout` does.
     Logout(RegistryLogoutArgs),
+    /// List an image's referrers (signatures, SBOMs), as `oras discover`.
+    Referrers(crate::cli_trust::RegistryReferrersArgs),
+    /// Delete old tags and untagged manifests, as `acr purge` does.
+    Purge(crate::cli_trust::RegistryPurgeArgs),
 }
 
 /// How listings and reports are printed.

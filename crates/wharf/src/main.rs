@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 the pipeline failed, 2 bad input or usage, 130 interrupted.
 
 mod cli;
+mod cli_trust;
 mod commands;
 mod deps;
 mod git;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
 const OWN_CRATES: [&str; 7] = [
     "wharf",
     "wharf_acr",
+    "wharf_trust",
     "wharf_registry",
     "wharf_docker",
     "wharf_engine",

@@ -64,6 +64,9 @@ pub fn plan_text(task: &Task, file: &str, run: &wharf_spec::RunInfo) -> String {
             Action::Helm(call) => {
                 let _ = writeln!(out, "     helm {}", call.helm);
             }
+            Action::Sign(call) => {
+                let _ = writeln!(out, "     sign ({}) {}", call.format, call.sign.join(" "));
+            }
         }
         for line in settings(step, task) {
             let _ = writeln!(out, "     {line}");
@@ -400,6 +403,9 @@ pub fn dry_run_text(task: &Task, run: &wharf_spec::RunInfo, context: &str, bind:
             }
             Action::Helm(call) => {
                 let _ = writeln!(out, "  helm {}", call.helm);
+            }
+            Action::Sign(call) => {
+                let _ = writeln!(out, "  sign ({}) {}", call.format, call.sign.join(" "));
             }
         }
     }

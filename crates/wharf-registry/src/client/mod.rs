@@ -31,6 +31,7 @@ mod download;
 mod error;
 mod listing;
 mod manifests;
+mod raw;
 mod retry;
 mod transport;
 
@@ -48,6 +49,7 @@ pub use download::BlobStream;
 pub use error::{Error, Result};
 pub use listing::Page;
 pub use manifests::{PulledManifest, PushedManifest};
+pub use raw::RawResponse;
 pub use retry::{OnRetry, RetryNotice, RetryPolicy};
 pub use transport::ProgressFn;
 

@@ -133,9 +133,14 @@ pub(crate) async fn put(
             bytes.len(),
         );
     }
+    let subject =
+        super::referrers::record(state, name, &digest, &media_type, &bytes, &manifest).await?;
     state.stats.manifests_pushed.fetch_add(1, Ordering::Relaxed);
     let mut response = empty(StatusCode::CREATED);
     let headers = response.headers_mut();
+    if let Some(subject) = subject {
+        headers.insert("OCI-Subject", value(subject.as_str())?);
+    }
     headers.insert(
         header::LOCATION,
         value(&format!("/v2/{name}/manifests/{digest}"))?,
@@ -276,24 +281,34 @@ pub(crate) async fn catalog(
     state: &AppState,
     query: &HashMap<String, String>,
 ) -> Result<Response, ApiError> {
+    catalog_at(state, query, "/v2/_catalog").await
+}
+
+/// The catalog, with next-page links to `path`.
+pub(crate) async fn catalog_at(
+    state: &AppState,
+    query: &HashMap<String, String>,
+    path: &str,
+) -> Result<Response, ApiError> {
     let repositories = state.storage.repositories().await?;
     let page = paginate(repositories, query)?;
-    let link = page
-        .next
-        .map(|(n, last)| next_link("/v2/_catalog", n, &last));
+    let link = page.next.map(|(n, last)| next_link(path, n, &last));
     json_page(&json!({ "repositories": page.items }), link)
 }
 
 /// One page of a sorted list.
 #[derive(Debug, Default, PartialEq)]
-struct Page {
-    items: Vec<String>,
+pub(crate) struct Page {
+    pub(crate) items: Vec<String>,
     /// When more follow: the `n` and `last` of the next page.
-    next: Option<(usize, String)>,
+    pub(crate) next: Option<(usize, String)>,
 }
 
 /// The page after `last` (exclusive) of at most `n` sorted items.
-fn paginate(items: Vec<String>, query: &HashMap<String, String>) -> Result<Page, ApiError> {
+pub(crate) fn paginate(
+    items: Vec<String>,
+    query: &HashMap<String, String>,
+) -> Result<Page, ApiError> {
     let n = query
         .get("n")
         .map(|n| {
@@ -318,7 +333,7 @@ fn paginate(items: Vec<String>, query: &HashMap<String, String>) -> Result<Page,
     Ok(Page { items: page, next })
 }
 
-fn next_link(path: &str, n: usize, last: &str) -> String {
+pub(crate) fn next_link(path: &str, n: usize, last: &str) -> String {
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("n", &n.to_string())
         .append_pair("last", last)
@@ -326,7 +341,7 @@ fn next_link(path: &str, n: usize, last: &str) -> String {
     format!("<{path}?{query}>; rel=\"next\"")
 }
 
-fn json_page(body: &Value, link: Option<String>) -> Result<Response, ApiError> {
+pub(crate) fn json_page(body: &Value, link: Option<String>) -> Result<Response, ApiError> {
     let mut response = Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json; charset=utf-8");

@@ -6,7 +6,11 @@
 //! ranges/DELETE), uploads (monolithic, sessions with streamed or chunked PATCH,
 //! cross-repository mount), manifests by tag or digest (any media type, stored byte for
 //! byte), tag lists and the catalog with `n`/`last` pagination, and distribution's JSON
-//! errors.
+//! errors; tag `DELETE` (the manifest stays); the OCI 1.1 referrers API (`OCI-Subject`
+//! on a `PUT` with a subject); and ACR's listings with push times (`/acr/v1/_catalog`,
+//! `/acr/v1/<name>/_tags` with `lastUpdateTime` and `orderby=timedesc`,
+//! `/acr/v1/<name>/_manifests`, `DELETE /acr/v1/<name>/_tags/<tag>`), so that purge and
+//! `wharf registry tags --detail` behave as against ACR.
 //!
 //! **It has no authentication and speaks plain HTTP**: it is a developer's registry on
 //! their own machine. [`LocalRegistry::start`] therefore only binds loopback addresses;
@@ -20,10 +24,12 @@
 //! session no request has used for an hour is dropped, with its data, when a new session
 //! starts.
 
+mod acr;
 mod blobs;
 mod errors;
 mod manifests;
 pub mod notify;
+mod referrers;
 mod routes;
 mod storage;
 

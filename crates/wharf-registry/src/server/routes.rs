@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 
 use super::errors::ApiError;
-use super::{AppState, blobs, manifests};
+use super::{AppState, acr, blobs, manifests, referrers};
 
 /// `Docker-Distribution-API-Version`, sent on every response.
 const API_VERSION: &str = "registry/2.0";
@@ -26,6 +26,8 @@ pub(crate) enum Route {
     Tags { name: String },
     /// `/v2/<name>/manifests/<reference>`
     Manifest { name: String, reference: String },
+    /// `/v2/<name>/referrers/<digest>`
+    Referrers { name: String, digest: String },
     /// `/v2/<name>/blobs/<digest>`
     Blob { name: String, digest: String },
     /// `/v2/<name>/blobs/uploads/`
@@ -77,6 +79,12 @@ pub(crate) fn parse(path: &str) -> Result<Route, ApiError> {
             name: repository(name)?,
             digest: (*digest).to_string(),
         },
+        [name @ .., "referrers", digest] if !name.is_empty() && !digest.is_empty() => {
+            Route::Referrers {
+                name: repository(name)?,
+                digest: (*digest).to_string(),
+            }
+        }
         _ => return Err(ApiError::not_found()),
     };
     Ok(route)
@@ -100,8 +108,11 @@ async fn dispatch(state: &AppState, request: Request) -> Result<Response, ApiErr
     let path = percent_encoding::percent_decode_str(parts.uri.path())
         .decode_utf8()
         .map_err(|_| ApiError::name_invalid("the request path is not UTF-8"))?;
-    let route = parse(&path)?;
     let query = query_map(parts.uri.query());
+    if let Some(rest) = path.strip_prefix("/acr/v1/") {
+        return acr::dispatch(state, rest, &parts.method, &query).await;
+    }
+    let route = parse(&path)?;
     let method = parts.method;
     let headers = parts.headers;
     let head = method == Method::HEAD;
@@ -117,6 +128,9 @@ async fn dispatch(state: &AppState, request: Request) -> Result<Response, ApiErr
         }
         (Route::Manifest { name, reference }, Method::DELETE) => {
             manifests::delete(state, &name, &reference).await
+        }
+        (Route::Referrers { name, digest }, Method::GET) => {
+            referrers::get(state, &name, &digest, &query).await
         }
         (Route::Blob { name, digest }, Method::GET | Method::HEAD) => {
             blobs::get(state, &name, &digest, &headers, head).await
@@ -144,7 +158,7 @@ async fn dispatch(state: &AppState, request: Request) -> Result<Response, ApiErr
 }
 
 /// The query string as a map (first value wins).
-fn query_map(query: Option<&str>) -> HashMap<String, String> {
+pub(crate) fn query_map(query: Option<&str>) -> HashMap<String, String> {
     let mut map = HashMap::new();
     for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         map.entry(key.into_owned())
@@ -224,6 +238,13 @@ mod tests {
             route("/v2/a/blobs/sha256:00"),
             Some(Route::Blob {
                 name: "a".into(),
+                digest: "sha256:00".into()
+            })
+        );
+        assert_eq!(
+            route("/v2/a/b/referrers/sha256:00"),
+            Some(Route::Referrers {
+                name: "a/b".into(),
                 digest: "sha256:00".into()
             })
         );

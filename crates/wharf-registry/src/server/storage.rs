@@ -5,7 +5,10 @@
 //! <root>/blobs/sha256/<hex>                                   content, by digest
 //! <root>/repositories/<name>/_layers/sha256/<hex>             blob linked into <name> (empty)
 //! <root>/repositories/<name>/_manifests/revisions/sha256/<hex>  manifest in <name> (its media type)
-//! <root>/repositories/<name>/_manifests/tags/<tag>            tag (the manifest digest)
+//! <root>/repositories/<name>/_manifests/tags/<tag>            tag (the manifest digest; its
+//!                                                             mtime: when it was last pushed)
+//! <root>/repositories/<name>/_manifests/referrers/sha256/<subject hex>/<hex>
+//!                                                             a referrer's descriptor
 //! <root>/uploads/<uuid>                                       upload in progress
 //! <root>/tmp/<uuid>                                           a file being written
 //! ```
@@ -16,6 +19,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use super::errors::ApiError;
 use crate::digest::{Algorithm, Digest, DigestError};
@@ -256,6 +260,89 @@ impl Storage {
         Ok(Some(tags))
     }
 
+    fn referrers_dir(&self, name: &str, subject: &Digest) -> PathBuf {
+        self.repo_dir(name)
+            .join("_manifests/referrers/sha256")
+            .join(subject.hex())
+    }
+
+    /// Records that manifest `referrer` of repository `name` has subject `subject`,
+    /// with the descriptor the referrers API lists for it.
+    pub(crate) async fn put_referrer(
+        &self,
+        name: &str,
+        subject: &Digest,
+        referrer: &Digest,
+        descriptor: &[u8],
+    ) -> io::Result<()> {
+        self.write_atomic(
+            &self.referrers_dir(name, subject).join(referrer.hex()),
+            descriptor,
+        )
+        .await
+    }
+
+    /// The descriptors of the manifests of `name` whose subject is `subject` (those
+    /// still stored), sorted by digest.
+    pub(crate) async fn referrers(&self, name: &str, subject: &Digest) -> io::Result<Vec<Vec<u8>>> {
+        let dir = self.referrers_dir(name, subject);
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut found = Vec::new();
+        while let Some(entry) = entries.next_entry().await? {
+            let Some(hex) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            let Ok(digest) = parse_digest(&format!("sha256:{hex}")) else {
+                continue;
+            };
+            if self.has_manifest(name, &digest).await? {
+                found.push((hex, tokio::fs::read(entry.path()).await?));
+            } else {
+                let _ = tokio::fs::remove_file(entry.path()).await;
+            }
+        }
+        found.sort();
+        Ok(found.into_iter().map(|(_, d)| d).collect())
+    }
+
+    /// When tag `tag` of `name` was last pushed.
+    pub(crate) async fn tag_time(&self, name: &str, tag: &str) -> io::Result<Option<SystemTime>> {
+        modified(&self.tags_dir(name).join(tag)).await
+    }
+
+    /// When manifest `digest` was last pushed to `name`.
+    pub(crate) async fn manifest_time(
+        &self,
+        name: &str,
+        digest: &Digest,
+    ) -> io::Result<Option<SystemTime>> {
+        modified(&self.revision_path(name, digest)).await
+    }
+
+    /// Every manifest stored in repository `name`, sorted by digest.
+    pub(crate) async fn manifest_digests(&self, name: &str) -> io::Result<Vec<Digest>> {
+        let dir = self.repo_dir(name).join("_manifests/revisions/sha256");
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut found = Vec::new();
+        while let Some(entry) = entries.next_entry().await? {
+            if let Some(hex) = entry.file_name().to_str()
+                && let Ok(digest) = parse_digest(&format!("sha256:{hex}"))
+            {
+                found.push(digest);
+            }
+        }
+        found.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        Ok(found)
+    }
+
     /// Every repository holding a manifest, sorted.
     pub(crate) async fn repositories(&self) -> io::Result<Vec<String>> {
         let base = self.root.join("repositories");
@@ -306,6 +393,14 @@ async fn remove_stale(dir: &Path) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn modified(path: &Path) -> io::Result<Option<SystemTime>> {
+    match tokio::fs::metadata(path).await {
+        Ok(meta) => Ok(meta.modified().ok()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 async fn exists(path: &Path) -> io::Result<bool> {

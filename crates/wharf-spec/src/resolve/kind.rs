@@ -11,7 +11,8 @@ use crate::diagnostic::Diagnostic;
 use crate::kinds::{self, KINDS, StepKind};
 use crate::source::Span;
 use crate::task::{
-    Action, Cache, Container, Grants, HelmCall, PluginCall, PluginSource, VolumeMount,
+    Action, Cache, Container, Grants, HelmCall, KeySource, PluginCall, PluginSource, SignCall,
+    VolumeMount,
 };
 
 /// What resolving a step's action needs from the task around it.
@@ -91,6 +92,11 @@ fn kind_key(step: &RawStep, kind: StepKind) -> Option<Span> {
             .as_ref()
             .filter(|h| !h.value.is_empty())
             .map(|h| h.span),
+        StepKind::Sign => step
+            .sign
+            .as_ref()
+            .filter(|s| !s.value.is_empty())
+            .map(|s| s.span),
     }
 }
 
@@ -314,6 +320,7 @@ impl Resolver<'_> {
                     }
                 }
             }
+            StepKind::Sign => self.sign_call(step, &around.secret_ids).map(Action::Sign),
             StepKind::Plugin => {
                 let p = step.plugin.as_ref()?;
                 self.plugin_call(
@@ -362,6 +369,95 @@ impl Resolver<'_> {
         }
     }
 
+    /// A `sign:` step: images (normalized as push normalizes them), the key and
+    /// certificate (a secret id of the task, else a file in the context), the format.
+    fn sign_call(&mut self, step: &RawStep, secret_ids: &[String]) -> Option<SignCall> {
+        let s = step.sign.as_ref()?;
+        let mut images: Vec<String> = Vec::new();
+        for image in &s.value {
+            let normalized = if crate::outputs::references(&image.value).is_empty() {
+                normalize_push_image(&image.value)
+            } else {
+                image.value.clone()
+            };
+            if !images.contains(&normalized) {
+                images.push(normalized);
+            }
+        }
+        let source = |this: &mut Self, value: &Spanned<String>| -> Option<KeySource> {
+            let v = value.value.trim();
+            if secret_ids.iter().any(|id| id == v) {
+                return Some(KeySource::Secret(v.to_string()));
+            }
+            let path = std::path::Path::new(v);
+            if v.is_empty()
+                || path.is_absolute()
+                || path
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+            {
+                this.error(
+                    Diagnostic::error(
+                        "sign-key-source",
+                        format!("{v:?} is neither a secret of this task nor a file in the context"),
+                    )
+                    .with_help(
+                        "name a secret id from `secrets:`, or a path relative to the context",
+                    ),
+                    value.span,
+                );
+                return None;
+            }
+            Some(KeySource::File(v.to_string()))
+        };
+        let format = match step.format.as_ref() {
+            None => "notation".to_string(),
+            Some(f) if matches!(f.value.as_str(), "notation" | "cosign") => f.value.clone(),
+            Some(f) => {
+                self.error(
+                    Diagnostic::error(
+                        "sign-format",
+                        format!("format {:?} is not notation or cosign", f.value),
+                    ),
+                    f.span,
+                );
+                return None;
+            }
+        };
+        let Some(key) = step.key.as_ref() else {
+            self.error(
+                Diagnostic::error(
+                    "sign-key",
+                    "a sign step needs `key:` (a secret id or a file in the context)",
+                ),
+                s.span,
+            );
+            return None;
+        };
+        let key = source(self, key)?;
+        let cert = match (step.cert.as_ref(), format.as_str()) {
+            (Some(c), _) => Some(source(self, c)?),
+            (None, "notation") => {
+                self.error(
+                    Diagnostic::error(
+                        "sign-cert",
+                        "a notation signature needs `cert:` (the key's certificate chain)",
+                    )
+                    .with_help("add cert:, or use format: cosign"),
+                    s.span,
+                );
+                return None;
+            }
+            (None, _) => None,
+        };
+        Some(SignCall {
+            sign: images,
+            key,
+            cert,
+            format,
+        })
+    }
+
     /// Keys that only apply to other kinds of step. On wharf's own kinds a container
     /// key is an error (nothing would act on it); ACR's kinds keep ACR's silence.
     /// `with:` and `allow:` outside a plugin step are an error too.
@@ -369,7 +465,8 @@ impl Resolver<'_> {
         let def = kind.def();
         for (property, span) in &step.keys {
             let misplaced = (property.container && !def.container && !def.acr)
-                || (matches!(property.key, "with" | "allow") && kind != StepKind::Plugin);
+                || (matches!(property.key, "with" | "allow") && kind != StepKind::Plugin)
+                || (matches!(property.key, "key" | "cert" | "format") && kind != StepKind::Sign);
             if misplaced {
                 self.error(
                     Diagnostic::error(

@@ -43,6 +43,9 @@ fn step_texts(raw: &RawStep) -> Vec<(String, Span)> {
     {
         out.push((s.value.clone(), s.span));
     }
+    for p in raw.sign.iter().flat_map(|s| s.value.iter()) {
+        out.push((p.value.clone(), p.span));
+    }
     for p in raw
         .push
         .as_ref()

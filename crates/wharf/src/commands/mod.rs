@@ -2,6 +2,8 @@
 //! module's `run` takes its parsed arguments and returns the process exit code.
 
 pub mod build;
+pub mod attach;
+pub mod cert;
 pub mod clean;
 pub mod completions;
 pub mod graph;
@@ -12,9 +14,12 @@ pub mod run;
 pub mod run_acr;
 pub mod runs;
 pub mod schema;
+pub mod sign;
+pub mod sign_step;
 pub mod validate;
 pub mod watch;
 pub mod watch_cron;
+pub mod verify;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -49,10 +54,16 @@ pub fn dispatch(command: Command) -> ExitCode {
             RegistryCommand::Delete(args) => registry::delete::run(&args),
             RegistryCommand::Login(args) => registry::login::run(&args),
             RegistryCommand::Logout(args) => registry::logout::run(&args),
+            RegistryCommand::Referrers(args) => registry::referrers::run(&args),
+            RegistryCommand::Purge(args) => registry::purge::run(&args),
         },
         Command::Helm(HelmCommand::Package(args)) => helm::package::run(&args),
         Command::Helm(HelmCommand::Push(args)) => helm::push::run(&args),
         Command::Helm(HelmCommand::Pull(args)) => helm::pull::run(&args),
+        Command::Sign(args) => sign::run(&args),
+        Command::Verify(args) => verify::run(&args),
+        Command::Attach(args) => attach::run(&args),
+        Command::Cert(crate::cli_trust::CertCommand::GenerateTest(args)) => cert::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Graph(args) => graph::run(&args),

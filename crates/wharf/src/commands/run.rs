@@ -181,6 +181,8 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         .ids()
         .filter_map(|id| local.get(id).map(str::to_string))
         .collect();
+    // The task's secrets by id, for the steps that read one by name (`sign:`).
+    let mut secrets_by_id: std::collections::HashMap<String, String> = Default::default();
     let resolver = wharf_secrets::Resolver::new(local);
     let loaded = if args.dry_run {
         task_args.load(&options, &mut masked_secrets)
@@ -193,6 +195,7 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
                     message: e.to_string(),
                 })?;
             secret_values.extend(values.values().cloned());
+            secrets_by_id.extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
             Ok(values)
         };
         task_args.load(&options, &mut resolve)
@@ -246,6 +249,7 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         task,
         run: run_info,
         secrets: secret_values,
+        secrets_by_id,
     };
     let status = rt.block_on(execute(
         args, &task_args, engine, loaded, registry, recorder,
@@ -335,17 +339,29 @@ struct LoadedRun {
     task: Arc<wharf_spec::Task>,
     run: RunInfo,
     secrets: Vec<String>,
+    /// The task's secrets by id (sign steps' keys).
+    secrets_by_id: std::collections::HashMap<String, String>,
 }
 
 async fn execute(
     args: &RunArgs,
     task_args: &crate::cli::TaskArgs,
     engine: wharf_docker::Engine,
-    LoadedRun { task, run, secrets }: LoadedRun,
+    LoadedRun {
+        task,
+        run,
+        secrets,
+        secrets_by_id,
+    }: LoadedRun,
     (registry, keychain): (wharf_registry::Client, Arc<wharf_registry::Keychain>),
     recorder: Option<wharf_history::Recorder>,
 ) -> RunStatus {
     let helm_registry = registry.clone();
+    let signer = Arc::new(crate::commands::sign_step::SignExecutor::new(
+        registry.clone(),
+        secrets_by_id,
+        task_args.context.clone(),
+    ));
     let options = wharf_docker::DockerOptions {
         run_id: run.id.clone(),
         context_dir: task_args.context.clone(),
@@ -374,10 +390,12 @@ async fn execute(
             return RunStatus::Failed;
         }
     };
-    let mut dispatch = wharf_engine::Dispatch::new().route(
-        &[StepKind::Build, StepKind::Cmd, StepKind::Push],
-        Arc::clone(&docker) as Arc<dyn wharf_engine::Executor>,
-    );
+    let mut dispatch = wharf_engine::Dispatch::new()
+        .route(
+            &[StepKind::Build, StepKind::Cmd, StepKind::Push],
+            Arc::clone(&docker) as Arc<dyn wharf_engine::Executor>,
+        )
+        .route(&[StepKind::Sign], signer);
     if task.steps.iter().any(|s| s.action.kind() == StepKind::Helm) {
         let epoch = std::env::var("SOURCE_DATE_EPOCH").ok();
         let epoch = match wharf_helm::source_date_epoch(epoch.as_deref()) {

@@ -12,6 +12,8 @@ pub mod inspect;
 pub mod login;
 pub mod logout;
 pub mod ls;
+pub mod purge;
+pub mod referrers;
 pub mod serve;
 pub mod tags;
 

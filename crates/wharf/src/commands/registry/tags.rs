@@ -1,6 +1,8 @@
 //! `wharf registry tags REPO [--detail]`: a repository's tags, every page; with
 //! `--detail`, each tag's digest, media type, size and creation time (from the image
-//! config, or the manifest's `org.opencontainers.image.created` annotation).
+//! config, or the manifest's `org.opencontainers.image.created` annotation) and, where
+//! the registry serves ACR's `/acr/v1/<repo>/_tags` (ACR, wharf's own registry), when
+//! it was last pushed, newest first as ACR lists them.
 
 use std::process::ExitCode;
 
@@ -25,6 +27,8 @@ struct TagDetail {
     size: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     created: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_pushed: Option<String>,
 }
 
 /// `wharf registry tags`.
@@ -53,6 +57,22 @@ pub fn run(args: &RegistryTagsArgs) -> ExitCode {
                 }
             };
         }
+        // Where the registry knows push times, list newest first as ACR does.
+        let pushed = match client.acr_tags(&repo).await {
+            Ok(p) => p,
+            Err(e) => return fail(&e),
+        };
+        let mut tags = tags;
+        let mut last_pushed = std::collections::HashMap::new();
+        if let Some(pushed) = &pushed {
+            let order: Vec<String> = pushed.iter().map(|t| t.name.clone()).collect();
+            tags.sort_by_key(|t| order.iter().position(|o| o == t).unwrap_or(usize::MAX));
+            for t in pushed {
+                if let Some(time) = &t.last_update_time {
+                    last_pushed.insert(t.name.clone(), time.clone());
+                }
+            }
+        }
         let details: Vec<Result<TagDetail, wharf_registry::client::Error>> =
             stream::iter(tags.iter().map(|tag| {
                 let client = client.clone();
@@ -71,6 +91,7 @@ pub fn run(args: &RegistryTagsArgs) -> ExitCode {
                         media_type: summary.media_type,
                         size: summary.size,
                         created: summary.created,
+                        last_pushed: None,
                     })
                 }
             }))
@@ -80,7 +101,10 @@ pub fn run(args: &RegistryTagsArgs) -> ExitCode {
         let mut rows = Vec::with_capacity(details.len());
         for d in details {
             match d {
-                Ok(d) => rows.push(d),
+                Ok(mut d) => {
+                    d.last_pushed = last_pushed.get(&d.tag).cloned();
+                    rows.push(d)
+                }
                 Err(e) => return fail(&e),
             }
         }
@@ -91,13 +115,24 @@ pub fn run(args: &RegistryTagsArgs) -> ExitCode {
             })),
             OutputFormat::Text => {
                 let width = rows.iter().map(|r| r.tag.len()).max().unwrap_or(3).max(3);
+                let pushed = pushed.is_some();
                 let mut out = format!(
-                    "{:<width$}  {:<71}  {:<56}  {:>8}  CREATED\n",
-                    "TAG", "DIGEST", "MEDIA TYPE", "SIZE"
+                    "{:<width$}  {:<71}  {:<56}  {:>8}  {:<20}{}\n",
+                    "TAG",
+                    "DIGEST",
+                    "MEDIA TYPE",
+                    "SIZE",
+                    "CREATED",
+                    if pushed { "  LAST PUSHED" } else { "" }
                 );
                 for r in &rows {
+                    let last = if pushed {
+                        format!("  {}", r.last_pushed.as_deref().unwrap_or("-"))
+                    } else {
+                        String::new()
+                    };
                     out.push_str(&format!(
-                        "{:<width$}  {:<71}  {:<56}  {:>8}  {}\n",
+                        "{:<width$}  {:<71}  {:<56}  {:>8}  {:<20}{last}\n",
                         r.tag,
                         r.digest,
                         r.media_type,
@@ -105,6 +140,10 @@ pub fn run(args: &RegistryTagsArgs) -> ExitCode {
                         r.created.as_deref().unwrap_or("-")
                     ));
                 }
+                let out = out
+                    .lines()
+                    .map(|l| format!("{}\n", l.trim_end()))
+                    .collect::<String>();
                 print(&out)
             }
         }
