@@ -235,6 +235,7 @@ pub fn build(
             // The SDK's componentize-py.toml names the WIT, so no `-d`.
             let mut cmd = Command::new(tool);
             cmd.current_dir(app_dir)
+                .env("PYTHONDONTWRITEBYTECODE", "1")
                 .args(["-w", world, "componentize", "-p"])
                 .arg(&sdk)
                 .arg("-p")

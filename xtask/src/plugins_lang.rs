@@ -255,3 +255,41 @@ export function scan(_subject) {
 
 const README: &str = "# @NAME@\n\nA wharf @KIND@ plugin. Build: `cargo xtask plugins @NAME@` (writes \
 target/plugins/@NAME@.wasm). Use it in a step: `plugin: @NAME@`.\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plugins_kind_comes_from_its_project_file() {
+        let dir = std::env::temp_dir().join(format!("wharf-xtask-kind-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(
+            dir.join("pyproject.toml"),
+            fill_for_test(PY_PROJECT, "scanner"),
+        )
+        .expect("write");
+        std::fs::write(
+            dir.join("package.json"),
+            fill_for_test(JS_PACKAGE, "tagger"),
+        )
+        .expect("write");
+        assert_eq!(python_kind(&dir).as_deref(), Some("scanner"));
+        assert_eq!(js_kind(&dir).as_deref(), Some("tagger"));
+        std::fs::write(dir.join("pyproject.toml"), "[project]\nplugin = \"x\"\n").expect("write");
+        assert_eq!(python_kind(&dir), None, "only [tool.wharf] counts");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn fill_for_test(t: &str, kind: &str) -> String {
+        t.replace("@NAME@", "demo").replace("@KIND@", kind)
+    }
+
+    #[test]
+    fn lang_names() {
+        assert_eq!(parse_lang("rust").expect("rust"), None);
+        assert_eq!(parse_lang("python").expect("py"), Some(Lang::Python));
+        assert_eq!(parse_lang("js").expect("js"), Some(Lang::Js));
+        assert!(parse_lang("go").is_err());
+    }
+}
