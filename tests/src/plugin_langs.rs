@@ -221,11 +221,31 @@ pub fn build(
         Lang::Js => sdk.join("toolchain/package-lock.json"),
     };
     std::fs::read(&pins).unwrap_or_default().hash(&mut h);
-    let key = format!("{}-{world}-{:016x}", lang.as_str(), h.finish());
+    // One file per app, world and options: a rebuild replaces the stale one.
+    let prefix = format!(
+        "{}-{}-{world}{}-",
+        lang.as_str(),
+        app_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("app"),
+        if options.stub_wasi { "" } else { "-wasi" }
+    );
+    let key = format!("{prefix}{:016x}", h.finish());
     let out_dir = root.join("target/plugin-build");
     let out = out_dir.join(format!("{key}.wasm"));
     if out.is_file() {
         return Ok(out);
+    }
+    if let Ok(entries) = std::fs::read_dir(&out_dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(rest) = name.strip_prefix(&prefix)
+                && rest.len() == "0123456789abcdef.wasm".len()
+            {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
     std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
     let tmp = out_dir.join(format!(".{key}.{}.tmp.wasm", std::process::id()));
