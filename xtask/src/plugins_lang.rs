@@ -182,40 +182,9 @@ requires-python = ">=3.10"
 plugin = "@KIND@"
 "#;
 
-const PY_TAGGER: &str = r#""""@NAME@: a tagger. Tags the step's image with `with: version` and `latest`."""
+const PY_TAGGER: &str = include_str!("../../plugins/sdk-python/templates/tagger.py");
 
-import wit_world
-from wharf_plugin import config, log
-
-
-class WitWorld(wit_world.WitWorld):
-    def tag(self, image):
-        version = config.require("version")
-        log.info(f"tagging {image.reference} as {version} and latest")
-        return wit_world.TagResult(tags=[version, "latest"], outputs=[])
-"#;
-
-const PY_SCANNER: &str = r#""""@NAME@: a scanner. Reports every file of the image whose path contains
-`with: pattern`, one finding each, severity low."""
-
-import wit_world
-from wharf_plugin import config, image, outputs
-
-
-class WitWorld(wit_world.WitWorld):
-    def scan(self, subject):
-        pattern = config.require("pattern")
-        findings = [
-            image.finding("pattern", "low", f"{f.path} matches {pattern!r}", path=f.path)
-            for f in image.list_files()
-            if pattern in f.path
-        ]
-        return wit_world.ScanResult(
-            findings=findings,
-            outputs=[outputs.text("count", str(len(findings)))],
-            fail=None,
-        )
-"#;
+const PY_SCANNER: &str = include_str!("../../plugins/sdk-python/templates/scanner.py");
 
 const JS_PACKAGE: &str = r#"{
   "name": "@NAME@",
@@ -228,30 +197,9 @@ const JS_PACKAGE: &str = r#"{
 }
 "#;
 
-const JS_TAGGER: &str = r#"// @NAME@: a tagger. Tags the step's image with `with: version` and `latest`.
-import { config, log } from "@wharf/plugin-sdk";
+const JS_TAGGER: &str = include_str!("../../plugins/sdk-js/templates/tagger.js");
 
-export function tag(image) {
-  const version = config.require("version");
-  log.info(`tagging ${image.reference} as ${version} and latest`);
-  return { tags: [version, "latest"], outputs: [] };
-}
-"#;
-
-const JS_SCANNER: &str = r#"// @NAME@: a scanner. Reports every file of the image whose path contains
-// `with: pattern`, one finding each, severity low.
-import { config, outputs } from "@wharf/plugin-sdk";
-import * as image from "@wharf/plugin-sdk/image";
-
-export function scan(_subject) {
-  const pattern = config.require("pattern");
-  const findings = image
-    .listFiles()
-    .filter((f) => f.path.includes(pattern))
-    .map((f) => image.finding("pattern", "low", `${f.path} matches ${JSON.stringify(pattern)}`, f.path));
-  return { findings, outputs: [outputs.text("count", String(findings.length))], fail: null };
-}
-"#;
+const JS_SCANNER: &str = include_str!("../../plugins/sdk-js/templates/scanner.js");
 
 const README: &str = "# @NAME@\n\nA wharf @KIND@ plugin. Build: `cargo xtask plugins @NAME@` (writes \
 target/plugins/@NAME@.wasm). Use it in a step: `plugin: @NAME@`.\n";
