@@ -5,6 +5,7 @@
 //! Tests that need Docker call [`require_docker!`]: in CI (`CI=true`) a missing
 //! engine fails the test; elsewhere the test is skipped with a printed reason.
 
+pub mod plugin_langs;
 pub mod plugins;
 
 use std::io::Write as _;

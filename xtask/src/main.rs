@@ -5,8 +5,10 @@
 //!   docs/benchmarks.md.
 //! - `fuzz [--seconds N]`: run the loader's property-based fuzz tests for longer.
 //! - `demo`: the best demo there is so far.
-//! - `plugins [--fixtures] [NAME...]`: build plugin components into target/plugins/.
-//! - `new-plugin NAME --kind tagger|scanner|notifier`: make a working plugin in plugins/.
+//! - `plugins [--fixtures] [--lang rust|python|js] [NAME...]`: build plugin components
+//!   (Rust, Python, JavaScript) into target/plugins/.
+//! - `new-plugin NAME --kind tagger|scanner|notifier [--lang rust|python|js]`: make a
+//!   working plugin in plugins/ (Python in plugins/python/, JS in plugins/js/).
 
 mod bench;
 mod bench_build;
@@ -15,6 +17,7 @@ mod bench_plugins;
 mod bench_registry;
 mod demo;
 mod plugins;
+mod plugins_lang;
 
 use std::process::{Command, ExitCode};
 
@@ -54,8 +57,8 @@ fn print_help() {
          demo            the hello-web pipeline: plan, graph, and what a mistake looks like\n\
          bench [NAME..]  measure performance targets, update docs/benchmarks.md (names: plan, run, build, logs, registry, plugins)\n\
          fuzz [--seconds N]  run the loader fuzz tests for N seconds (default 300)\n\
-         plugins [--fixtures] [NAME..]  build plugin components into target/plugins/\n\
-         new-plugin NAME --kind tagger|scanner|notifier  make a working plugin in plugins/"
+         plugins [--fixtures] [--lang rust|python|js] [NAME..]  build plugin components into target/plugins/\n\
+         new-plugin NAME --kind tagger|scanner|notifier [--lang rust|python|js]  make a working plugin"
     );
 }
 

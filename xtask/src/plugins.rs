@@ -82,48 +82,84 @@ pub fn build_one(name: &str) -> Result<PathBuf> {
     Ok(out)
 }
 
-/// `cargo xtask plugins [--fixtures] [NAME...]`.
+/// `cargo xtask plugins [--fixtures] [--lang rust|python|js] [NAME...]`: Rust
+/// packages here, Python and JavaScript plugins through `plugins_lang`.
 pub fn build(args: &[String]) -> Result<()> {
     let fixtures = args.iter().any(|a| a == "--fixtures");
-    let names: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
+    let mut lang: Option<String> = None;
+    let mut names: Vec<String> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--lang" => lang = it.next().cloned(),
+            l if l.starts_with("--lang=") => lang = Some(l["--lang=".len()..].to_string()),
+            n if !n.starts_with("--") => names.push(n.to_string()),
+            _ => {}
+        }
+    }
+    // None: every language; Some(None): Rust only; Some(Some(l)): l only.
+    let lang_filter = lang
+        .as_deref()
+        .map(crate::plugins_lang::parse_lang)
+        .transpose()?;
     let all = find()?;
+    let langs = crate::plugins_lang::find()?;
     for n in &names {
-        if !all.iter().any(|p| &&p.name == n) {
+        if !all.iter().any(|p| &p.name == n) && !langs.iter().any(|p| &p.name == n) {
             bail!(
-                "{n} is not a plugin package; plugins: {}",
+                "{n} is not a plugin; plugins: {}",
                 all.iter()
                     .map(|p| p.name.as_str())
+                    .chain(langs.iter().map(|p| p.name.as_str()))
                     .collect::<Vec<_>>()
                     .join(", ")
             );
         }
     }
-    let selected: Vec<&PluginPackage> = all
-        .iter()
-        .filter(|p| {
+    let mut report = Vec::new();
+    if matches!(lang_filter, None | Some(None)) {
+        let selected = all.iter().filter(|p| {
             if names.is_empty() {
                 fixtures || !p.fixture
             } else {
-                names.iter().any(|n| **n == p.name)
+                names.contains(&p.name)
             }
-        })
-        .collect();
-    if selected.is_empty() {
-        bail!(
-            "no plugin packages found (a plugin's Cargo.toml has [package.metadata.wharf] plugin = \"tagger\")"
-        );
+        });
+        for p in selected {
+            let out = build_one(&p.name)?;
+            let size = std::fs::metadata(&out)?.len();
+            report.push(format!(
+                "  {:<22} {:<9} {:>8} bytes  {}  (rust)",
+                p.name,
+                if p.kind.is_empty() { "-" } else { &p.kind },
+                size,
+                out.strip_prefix(root()).unwrap_or(&out).display()
+            ));
+        }
     }
-    let mut report = Vec::new();
-    for p in selected {
-        let out = build_one(&p.name)?;
-        let size = std::fs::metadata(&out)?.len();
-        report.push(format!(
-            "  {:<22} {:<9} {:>8} bytes  {}",
-            p.name,
-            if p.kind.is_empty() { "-" } else { &p.kind },
-            size,
-            out.strip_prefix(root()).unwrap_or(&out).display()
-        ));
+    for p in &langs {
+        let lang_ok = match lang_filter {
+            None => true,
+            Some(l) => l == Some(p.lang),
+        };
+        if lang_ok && (names.is_empty() || names.contains(&p.name)) {
+            let out = crate::plugins_lang::build_one(p)?;
+            let size = std::fs::metadata(&out)?.len();
+            report.push(format!(
+                "  {:<22} {:<9} {:>8} bytes  {}  ({})",
+                p.name,
+                p.kind,
+                size,
+                out.strip_prefix(root()).unwrap_or(&out).display(),
+                p.lang.as_str()
+            ));
+        }
+    }
+    if report.is_empty() {
+        bail!(
+            "no plugins found (a Rust plugin's Cargo.toml has [package.metadata.wharf] plugin = \"tagger\"; \
+             Python and JS plugins live in plugins/python/ and plugins/js/)"
+        );
     }
     eprintln!(
         "xtask: built {} plugin(s):\n{}",
@@ -135,13 +171,17 @@ pub fn build(args: &[String]) -> Result<()> {
 
 /// `cargo xtask new-plugin NAME --kind tagger|scanner|notifier`.
 pub fn new_plugin(args: &[String]) -> Result<()> {
-    let usage = "usage: cargo xtask new-plugin NAME --kind tagger|scanner|notifier";
+    let usage =
+        "usage: cargo xtask new-plugin NAME --kind tagger|scanner|notifier [--lang rust|python|js]";
     let mut name = None;
     let mut kind = None;
+    let mut lang = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--kind" => kind = it.next().cloned(),
+            "--lang" => lang = it.next().cloned(),
+            l if l.starts_with("--lang=") => lang = Some(l["--lang=".len()..].to_string()),
             k if k.starts_with("--kind=") => kind = Some(k["--kind=".len()..].to_string()),
             n if !n.starts_with('-') && name.is_none() => name = Some(n.to_string()),
             other => bail!("unexpected argument {other:?}; {usage}"),
@@ -159,6 +199,20 @@ pub fn new_plugin(args: &[String]) -> Result<()> {
     }
     if !matches!(kind.as_str(), "tagger" | "scanner" | "notifier") {
         bail!("--kind {kind:?}: one of tagger, scanner, notifier");
+    }
+    if let Some(lang) = crate::plugins_lang::parse_lang(lang.as_deref().unwrap_or("rust"))? {
+        if find()?.iter().any(|p| p.name == name)
+            || crate::plugins_lang::find()?.iter().any(|p| p.name == name)
+        {
+            bail!("a plugin named {name} exists already");
+        }
+        let dir = crate::plugins_lang::new_plugin(&name, &kind, lang)?;
+        eprintln!(
+            "xtask: made {} ({kind}, {}). Next:\n  cargo xtask plugins {name}  # target/plugins/{name}.wasm\n  then use it in a step: plugin: {name}",
+            dir.strip_prefix(root()).unwrap_or(&dir).display(),
+            lang.as_str()
+        );
+        return Ok(());
     }
     let dir = root().join("plugins").join(&name);
     if dir.exists() {

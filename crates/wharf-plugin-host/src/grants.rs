@@ -98,6 +98,11 @@ impl Capability {
 
 /// The WASI version this host provides; a plugin importing a newer one cannot link.
 pub const HOST_WASI: semver::Version = semver::Version::new(0, 2, 12);
+/// The plugin toolchains known to build against at most [`HOST_WASI`], named when a
+/// plugin imports a newer WASI.
+const TOOL_PINS: &str = " (Rust: wasm32-wasip2 with wit-bindgen 0.57; Python: componentize-py \
+                         0.25.1 --stub-wasi; JavaScript: componentize-qjs 0.4.5 --stub-wasi)";
+
 /// The contract version this host provides.
 pub const HOST_CONTRACT: semver::Version = semver::Version::new(0, 1, 0);
 
@@ -133,7 +138,8 @@ pub(crate) fn classify_import(name: &str) -> ImportNeed {
             {
                 Some(ImportNeed::Refused(format!(
                     "it imports {name}, but this host provides {what} {host}: build the plugin \
-                     with a toolchain (or WIT) whose {what} is at most {host}"
+                     with a toolchain (or WIT) whose {what} is at most {host}{}",
+                    if what == "WASI" { TOOL_PINS } else { "" }
                 )))
             }
             Some(Err(_)) => Some(ImportNeed::Refused(format!(
@@ -296,7 +302,7 @@ mod tests {
             matches!(classify_import("wasi:sockets/tcp@0.2.6"), ImportNeed::Refused(m) if m.contains("no raw sockets"))
         );
         assert!(
-            matches!(classify_import("wasi:cli/stdout@0.2.13"), ImportNeed::Refused(m) if m.contains("at most 0.2.12"))
+            matches!(classify_import("wasi:cli/stdout@0.2.13"), ImportNeed::Refused(m) if m.contains("at most 0.2.12") && m.contains("componentize-py 0.25.1"))
         );
         assert!(matches!(
             classify_import("wharf:plugin/log@0.2.0"),

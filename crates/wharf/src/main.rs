@@ -33,9 +33,11 @@ fn main() -> ExitCode {
 }
 
 /// The crates whose events `-v` shows.
-const OWN_CRATES: [&str; 7] = [
+const OWN_CRATES: &[&str] = &[
     "wharf",
     "wharf_acr",
+    "wharf_helm",
+    "wharf_history",
     "wharf_trust",
     "wharf_registry",
     "wharf_docker",

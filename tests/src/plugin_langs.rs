@@ -1,0 +1,315 @@
+//! Python and JavaScript plugins: the pinned toolchains and how a component is built
+//! from an app. The one home of this logic: `cargo xtask plugins` and the contract
+//! suite (`tests/plugin-contract`) both call it.
+//!
+//! - Python: componentize-py, pinned with hashes in `plugins/sdk-python/requirements.txt`,
+//!   installed with `pip --require-hashes` into a venv at
+//!   `target/plugin-toolchains/python`. The app is built with the SDK
+//!   (`plugins/sdk-python`, which carries the WIT and a `componentize-py.toml`) on its
+//!   Python path and `--stub-wasi`: the component imports only `wharf:plugin/*`.
+//! - JavaScript: componentize-qjs (QuickJS), pinned by the committed
+//!   `plugins/sdk-js/toolchain/package-lock.json`, installed with `npm ci` into
+//!   `target/plugin-toolchains/js`. The app is staged beside a copy of the SDK
+//!   (`node_modules/@wharf/plugin-sdk`) and built with `--stub-wasi --sync`.
+//!
+//! Nothing here runs at `wharf run`: toolchains are installed once, on the first
+//! build, and a build whose inputs (app, SDK, WIT, pins, options) are unchanged is
+//! reused from `target/plugin-build`.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use crate::plugins::workspace_root;
+
+/// A plugin language other than Rust.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Lang {
+    /// componentize-py.
+    Python,
+    /// componentize-qjs.
+    Js,
+}
+
+impl Lang {
+    /// `python` or `js`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::Python => "python",
+            Lang::Js => "js",
+        }
+    }
+
+    /// The app's entry file in its directory.
+    pub fn entry(self) -> &'static str {
+        match self {
+            Lang::Python => "app.py",
+            Lang::Js => "app.js",
+        }
+    }
+
+    /// The tool and version that builds it, for messages.
+    pub fn tool(self) -> &'static str {
+        match self {
+            Lang::Python => "componentize-py 0.25.1",
+            Lang::Js => "componentize-qjs 0.4.5",
+        }
+    }
+}
+
+/// How to build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BuildOptions {
+    /// Build with the tool's WASI opt-out (the default, and what wharf accepts).
+    /// `false` builds what the tool makes by default, for the tests that check
+    /// such a component is refused.
+    pub stub_wasi: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> BuildOptions {
+        BuildOptions { stub_wasi: true }
+    }
+}
+
+/// Where toolchains are installed.
+pub fn toolchain_dir() -> PathBuf {
+    workspace_root().join("target/plugin-toolchains")
+}
+
+static INSTALL: Mutex<()> = Mutex::new(());
+
+fn run(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{cmd:?} failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn stamp_ok(stamp: &Path, pins: &str) -> bool {
+    std::fs::read_to_string(stamp).is_ok_and(|s| s == pins)
+}
+
+/// Installs the Python toolchain when it is missing or its pins changed; returns
+/// the `componentize-py` executable.
+pub fn python_toolchain() -> Result<PathBuf, String> {
+    let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    let requirements = workspace_root().join("plugins/sdk-python/requirements.txt");
+    let pins = std::fs::read_to_string(&requirements)
+        .map_err(|e| format!("{}: {e}", requirements.display()))?;
+    let venv = toolchain_dir().join("python");
+    let tool = venv.join("bin/componentize-py");
+    let stamp = venv.join(".wharf-pins");
+    if tool.is_file() && stamp_ok(&stamp, &pins) {
+        return Ok(tool);
+    }
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    eprintln!(
+        "installing the Python plugin toolchain into {}",
+        venv.display()
+    );
+    run(Command::new(&python)
+        .args(["-m", "venv", "--clear"])
+        .arg(&venv))?;
+    run(Command::new(venv.join("bin/pip"))
+        .args([
+            "install",
+            "--quiet",
+            "--no-cache-dir",
+            "--disable-pip-version-check",
+            "--require-hashes",
+            "-r",
+        ])
+        .arg(&requirements))?;
+    std::fs::write(&stamp, pins).map_err(|e| e.to_string())?;
+    Ok(tool)
+}
+
+/// Installs the JavaScript toolchain when it is missing or its lockfile changed;
+/// returns the `componentize-qjs` executable.
+pub fn js_toolchain() -> Result<PathBuf, String> {
+    let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    let src = workspace_root().join("plugins/sdk-js/toolchain");
+    let lock = std::fs::read_to_string(src.join("package-lock.json"))
+        .map_err(|e| format!("{}/package-lock.json: {e}", src.display()))?;
+    let dir = toolchain_dir().join("js");
+    let tool = dir.join("node_modules/.bin/componentize-qjs");
+    let stamp = dir.join(".wharf-pins");
+    if tool.is_file() && stamp_ok(&stamp, &lock) {
+        return Ok(tool);
+    }
+    eprintln!(
+        "installing the JavaScript plugin toolchain into {}",
+        dir.display()
+    );
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    for f in ["package.json", "package-lock.json"] {
+        std::fs::copy(src.join(f), dir.join(f)).map_err(|e| format!("{f}: {e}"))?;
+    }
+    // npm's download cache goes next to the toolchain and is removed afterwards.
+    let cache = dir.join(".npm-cache");
+    let result = run(Command::new("npm")
+        .current_dir(&dir)
+        .args(["ci", "--no-audit", "--no-fund", "--silent", "--cache"])
+        .arg(&cache));
+    let _ = std::fs::remove_dir_all(&cache);
+    result?;
+    std::fs::write(&stamp, lock).map_err(|e| e.to_string())?;
+    Ok(tool)
+}
+
+fn hash_tree(h: &mut DefaultHasher, dir: &Path) {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    entries.sort();
+    for p in entries {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.starts_with('.')
+            || name == "__pycache__"
+            || name == "node_modules"
+            || name == "toolchain"
+        {
+            continue;
+        }
+        if p.is_dir() {
+            hash_tree(h, &p);
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            name.hash(h);
+            bytes.hash(h);
+        }
+    }
+}
+
+/// Builds the app in `app_dir` (its `app.py` or `app.js`) against `world` of the
+/// contract and returns the component's path (under `target/plugin-build`).
+pub fn build(
+    lang: Lang,
+    app_dir: &Path,
+    world: &str,
+    options: BuildOptions,
+) -> Result<PathBuf, String> {
+    if !app_dir.join(lang.entry()).is_file() {
+        return Err(format!(
+            "{} has no {} (a {} plugin's entry)",
+            app_dir.display(),
+            lang.entry(),
+            lang.as_str()
+        ));
+    }
+    let root = workspace_root();
+    let sdk = match lang {
+        Lang::Python => root.join("plugins/sdk-python"),
+        Lang::Js => root.join("plugins/sdk-js"),
+    };
+    let mut h = DefaultHasher::new();
+    (lang, world, options).hash(&mut h);
+    hash_tree(&mut h, app_dir);
+    hash_tree(&mut h, &sdk);
+    let pins = match lang {
+        Lang::Python => sdk.join("requirements.txt"),
+        Lang::Js => sdk.join("toolchain/package-lock.json"),
+    };
+    std::fs::read(&pins).unwrap_or_default().hash(&mut h);
+    // One file per app, world and options: a rebuild replaces the stale one.
+    let prefix = format!(
+        "{}-{}-{world}{}-",
+        lang.as_str(),
+        app_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("app"),
+        if options.stub_wasi { "" } else { "-wasi" }
+    );
+    let key = format!("{prefix}{:016x}", h.finish());
+    let out_dir = root.join("target/plugin-build");
+    let out = out_dir.join(format!("{key}.wasm"));
+    if out.is_file() {
+        return Ok(out);
+    }
+    if let Ok(entries) = std::fs::read_dir(&out_dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(rest) = name.strip_prefix(&prefix)
+                && rest.len() == "0123456789abcdef.wasm".len()
+            {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
+    let tmp = out_dir.join(format!(".{key}.{}.tmp.wasm", std::process::id()));
+    match lang {
+        Lang::Python => {
+            let tool = python_toolchain()?;
+            // The SDK's componentize-py.toml names the WIT, so no `-d`.
+            let mut cmd = Command::new(tool);
+            cmd.current_dir(app_dir)
+                .env("PYTHONDONTWRITEBYTECODE", "1")
+                .args(["-w", world, "componentize", "-p"])
+                .arg(&sdk)
+                .arg("-p")
+                .arg(app_dir);
+            if options.stub_wasi {
+                cmd.arg("--stub-wasi");
+            }
+            cmd.arg("app").arg("-o").arg(&tmp);
+            run(&mut cmd)?;
+        }
+        Lang::Js => {
+            let tool = js_toolchain()?;
+            // Stage the app with the SDK where its bare import resolves.
+            let stage = out_dir.join(format!(".stage-{key}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&stage);
+            copy_tree(app_dir, &stage)?;
+            let sdk_dest = stage.join("node_modules/@wharf/plugin-sdk");
+            copy_tree(&sdk, &sdk_dest)?;
+            let mut cmd = Command::new(tool);
+            cmd.current_dir(&stage)
+                .arg("-w")
+                .arg(sdk.join("wit"))
+                .args(["-n", world, "-j", "app.js", "--module-root"])
+                .arg(&stage)
+                .arg("--sync");
+            if options.stub_wasi {
+                cmd.arg("--stub-wasi");
+            }
+            cmd.arg("-o").arg(&tmp);
+            let result = run(&mut cmd);
+            let _ = std::fs::remove_dir_all(&stage);
+            result?;
+        }
+    }
+    std::fs::rename(&tmp, &out).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
+    let entries = std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let name = entry.file_name();
+        if name == "node_modules" || name == "toolchain" || name == "__pycache__" {
+            continue;
+        }
+        let src = entry.path();
+        let dst = to.join(&name);
+        if src.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst).map_err(|e| format!("{}: {e}", src.display()))?;
+        }
+    }
+    Ok(())
+}
