@@ -6,6 +6,9 @@
 //! engine fails the test; elsewhere the test is skipped with a printed reason.
 
 pub mod plugins;
+pub mod receiver;
+
+pub use receiver::{Received, Receiver};
 
 use std::io::Write as _;
 use std::net::{TcpListener, TcpStream};

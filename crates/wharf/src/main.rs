@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod git;
 mod output;
+mod plugin;
 mod render;
 mod report;
 mod task_input;
@@ -30,8 +31,9 @@ fn main() -> ExitCode {
 }
 
 /// The crates whose events `-v` shows.
-const OWN_CRATES: [&str; 6] = [
+const OWN_CRATES: [&str; 7] = [
     "wharf",
+    "wharf_plugin_host",
     "wharf_registry",
     "wharf_docker",
     "wharf_engine",

@@ -104,6 +104,9 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         .ids()
         .filter_map(|id| local.get(id).map(str::to_string))
         .collect();
+    // The task's secrets by id too, for plugin steps (which open only the ids they
+    // are granted).
+    let mut secrets_by_id: Vec<(String, String)> = Vec::new();
     let resolver = wharf_secrets::Resolver::new(local);
     let loaded = if args.dry_run {
         task_args.load(&options, &mut masked_secrets)
@@ -116,6 +119,7 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
                     message: e.to_string(),
                 })?;
             secret_values.extend(values.values().cloned());
+            secrets_by_id.extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
             Ok(values)
         };
         task_args.load(&options, &mut resolve)
@@ -169,7 +173,7 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         &task_args,
         task,
         run_info,
-        secret_values,
+        (secret_values, secrets_by_id),
         registry,
     ));
     if let Some(Some(handle)) = local_registry {
@@ -256,7 +260,7 @@ async fn execute(
     task_args: &crate::cli::TaskArgs,
     task: Arc<wharf_spec::Task>,
     run: RunInfo,
-    secrets: Vec<String>,
+    (secrets, secrets_by_id): (Vec<String>, Vec<(String, String)>),
     (registry, keychain): (wharf_registry::Client, Arc<wharf_registry::Keychain>),
 ) -> RunStatus {
     let options = wharf_docker::DockerOptions {
@@ -282,9 +286,16 @@ async fn execute(
             return RunStatus::Failed;
         }
     };
+    let plugins = Arc::new(crate::plugin::PluginExecutor::new(
+        Arc::clone(&task),
+        task_args.context.clone(),
+        run.clone(),
+        secrets_by_id,
+    ));
     let executor = Arc::new(
         wharf_engine::Dispatch::new()
-            .route(&[StepKind::Build, StepKind::Cmd, StepKind::Push], docker),
+            .route(&[StepKind::Build, StepKind::Cmd, StepKind::Push], docker)
+            .route(&[StepKind::Plugin], plugins),
     );
 
     let style = if args.json {
