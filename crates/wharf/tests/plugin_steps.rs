@@ -254,3 +254,70 @@ fn notifiers_run_after_a_failed_run_and_never_change_the_exit_code() {
     assert_nothing_left("plugnotify1");
     assert_nothing_left("plugnotify2");
 }
+
+#[test]
+fn the_plugin_release_example_builds_tags_scans_pushes_and_notifies() {
+    require_docker!();
+    let registry = Registry::start();
+    let receiver = Receiver::start();
+    let f = fixture(&["semver-tagger", "image-scanner", "webhook-notifier"]);
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/plugin-release");
+    for name in ["acb.yaml", "Dockerfile", "index.html"] {
+        std::fs::copy(example.join(name), f.path().join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let hook = receiver.addr.clone();
+    let out = f.run(
+        "plugexample",
+        &[
+            "--registry",
+            &registry.host,
+            "--set",
+            "version=1.4.2",
+            "--set",
+            &format!("hook={hook}"),
+            "--secret",
+            "hook-key=example-signing-key",
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\n{}",
+        text(&out.stderr),
+        registry.log()
+    );
+    let mut tags = registry.tags("plugin-release");
+    tags.sort();
+    assert_eq!(tags, ["1", "1.4", "1.4.2", "latest"], "{stdout}");
+    assert!(
+        stdout.contains("scanned"),
+        "the scan's summary is in the log: {stdout}"
+    );
+    let sarif = f.path().join(".wharf/reports/scan/scan.sarif");
+    assert!(sarif.is_file(), "no {}", sarif.display());
+    let got = receiver.requests();
+    assert_eq!(got.len(), 1, "{stdout}");
+    let event = got[0].json();
+    assert_eq!(event["type"], "dev.wharf.run.succeeded");
+    assert_eq!(event["data"]["run"]["id"], "plugexample");
+    let images: Vec<&str> = event["data"]["images"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|i| i["reference"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(images.len(), 4, "{event}");
+    assert!(
+        got[0]
+            .header("webhook-signature")
+            .is_some_and(|s| s.starts_with("v1,")),
+        "{:?}",
+        got[0].headers
+    );
+    assert!(!stdout.contains("example-signing-key"));
+    assert_nothing_left("plugexample");
+    for tag in ["plugexample", "1", "1.4", "1.4.2", "latest"] {
+        let _ = Command::new("docker")
+            .args(["rmi", &format!("{}/plugin-release:{tag}", registry.host)])
+            .output();
+    }
+}
