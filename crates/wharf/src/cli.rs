@@ -29,6 +29,9 @@ pub enum Command {
     /// Helm charts, handled as helm handles them.
     #[command(subcommand)]
     Helm(HelmCommand),
+    /// WebAssembly plugins: push and pull them as OCI artifacts, list and inspect them.
+    #[command(subcommand)]
+    Plugin(crate::commands::plugin::PluginCommand),
     /// Print the resolved plan: aliases, templates and defaults applied. No Docker needed.
     Plan(PlanArgs),
     /// Check a task file and report every problem with its file:line:col.

@@ -6,6 +6,7 @@ pub mod completions;
 pub mod graph;
 pub mod helm;
 pub mod plan;
+pub mod plugin;
 pub mod registry;
 pub mod run;
 pub mod schema;
@@ -43,6 +44,7 @@ pub fn dispatch(command: Command) -> ExitCode {
             RegistryCommand::Logout(args) => registry::logout::run(&args),
         },
         Command::Helm(HelmCommand::Package(args)) => helm::package::run(&args),
+        Command::Plugin(command) => plugin::run(command),
         Command::Plan(args) => plan::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Graph(args) => graph::run(&args),

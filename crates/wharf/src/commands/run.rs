@@ -263,6 +263,7 @@ async fn execute(
     (secrets, secrets_by_id): (Vec<String>, Vec<(String, String)>),
     (registry, keychain): (wharf_registry::Client, Arc<wharf_registry::Keychain>),
 ) -> RunStatus {
+    let plugin_registry = Some(registry.clone());
     let options = wharf_docker::DockerOptions {
         run_id: run.id.clone(),
         context_dir: task_args.context.clone(),
@@ -291,6 +292,7 @@ async fn execute(
         task_args.context.clone(),
         run.clone(),
         secrets_by_id,
+        plugin_registry,
     ));
     let executor = Arc::new(
         wharf_engine::Dispatch::new()

@@ -1,6 +1,6 @@
 //! Plugin steps in `wharf run`: the [`PluginExecutor`] the run's
 //! [`wharf_engine::Dispatch`] sends `plugin:` steps and `notify:` entries to. It finds
-//! the component ([`source`]), calls it in the plugin host with the step's
+//! the component ([`source`], [`oci`]), calls it in the plugin host with the step's
 //! `with:` values, `allow:` grants, timeout and secrets, wires image access and tag
 //! application to the Docker engine, and hands the plugin's outputs back to the
 //! engine. Findings and log lines go to the step's output, so the live log, the
@@ -9,6 +9,7 @@
 //! The engine knows nothing of the plugin host: this module is the only place the
 //! two meet.
 
+pub mod oci;
 pub mod source;
 
 use std::collections::BTreeMap;
@@ -37,6 +38,7 @@ pub struct PluginExecutor {
     run: wharf_spec::RunInfo,
     secrets: Vec<(String, String)>,
     host: OnceLock<Result<Arc<PluginHost>, String>>,
+    oci: oci::Store,
     findings: Mutex<BTreeMap<Severity, u32>>,
 }
 
@@ -56,6 +58,7 @@ impl PluginExecutor {
         context: PathBuf,
         run: wharf_spec::RunInfo,
         secrets: Vec<(String, String)>,
+        registry: Option<wharf_registry::Client>,
     ) -> PluginExecutor {
         PluginExecutor {
             task,
@@ -63,6 +66,7 @@ impl PluginExecutor {
             run,
             secrets,
             host: OnceLock::new(),
+            oci: oci::Store::new(registry),
             findings: Mutex::new(BTreeMap::new()),
         }
     }
@@ -79,15 +83,9 @@ impl PluginExecutor {
             .map_err(|m| ExecError::of(ErrorKind::Other, m))
     }
 
-    #[allow(clippy::unused_async)]
     async fn load(&self, host: &PluginHost, call: &PluginCall) -> Result<Plugin, ExecError> {
         let found = match &call.source {
-            PluginSource::Oci(reference) => {
-                return Err(ExecError::of(
-                    ErrorKind::Input,
-                    format!("plugin oci://{reference}: OCI plugins cannot be run yet"),
-                ));
-            }
+            PluginSource::Oci(reference) => self.oci.fetch(reference).await?,
             other => source::find(other, &call.plugin, &self.context)
                 .map_err(|m| ExecError::of(ErrorKind::Input, m))?,
         };
