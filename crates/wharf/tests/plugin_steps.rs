@@ -148,12 +148,12 @@ fn plugin_outputs_and_log_lines_are_in_the_json_events() {
 #[test]
 fn hostile_plugins_end_their_step_with_a_clear_error_and_the_run_goes_on() {
     require_docker!();
-    let f = fixture(&["hostile-plugin", "reads-env"]);
+    let f = fixture(&["hostile-plugin", "reads-env", "calls-http"]);
     let image = busybox_image();
     f.write(
         "acb.yaml",
         &format!(
-            "secrets:\n  - id: token\n    keyvault: https://example.vault.azure.net/secrets/token\nsteps:\n  - id: spin\n    plugin: hostile-plugin\n    timeout: 2\n    ignoreErrors: true\n    with: {{ image: {image}, mode: spin }}\n  - id: bomb\n    plugin: hostile-plugin\n    ignoreErrors: true\n    with: {{ image: {image}, mode: allocate }}\n  - id: env\n    plugin: reads-env\n    ignoreErrors: true\n    with: {{ image: {image}, secret: token }}\n  - id: granted\n    plugin: reads-env\n    with: {{ image: {image}, secret: token }}\n    allow: {{ secrets: [token] }}\n  - id: after\n    cmd: {image} echo still-running\n"
+            "secrets:\n  - id: token\n    keyvault: https://example.vault.azure.net/secrets/token\nsteps:\n  - id: spin\n    plugin: hostile-plugin\n    timeout: 2\n    ignoreErrors: true\n    with: {{ image: {image}, mode: spin }}\n  - id: bomb\n    plugin: hostile-plugin\n    ignoreErrors: true\n    with: {{ image: {image}, mode: allocate }}\n  - id: env\n    plugin: reads-env\n    ignoreErrors: true\n    with: {{ image: {image}, secret: token }}\n  - id: granted\n    plugin: reads-env\n    with: {{ image: {image}, secret: token }}\n    allow: {{ secrets: [token] }}\n  - id: world\n    plugin: calls-http\n    ignoreErrors: true\n    with: {{ image: {image}, url: \"http://127.0.0.1:9/\" }}\n  - id: after\n    cmd: {image} echo still-running\n"
         ),
     );
     let out = f.run(
@@ -200,6 +200,16 @@ fn hostile_plugins_end_their_step_with_a_clear_error_and_the_run_goes_on() {
         env["error"].as_str().unwrap_or("").contains("allow"),
         "the error names the grant to add: {env}"
     );
+    let world = finished("world");
+    assert_eq!(world["status"], "ignored");
+    assert!(
+        world["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("notify: list"),
+        "a component built for another world: {world}"
+    );
+    assert_eq!(world["attempts"], 1, "an input error is not retried");
     assert_eq!(finished("granted")["status"], "succeeded");
     assert!(
         !stdout.contains("s3cr3t-v4lue") && !text(&out.stderr).contains("s3cr3t-v4lue"),

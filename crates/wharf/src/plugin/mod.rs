@@ -225,6 +225,16 @@ impl PluginExecutor {
         let mut _scratch = None;
         let subject = match (&cx.run, plugin.world()) {
             (Some(summary), _) => Subject::Run(Box::new(self.run_event(summary, &step.id))),
+            (None, World::Notifier) => {
+                return Err(ExecError::of(
+                    ErrorKind::Input,
+                    format!(
+                        "plugin {} is a notifier: notifiers run from the task's top-level notify: list, \
+                         not as steps (a step needs a tagger or a scanner)",
+                        plugin.name()
+                    ),
+                ));
+            }
             (None, world) => {
                 let Some(image) = with_image(call) else {
                     return Err(ExecError::of(
@@ -241,7 +251,7 @@ impl PluginExecutor {
                     ));
                 };
                 let image = image_ref(&image);
-                if matches!(world, World::Tagger | World::Scanner) {
+                {
                     let docker = wharf_plugin_host::docker::connect()
                         .map_err(|e| ExecError::of(ErrorKind::Engine, e.to_string()))?;
                     if world == World::Scanner {
