@@ -7,6 +7,9 @@
 
 pub mod plugin_langs;
 pub mod plugins;
+pub mod receiver;
+
+pub use receiver::{Received, Receiver};
 
 use std::io::Write as _;
 use std::net::{TcpListener, TcpStream};

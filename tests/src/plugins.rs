@@ -71,3 +71,14 @@ pub fn plugin_wasm(package: &str) -> PathBuf {
     built.insert(package.to_string(), path.clone());
     path
 }
+
+/// Builds each plugin package and copies its component into `dir` as
+/// `<package>.wasm`, the layout of a plugin path directory (`WHARF_PLUGIN_PATH`).
+pub fn install(dir: &Path, packages: &[&str]) {
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+    for package in packages {
+        let wasm = plugin_wasm(package);
+        std::fs::copy(&wasm, dir.join(format!("{package}.wasm")))
+            .unwrap_or_else(|e| panic!("copying {}: {e}", wasm.display()));
+    }
+}

@@ -75,3 +75,10 @@ impl TagApplier for DockerTags {
         })
     }
 }
+
+/// Connects to the Docker engine the way the docker CLI does (`DOCKER_HOST`, else
+/// the local socket). Connecting sends nothing; the first request does.
+pub fn connect() -> Result<bollard::Docker, ImageError> {
+    bollard::Docker::connect_with_defaults()
+        .map_err(|e| ImageError::Other(format!("cannot connect to the Docker engine: {e}")))
+}

@@ -48,6 +48,9 @@ pub enum Command {
     /// Signing certificates.
     #[command(subcommand)]
     Cert(crate::cli_trust::CertCommand),
+    /// WebAssembly plugins: push and pull them as OCI artifacts, list and inspect them.
+    #[command(subcommand)]
+    Plugin(crate::commands::plugin::PluginCommand),
     /// Print the resolved plan: aliases, templates and defaults applied. No Docker needed.
     Plan(PlanArgs),
     /// Check a task file and report every problem with its file:line:col.

@@ -8,6 +8,7 @@ mod commands;
 mod deps;
 mod git;
 mod output;
+mod plugin;
 mod render;
 mod report;
 mod steps;
@@ -38,6 +39,7 @@ const OWN_CRATES: &[&str] = &[
     "wharf_acr",
     "wharf_helm",
     "wharf_history",
+    "wharf_plugin_host",
     "wharf_trust",
     "wharf_registry",
     "wharf_docker",

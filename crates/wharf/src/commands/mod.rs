@@ -1,14 +1,15 @@
 //! The commands of the binary, one per file, as cargo and skopeo lay them out. Each
 //! module's `run` takes its parsed arguments and returns the process exit code.
 
-pub mod build;
 pub mod attach;
+pub mod build;
 pub mod cert;
 pub mod clean;
 pub mod completions;
 pub mod graph;
 pub mod helm;
 pub mod plan;
+pub mod plugin;
 pub mod registry;
 pub mod run;
 pub mod run_acr;
@@ -17,9 +18,9 @@ pub mod schema;
 pub mod sign;
 pub mod sign_step;
 pub mod validate;
+pub mod verify;
 pub mod watch;
 pub mod watch_cron;
-pub mod verify;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -64,6 +65,7 @@ pub fn dispatch(command: Command) -> ExitCode {
         Command::Verify(args) => verify::run(&args),
         Command::Attach(args) => attach::run(&args),
         Command::Cert(crate::cli_trust::CertCommand::GenerateTest(args)) => cert::run(&args),
+        Command::Plugin(command) => plugin::run(command),
         Command::Plan(args) => plan::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Graph(args) => graph::run(&args),

@@ -181,7 +181,8 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         .ids()
         .filter_map(|id| local.get(id).map(str::to_string))
         .collect();
-    // The task's secrets by id, for the steps that read one by name (`sign:`).
+    // The task's secrets by id, for the steps that read one by name (`sign:` keys;
+    // plugin steps, which open only the ids they are granted).
     let mut secrets_by_id: std::collections::HashMap<String, String> = Default::default();
     let resolver = wharf_secrets::Resolver::new(local);
     let loaded = if args.dry_run {
@@ -339,7 +340,7 @@ struct LoadedRun {
     task: Arc<wharf_spec::Task>,
     run: RunInfo,
     secrets: Vec<String>,
-    /// The task's secrets by id (sign steps' keys).
+    /// The task's secrets by id (sign steps' keys, plugin steps' granted secrets).
     secrets_by_id: std::collections::HashMap<String, String>,
 }
 
@@ -357,6 +358,11 @@ async fn execute(
     recorder: Option<wharf_history::Recorder>,
 ) -> RunStatus {
     let helm_registry = registry.clone();
+    let plugin_registry = Some(registry.clone());
+    let plugin_secrets: Vec<(String, String)> = secrets_by_id
+        .iter()
+        .map(|(id, value)| (id.clone(), value.clone()))
+        .collect();
     let signer = Arc::new(crate::commands::sign_step::SignExecutor::new(
         registry.clone(),
         secrets_by_id,
@@ -408,6 +414,14 @@ async fn execute(
         let helm = crate::steps::helm::HelmSteps::new(docker, helm_registry, epoch);
         dispatch = dispatch.route(&[StepKind::Helm], Arc::new(helm));
     }
+    let plugins = Arc::new(crate::plugin::PluginExecutor::new(
+        Arc::clone(&task),
+        task_args.context.clone(),
+        run.clone(),
+        plugin_secrets,
+        plugin_registry,
+    ));
+    dispatch = dispatch.route(&[StepKind::Plugin], plugins);
     let executor = Arc::new(dispatch);
 
     let style = if args.json {

@@ -1,0 +1,453 @@
+//! Plugin steps in `wharf run`: the [`PluginExecutor`] the run's
+//! [`wharf_engine::Dispatch`] sends `plugin:` steps and `notify:` entries to. It finds
+//! the component ([`source`], [`oci`]), calls it in the plugin host with the step's
+//! `with:` values, `allow:` grants, timeout and secrets, wires image access and tag
+//! application to the Docker engine, and hands the plugin's outputs back to the
+//! engine. Findings and log lines go to the step's output, so the live log, the
+//! summary and the NDJSON events all show them.
+//!
+//! The engine knows nothing of the plugin host: this module is the only place the
+//! two meet.
+
+pub mod oci;
+pub mod source;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use wharf_engine::{
+    BoxFuture, ErrorKind, ExecError, Executor, Exit, Outcome, Output, RunSummary, StepContext,
+    Stream,
+};
+use wharf_plugin_host::{
+    CallError, CallErrorKind, CallInput, DirectoryReports, Finding, Grants, HostConfig,
+    ImageAccess, ImageRef, Limits, LoadError, LogLevel, LogSink, LogSource, Plugin, PluginHost,
+    PushedImage, RunEvent, Services, Severity, StepSummary, Subject, World,
+};
+use wharf_spec::{Action, OutputValue, Outputs, PluginCall, PluginSource, Step, StepKind, Task};
+
+/// Where a scanner's reports go: `<context>/.wharf/reports/<step id>/`.
+pub const REPORTS_DIR: &str = ".wharf/reports";
+
+/// Runs `plugin:` steps and `notify:` entries.
+pub struct PluginExecutor {
+    task: Arc<Task>,
+    context: PathBuf,
+    run: wharf_spec::RunInfo,
+    secrets: Vec<(String, String)>,
+    host: OnceLock<Result<Arc<PluginHost>, String>>,
+    oci: oci::Store,
+    findings: Mutex<BTreeMap<Severity, u32>>,
+}
+
+impl std::fmt::Debug for PluginExecutor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginExecutor")
+            .field("context", &self.context)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PluginExecutor {
+    /// An executor for `task`'s plugin steps. `secrets` are the run's secrets by id;
+    /// a plugin can open only those its step grants, and all are masked in its log.
+    pub fn new(
+        task: Arc<Task>,
+        context: PathBuf,
+        run: wharf_spec::RunInfo,
+        secrets: Vec<(String, String)>,
+        registry: Option<wharf_registry::Client>,
+    ) -> PluginExecutor {
+        PluginExecutor {
+            task,
+            context,
+            run,
+            secrets,
+            host: OnceLock::new(),
+            oci: oci::Store::new(registry),
+            findings: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The host, started at the first plugin step (a run without one never pays for it).
+    fn host(&self) -> Result<Arc<PluginHost>, ExecError> {
+        self.host
+            .get_or_init(|| {
+                PluginHost::new(HostConfig::default())
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(|m| ExecError::of(ErrorKind::Other, m))
+    }
+
+    async fn load(&self, host: &PluginHost, call: &PluginCall) -> Result<Plugin, ExecError> {
+        let found = match &call.source {
+            PluginSource::Oci(reference) => self.oci.fetch(reference).await?,
+            other => source::find(other, &call.plugin, &self.context)
+                .map_err(|m| ExecError::of(ErrorKind::Input, m))?,
+        };
+        let bytes = std::fs::read(&found.path).map_err(|e| {
+            ExecError::of(
+                ErrorKind::Input,
+                format!("cannot read plugin {}: {e}", found.path.display()),
+            )
+        })?;
+        host.load(&found.name, &bytes).map_err(load_error)
+    }
+
+    fn run_info(&self, step_id: &str) -> wharf_plugin_host::RunInfo {
+        let r = &self.run;
+        wharf_plugin_host::RunInfo {
+            id: r.id.clone(),
+            registry: r.registry.clone(),
+            commit: r.commit.clone(),
+            branch: r.branch.clone(),
+            git_tag: (!r.git_tag.is_empty()).then(|| r.git_tag.clone()),
+            date: r.date.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            os: r.os.clone(),
+            architecture: r.architecture.clone(),
+            task_name: r.task_name.clone(),
+            step_id: step_id.to_string(),
+        }
+    }
+
+    /// The environment a plugin may be granted: the step's `env:`, then wharf's own.
+    fn offered_env(step: &Step, grants: &Grants) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = Vec::new();
+        for entry in &step.env {
+            if let Some((k, v)) = entry.split_once('=')
+                && grants.env.iter().any(|g| g == k)
+                && !env.iter().any(|(e, _)| e == k)
+            {
+                env.push((k.to_string(), v.to_string()));
+            }
+        }
+        for name in &grants.env {
+            if !env.iter().any(|(e, _)| e == name)
+                && let Ok(v) = std::env::var(name)
+            {
+                env.push((name.clone(), v));
+            }
+        }
+        env
+    }
+
+    fn run_event(&self, summary: &RunSummary, step_id: &str) -> RunEvent {
+        let finished = jiff::Timestamp::now();
+        let started = self.run.date;
+        let steps: Vec<StepSummary> = summary
+            .steps
+            .iter()
+            .map(|s| StepSummary {
+                id: s.step.clone(),
+                status: serde_json::to_value(s.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                duration_ms: s.duration_ms,
+                error: s.error.clone(),
+            })
+            .collect();
+        let mut images = Vec::new();
+        for result in &summary.steps {
+            let is_push = self
+                .task
+                .steps
+                .iter()
+                .any(|s| s.id == result.step && s.action.kind() == StepKind::Push);
+            if !is_push {
+                continue;
+            }
+            let list = |name: &str| match result.outputs.get(name) {
+                Some(OutputValue::List(l)) => l.clone(),
+                Some(OutputValue::String(s)) => vec![s.clone()],
+                None => Vec::new(),
+            };
+            let digests = list("digests");
+            for (i, reference) in list("refs").into_iter().enumerate() {
+                images.push(PushedImage {
+                    image: image_ref(&reference),
+                    digest: digests.get(i).cloned().filter(|d| !d.is_empty()),
+                    media_type: None,
+                    size: None,
+                });
+            }
+        }
+        let findings = self
+            .findings
+            .lock()
+            .map(|f| f.iter().rev().map(|(s, n)| (*s, *n)).collect())
+            .unwrap_or_default();
+        RunEvent {
+            run: self.run_info(step_id),
+            status: match summary.status {
+                wharf_engine::RunStatus::Succeeded => wharf_plugin_host::RunStatus::Success,
+                _ => wharf_plugin_host::RunStatus::Failure,
+            },
+            started: started.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            finished: finished.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            duration_ms: summary.duration_ms,
+            error: summary
+                .steps
+                .iter()
+                .find(|s| s.status == wharf_engine::StepStatus::Failed)
+                .and_then(|s| s.error.as_ref().map(|e| format!("step {}: {e}", s.step))),
+            steps,
+            images,
+            findings,
+        }
+    }
+
+    async fn call(&self, step: &Step, cx: &StepContext) -> Result<Outcome, ExecError> {
+        let Action::Plugin(call) = &step.action else {
+            return Err(ExecError::of(
+                ErrorKind::Input,
+                format!("step {} is not a plugin step", step.id),
+            ));
+        };
+        let host = self.host()?;
+        let plugin = self.load(&host, call).await?;
+        let grants = Grants {
+            http: call.allow.http.clone(),
+            env: call.allow.env.clone(),
+            read: call.allow.read.clone(),
+            secrets: call.allow.secrets.clone(),
+        };
+        let limits = Limits {
+            timeout: Duration::from_secs(step.timeout.max(1)),
+            ..Limits::default()
+        };
+        let log: Arc<dyn LogSink> = Arc::new(StepLog(cx.output.clone()));
+        let mut services = Services::log_only(Arc::clone(&log));
+        let mut _scratch = None;
+        let subject = match (&cx.run, plugin.world()) {
+            (Some(summary), _) => Subject::Run(Box::new(self.run_event(summary, &step.id))),
+            (None, World::Notifier) => {
+                return Err(ExecError::of(
+                    ErrorKind::Input,
+                    format!(
+                        "plugin {} is a notifier: notifiers run from the task's top-level notify: list, \
+                         not as steps (a step needs a tagger or a scanner)",
+                        plugin.name()
+                    ),
+                ));
+            }
+            (None, world) => {
+                let Some(image) = with_image(call) else {
+                    return Err(ExecError::of(
+                        ErrorKind::Input,
+                        format!(
+                            "plugin {} is a {world}: the step needs `with: image` naming the image to {}",
+                            plugin.name(),
+                            if world == World::Scanner {
+                                "scan"
+                            } else {
+                                "tag"
+                            }
+                        ),
+                    ));
+                };
+                let image = image_ref(&image);
+                {
+                    let docker = wharf_plugin_host::docker::connect()
+                        .map_err(|e| ExecError::of(ErrorKind::Engine, e.to_string()))?;
+                    if world == World::Scanner {
+                        let dir = tempfile::Builder::new()
+                            .prefix("wharf-scan-")
+                            .tempdir()
+                            .map_err(|e| {
+                                ExecError::of(
+                                    ErrorKind::Other,
+                                    format!("cannot make a scratch directory: {e}"),
+                                )
+                            })?;
+                        let archive = wharf_plugin_host::docker::export_image(
+                            &docker,
+                            &image.reference,
+                            dir.path(),
+                        )
+                        .await
+                        .map_err(|e| ExecError::of(ErrorKind::Engine, e.to_string()))?;
+                        services.image = Some(Arc::new(archive) as Arc<dyn ImageAccess>);
+                        services.reports = Some(Arc::new(DirectoryReports {
+                            dir: self.context.join(REPORTS_DIR).join(&step.id),
+                            prefix: format!("{REPORTS_DIR}/{}", step.id),
+                        }));
+                        _scratch = Some(dir);
+                    } else {
+                        services.tags =
+                            Some(Arc::new(wharf_plugin_host::docker::DockerTags { docker }));
+                    }
+                }
+                Subject::Image(image)
+            }
+        };
+        let input = CallInput {
+            with: call
+                .with
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            env: Self::offered_env(step, &grants),
+            grants,
+            limits,
+            run: self.run_info(&step.id),
+            context_dir: Some(self.context.clone()),
+            secrets: self.secrets.clone(),
+            subject,
+        };
+        let result = tokio::select! {
+            r = host.call(&plugin, input, services) => r,
+            () = cx.cancel.cancelled() => {
+                return Err(ExecError::of(ErrorKind::Timeout, "stopped"));
+            }
+        };
+        let outcome = result.map_err(call_error)?;
+        report_findings(&cx.output, &outcome.findings);
+        if let Ok(mut counts) = self.findings.lock() {
+            for f in &outcome.findings {
+                *counts.entry(f.severity).or_insert(0) += 1;
+            }
+        }
+        let mut outputs = Outputs::new();
+        for (name, value) in outcome.outputs {
+            outputs.insert(
+                name,
+                match value {
+                    wharf_plugin_host::OutputValue::Text(s) => OutputValue::String(s),
+                    wharf_plugin_host::OutputValue::List(l) => OutputValue::List(l),
+                },
+            );
+        }
+        if let Some(reason) = outcome.failed {
+            return Err(ExecError::of(
+                ErrorKind::Other,
+                format!("plugin {} failed the step: {reason}", plugin.name()),
+            ));
+        }
+        Ok(Outcome::new(Exit::Done).with_outputs(outputs))
+    }
+}
+
+impl Executor for PluginExecutor {
+    fn prepare(&self) -> BoxFuture<'_, Result<(), ExecError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn run_step<'a>(
+        &'a self,
+        step: &'a Step,
+        cx: StepContext,
+    ) -> BoxFuture<'a, Result<Outcome, ExecError>> {
+        Box::pin(async move { self.call(step, &cx).await })
+    }
+
+    fn cleanup(&self) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(async { Vec::new() })
+    }
+}
+
+/// The step's `with: image`, as text.
+fn with_image(call: &PluginCall) -> Option<String> {
+    match call.with.get("image") {
+        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        _ => None,
+    }
+}
+
+/// An image reference as the host wants it: as written, with registry and
+/// repository from Docker's rules.
+fn image_ref(reference: &str) -> ImageRef {
+    match wharf_registry::ImageRef::parse(reference) {
+        Ok(parsed) => ImageRef {
+            reference: reference.to_string(),
+            registry: parsed.registry.clone(),
+            repository: parsed.repository.clone(),
+            tag: parsed.tag.clone(),
+            digest: parsed.digest.as_ref().map(ToString::to_string),
+        },
+        Err(_) => ImageRef {
+            reference: reference.to_string(),
+            ..ImageRef::default()
+        },
+    }
+}
+
+/// Findings in the step's log, one line each, then a summary line.
+fn report_findings(output: &Output, findings: &[Finding]) {
+    if findings.is_empty() {
+        return;
+    }
+    for f in findings {
+        let at = match (&f.path, f.line) {
+            (Some(p), Some(l)) => format!(" ({p}:{l})"),
+            (Some(p), None) => format!(" ({p})"),
+            _ => String::new(),
+        };
+        output.line(
+            Stream::Stdout,
+            &format!(
+                "finding {} {}: {}{at}",
+                f.severity.as_str(),
+                f.rule_id,
+                f.message
+            ),
+        );
+    }
+    let counts: Vec<String> = Severity::ALL
+        .iter()
+        .rev()
+        .filter_map(|s| {
+            let n = findings.iter().filter(|f| f.severity == *s).count();
+            (n > 0).then(|| format!("{n} {}", s.as_str()))
+        })
+        .collect();
+    output.line(
+        Stream::Stdout,
+        &format!("findings: {} ({})", findings.len(), counts.join(", ")),
+    );
+}
+
+/// A plugin's log lines into the step's output: info and stdout as they are,
+/// warnings prefixed, errors and stderr on stderr; debug and trace only in wharf's
+/// own log (`-v`).
+struct StepLog(Output);
+
+impl LogSink for StepLog {
+    fn line(&self, source: LogSource, text: &str) {
+        match source {
+            LogSource::Log(LogLevel::Info) | LogSource::Stdout => {
+                self.0.line(Stream::Stdout, text);
+            }
+            LogSource::Log(LogLevel::Warn) => {
+                self.0.line(Stream::Stdout, &format!("warning: {text}"))
+            }
+            LogSource::Log(LogLevel::Error) => {
+                self.0.line(Stream::Stderr, &format!("error: {text}"))
+            }
+            LogSource::Stderr => self.0.line(Stream::Stderr, text),
+            LogSource::Log(LogLevel::Debug | LogLevel::Trace) => {}
+        }
+    }
+}
+
+fn load_error(e: LoadError) -> ExecError {
+    ExecError::of(ErrorKind::Input, e.to_string())
+}
+
+/// The host's error kinds as the engine's (which decide retries).
+fn call_error(e: CallError) -> ExecError {
+    let kind = match e.kind() {
+        CallErrorKind::Timeout => ErrorKind::Timeout,
+        CallErrorKind::Denied => ErrorKind::Denied,
+        CallErrorKind::Limit => ErrorKind::Limit,
+        CallErrorKind::Trap => ErrorKind::Trap,
+        CallErrorKind::Config => ErrorKind::Input,
+        CallErrorKind::Host => ErrorKind::Engine,
+        _ => ErrorKind::Other,
+    };
+    ExecError::of(kind, e.to_string())
+}
