@@ -96,16 +96,9 @@ impl SignExecutor {
         for text in &call.sign {
             let image = ImageRef::parse(text)
                 .map_err(|e| ExecError::of(ErrorKind::Input, e.to_string()))?;
-            // On a blocking thread of its own: the registry client's futures are not
-            // provably Send inside the engine's boxed step future.
-            let (client, request, target) = (self.client.clone(), request.clone(), image.clone());
-            let handle = tokio::runtime::Handle::current();
-            let signed = tokio::task::spawn_blocking(move || {
-                handle.block_on(ops::sign(&client, &target, &request))
-            })
-            .await
-            .map_err(|e| ExecError::new(format!("the signer stopped: {e}")))?
-            .map_err(input)?;
+            let signed = ops::sign(&self.client, &image, &request)
+                .await
+                .map_err(input)?;
             cx.output.line(
                 wharf_engine::Stream::Stdout,
                 &format!(
