@@ -291,3 +291,31 @@ pub fn labelled(label: &str) -> Vec<String> {
     }
     found
 }
+
+/// Builds the hello-web example's static binary (in its own target dir, so the
+/// nested cargo does not wait for the outer one).
+pub fn hello_web_binary() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = root.join("target/hello-web-static");
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let host = sh(Command::new(rustc).arg("-vV"))
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .unwrap_or_else(|| panic!("rustc -vV printed no host"));
+    sh(
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(&root)
+            .args([
+                "build",
+                "-q",
+                "--release",
+                "-p",
+                "hello-web",
+                "--target",
+                &host,
+            ])
+            .env("CARGO_TARGET_DIR", &target)
+            .env("RUSTFLAGS", "-C target-feature=+crt-static"),
+    );
+    target.join(&host).join("release/hello-web")
+}

@@ -54,7 +54,7 @@ fn print_help() {
     eprintln!(
         "cargo xtask <command>\n\n\
          ci              fmt --check, clippy --all-targets -D warnings, and every test\n\
-         demo            the hello-web pipeline: plan, graph, and what a mistake looks like\n\
+         demo            the whole release pipeline (build, test, tag, scan, push, chart, notify) on wharf's own registry\n\
          bench [NAME..]  measure performance targets, update docs/benchmarks.md (names: plan, run, build, logs, registry, plugins)\n\
          fuzz [--seconds N]  run the loader fuzz tests for N seconds (default 300)\n\
          plugins [--fixtures] [--lang rust|python|js] [NAME..]  build plugin components into target/plugins/\n\

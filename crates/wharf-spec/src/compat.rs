@@ -87,9 +87,13 @@ pub fn acr_compatibility_with(
     }
     for raw_step in &raw.steps {
         for (property, span) in raw_step.keys.iter().filter(|(p, _)| p.extension) {
-            let message = if property.key == "plugin" {
+            let is_kind = crate::kinds::KINDS
+                .iter()
+                .any(|k| !k.acr && k.key == property.key);
+            let message = if is_kind {
                 format!(
-                    "`plugin:` is a wharf extension: az acr run refuses this step (step is missing a {} property)",
+                    "`{}:` is a wharf extension: az acr run refuses this step (step is missing a {} property)",
+                    property.key,
                     crate::kinds::acr_kind_list()
                 )
             } else {

@@ -145,7 +145,14 @@ fn property_schema(p: &Property) -> Value {
         Kind::AnyMap => json!({"type": "object"}),
     };
     if !p.one_of.is_empty() {
-        schema = one_of_schema(p.one_of);
+        schema = match p.kind {
+            // A list of the values (notify's `on: [success, failure]`).
+            Kind::StringList => as_written(
+                json!({"type": ["array"], "items": one_of_schema(p.one_of)}),
+                false,
+            ),
+            _ => one_of_schema(p.one_of),
+        };
     }
     if let Value::Object(map) = &mut schema {
         // A title of its own, so that an editor's hover names the key once (without

@@ -56,10 +56,26 @@ fn errors(yaml_text: &str) -> Vec<String> {
 #[test]
 fn accepts_the_examples_that_are_plain_yaml() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-    for name in ["hello-web", "parallel"] {
-        let text = std::fs::read_to_string(root.join(name).join("acb.yaml")).unwrap_or_default();
+    for name in [
+        "hello-web/acb.yaml",
+        "hello-web/release.yaml",
+        "parallel/acb.yaml",
+    ] {
+        let text = std::fs::read_to_string(root.join(name)).unwrap_or_default();
         assert_eq!(errors(&text), Vec::<String>::new(), "{name}");
     }
+}
+
+#[test]
+fn notify_on_is_a_list_of_success_and_failure() {
+    let with = |on: &str| {
+        format!(
+            "version: v1.1.0\nsteps:\n  - build: -t app .\nnotify:\n  - plugin: webhook-notifier\n    on: {on}\n"
+        )
+    };
+    assert_eq!(errors(&with("[success, failure]")), Vec::<String>::new());
+    assert_eq!(errors(&with("[Failure]")), Vec::<String>::new());
+    assert_eq!(errors(&with("[sucess]")).len(), 1, "a misspelt value");
 }
 
 #[test]

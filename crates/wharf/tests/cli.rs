@@ -394,14 +394,19 @@ fn plugin_steps_and_notifications_show_in_plan_graph_and_dry_run() {
 #[test]
 fn validate_acr_lists_wharf_extensions() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    write(dir.path(), "acb.yaml", EXTENSIONS);
+    let file = EXTENSIONS.replace("notify:", "  - helm: package ./chart\nnotify:");
+    write(dir.path(), "acb.yaml", &file);
     let out = run(wharf().current_dir(dir.path()).args(["validate", "--acr"]));
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains("`plugin:` is a wharf extension: az acr run refuses this step"),
-        "{err}"
-    );
+    for kind in ["plugin", "helm"] {
+        assert!(
+            err.contains(&format!(
+                "`{kind}:` is a wharf extension: az acr run refuses this step"
+            )),
+            "{err}"
+        );
+    }
     assert!(err.contains("`notify:` is a wharf extension"), "{err}");
     assert!(err.contains("`with:` is a wharf extension"), "{err}");
     // --strict turns them into a failure, for CI that wants portable files.

@@ -331,3 +331,74 @@ fn the_plugin_release_example_builds_tags_scans_pushes_and_notifies() {
             .output();
     }
 }
+
+/// The demo's pipeline (`cargo xtask demo`), against the distribution registry:
+/// build, test container and probe, semver-tagger, image-scanner, push of every tag,
+/// the chart packaged and pushed, and webhook-notifier's signed event.
+#[test]
+fn the_demo_release_pipeline_builds_tests_tags_scans_pushes_charts_and_notifies() {
+    require_docker!();
+    let registry = Registry::start();
+    let receiver = Receiver::start();
+    let f = fixture(&["semver-tagger", "image-scanner", "webhook-notifier"]);
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello-web");
+    for name in [
+        "release.yaml",
+        "Dockerfile",
+        ".dockerignore",
+        "chart/Chart.yaml",
+        "chart/values.yaml",
+        "chart/templates/deployment.yaml",
+        "chart/templates/service.yaml",
+    ] {
+        let to = f.path().join(name);
+        std::fs::create_dir_all(to.parent().unwrap_or(f.path())).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::copy(example.join(name), &to).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    std::fs::copy(wharf_e2e::hello_web_binary(), f.path().join("hello-web"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = f.run(
+        "demorelease",
+        &[
+            "-f",
+            "release.yaml",
+            "--registry",
+            &registry.host,
+            "--set",
+            "version=2.3.4",
+            "--set",
+            &format!("hook={}", receiver.addr),
+            "--secret",
+            "hook-key=demo-signing-key",
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\n{}",
+        text(&out.stderr),
+        registry.log()
+    );
+    assert!(
+        stdout.contains("probe: http://web:8080/health -> HTTP/1.1 200 OK ok"),
+        "the test container answered the probe: {stdout}"
+    );
+    assert!(stdout.contains("no findings"), "{stdout}");
+    let mut tags = registry.tags("hello-web");
+    tags.sort();
+    assert_eq!(tags, ["2", "2.3", "2.3.4", "latest"], "{stdout}");
+    assert_eq!(registry.tags("charts/hello-web"), ["2.3.4"], "{stdout}");
+    let got = receiver.requests();
+    assert_eq!(got.len(), 1, "{stdout}");
+    let event = got[0].json();
+    assert_eq!(event["type"], "dev.wharf.run.succeeded");
+    assert_eq!(event["data"]["images"].as_array().map(Vec::len), Some(4));
+    assert!(!stdout.contains("demo-signing-key"));
+    assert!(!text(&out.stderr).contains("demo-signing-key"));
+    assert_nothing_left("demorelease");
+    for tag in ["demorelease", "2", "2.3", "2.3.4", "latest"] {
+        let _ = Command::new("docker")
+            .args(["rmi", &format!("{}/hello-web:{tag}", registry.host)])
+            .output();
+    }
+}

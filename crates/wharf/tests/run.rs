@@ -374,34 +374,6 @@ fn without_a_registry_images_go_to_wharfs_own() {
     assert_nothing_left("e2eown");
 }
 
-/// Builds the hello-web example's static binary (in its own target dir, so the
-/// nested cargo does not wait for the outer one).
-fn hello_web_binary() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target = root.join("target/hello-web-static");
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let host = sh(Command::new(rustc).arg("-vV"))
-        .lines()
-        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
-        .unwrap_or_else(|| panic!("rustc -vV printed no host"));
-    sh(
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(&root)
-            .args([
-                "build",
-                "-q",
-                "--release",
-                "-p",
-                "hello-web",
-                "--target",
-                &host,
-            ])
-            .env("CARGO_TARGET_DIR", &target)
-            .env("RUSTFLAGS", "-C target-feature=+crt-static"),
-    );
-    target.join(&host).join("release/hello-web")
-}
-
 #[test]
 fn the_hello_web_example_runs_end_to_end() {
     require_docker!();
@@ -411,7 +383,7 @@ fn the_hello_web_example_runs_end_to_end() {
     for f in ["acb.yaml", "Dockerfile", ".dockerignore"] {
         std::fs::copy(example.join(f), dir.path().join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
     }
-    std::fs::copy(hello_web_binary(), dir.path().join("hello-web"))
+    std::fs::copy(wharf_e2e::hello_web_binary(), dir.path().join("hello-web"))
         .unwrap_or_else(|e| panic!("{e}"));
     let out = run_in(dir.path(), "e2ehello", &["--registry", &registry.host]);
     let stdout = text(&out.stdout);
