@@ -10,6 +10,15 @@
 //! (checked against their digest on the way in), so memory stays flat whatever the
 //! layer sizes. Docker foreign layers (those with `urls`) are not copied, as docker
 //! and skopeo do not copy them.
+//!
+//! With [`CopyOptions::referrers`] (`wharf registry copy -r`, as `oras cp -r`), what
+//! refers to the image comes along: its referrers (signatures, SBOMs, attestations),
+//! the referrers of those in turn, the referrers of an index's platform manifests,
+//! and cosign's `sha256-<hex>.sig|.att|.sbom` tags (as `cosign copy` copies them).
+//! Each referrer is pushed by digest and recorded at the destination as
+//! [`Client::push_referrer`] records it: through the referrers API where the
+//! destination has it, else in the `sha256-<hex>` fallback index there. Digests
+//! survive a copy between registries, so every subject still matches.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -24,6 +33,22 @@ use crate::digest::Digest;
 use crate::layout::Layout;
 use crate::manifest::{Descriptor, Manifest, docker_to_oci, media_type, rewrite_index};
 use crate::reference::ImageRef;
+use crate::referrers::{ReferrersMode, fallback_tag};
+
+/// How deep referrers of referrers are followed (a signature of an SBOM of the
+/// image is depth 2).
+const MAX_REFERRER_DEPTH: usize = 8;
+
+/// The tag suffixes cosign stores beside an image's `sha256-<hex>` name.
+const COSIGN_SUFFIXES: [&str; 3] = ["sig", "att", "sbom"];
+
+/// How a copy goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CopyOptions {
+    /// Copy what refers to the image too (see the module's documentation); both
+    /// sides must be registries.
+    pub referrers: bool,
+}
 
 /// One side of a copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +109,7 @@ impl fmt::Display for Location {
 }
 
 /// What a copy did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CopyReport {
     /// The digest of the top manifest at the source.
     pub source_digest: Option<Digest>,
@@ -103,6 +128,11 @@ pub struct CopyReport {
     pub blobs_mounted: u64,
     /// Bytes of blobs transferred.
     pub bytes_copied: u64,
+    /// The referrers copied (with [`CopyOptions::referrers`]), as the source listed
+    /// them: digest, media type, `artifactType`, annotations.
+    pub referrers: Vec<Descriptor>,
+    /// cosign's tags copied (with [`CopyOptions::referrers`]): `sha256-<hex>.sig`, ...
+    pub cosign_tags: Vec<String>,
 }
 
 #[derive(Default)]
@@ -121,6 +151,24 @@ enum Side {
 
 /// Copies what `src` names to `dst`, with `client` for registries.
 pub async fn copy(client: &Client, src: &Location, dst: &Location) -> Result<CopyReport> {
+    copy_with(client, src, dst, CopyOptions::default()).await
+}
+
+/// Copies what `src` names to `dst` as `options` say.
+pub async fn copy_with(
+    client: &Client,
+    src: &Location,
+    dst: &Location,
+    options: CopyOptions,
+) -> Result<CopyReport> {
+    if options.referrers
+        && !(matches!(src, Location::Registry(_)) && matches!(dst, Location::Registry(_)))
+    {
+        return Err(Error::Invalid(format!(
+            "cannot copy the referrers from {src} to {dst}: referrers are copied between \
+             registries only (an OCI layout keeps no referrers index here); copy without -r"
+        )));
+    }
     let source = match src {
         Location::Registry(image) => Side::Registry(Repository::of(image), image.clone()),
         Location::Layout { path, tag } => Side::Layout(Layout::open(path)?, tag.clone()),
@@ -153,7 +201,20 @@ pub async fn copy(client: &Client, src: &Location, dst: &Location) -> Result<Cop
     };
     let (top, bytes) = copier.top_manifest().await?;
     let span = tracing::info_span!("copy", from = %src, to = %dst, digest = %top.digest);
-    let written = copier.copy_node(&top, bytes, true).instrument(span).await?;
+    let written = copier
+        .copy_node(&top, bytes.clone(), true)
+        .instrument(span.clone())
+        .await?;
+    let (referrers, cosign_tags) = if options.referrers {
+        // The image, and for an index each platform manifest: what may be signed.
+        let mut subjects = vec![top.digest.clone()];
+        if let Manifest::Index(index) = copier.parse(&top, &bytes)? {
+            subjects.extend(index.manifests.iter().map(|m| m.digest.clone()));
+        }
+        copier.copy_referrers(subjects).instrument(span).await?
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let c = &copier.counters;
     Ok(CopyReport {
         source_digest: Some(top.digest.clone()),
@@ -164,6 +225,8 @@ pub async fn copy(client: &Client, src: &Location, dst: &Location) -> Result<Cop
         blobs_existed: c.existed.load(Ordering::Relaxed),
         blobs_mounted: c.mounted.load(Ordering::Relaxed),
         bytes_copied: c.bytes.load(Ordering::Relaxed),
+        referrers,
+        cosign_tags,
     })
 }
 
@@ -224,8 +287,20 @@ impl Copier<'_> {
         bytes: Bytes,
         top: bool,
     ) -> Result<Descriptor> {
+        let (descriptor, bytes) = self.copy_contents(descriptor, bytes).await?;
+        self.put_manifest(&descriptor, bytes.clone(), top).await?;
+        Ok(descriptor)
+    }
+
+    /// Copies what a manifest refers to (blobs, or an index's children); returns
+    /// the manifest as the target stores it.
+    async fn copy_contents(
+        &self,
+        descriptor: &Descriptor,
+        bytes: Bytes,
+    ) -> Result<(Descriptor, Bytes)> {
         let manifest = self.parse(descriptor, &bytes)?;
-        let (descriptor, bytes) = match &manifest {
+        Ok(match &manifest {
             Manifest::Image(_) => {
                 let blobs: Vec<Descriptor> = manifest
                     .blobs()
@@ -265,9 +340,68 @@ impl Copier<'_> {
                 }
                 self.for_target(descriptor, bytes, changed.then_some(children.as_slice()))?
             }
+        })
+    }
+
+    /// Copies the referrers of `subjects` (and theirs, to [`MAX_REFERRER_DEPTH`]) and
+    /// cosign's tags of each; both sides are registries.
+    async fn copy_referrers(
+        &self,
+        subjects: Vec<Digest>,
+    ) -> Result<(Vec<Descriptor>, Vec<String>)> {
+        let (Side::Registry(from, _), Side::Registry(to, _)) = (&self.source, &self.target) else {
+            return Ok((Vec::new(), Vec::new()));
         };
-        self.put_manifest(&descriptor, bytes.clone(), top).await?;
-        Ok(descriptor)
+        let mut queue: Vec<(Digest, usize)> = subjects.into_iter().map(|d| (d, 0)).collect();
+        let mut seen: std::collections::HashSet<Digest> =
+            queue.iter().map(|(d, _)| d.clone()).collect();
+        let mut referrers = Vec::new();
+        let mut cosign_tags = Vec::new();
+        while let Some((subject, depth)) = queue.pop() {
+            for listed in self
+                .client
+                .referrers(from, &subject, None)
+                .await?
+                .descriptors
+            {
+                if !seen.insert(listed.digest.clone()) {
+                    continue;
+                }
+                let pulled = self
+                    .client
+                    .pull_manifest_in(from, listed.digest.as_str(), Some(&listed.digest))
+                    .await?;
+                let (descriptor, bytes) = self
+                    .copy_contents(&pulled.descriptor(), pulled.bytes)
+                    .await?;
+                self.client
+                    .push_referrer(to, &descriptor.media_type, bytes, ReferrersMode::Auto)
+                    .await?;
+                self.counters.manifests.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(referrer = %listed.digest, %subject, "referrer copied");
+                if depth < MAX_REFERRER_DEPTH {
+                    queue.push((listed.digest.clone(), depth + 1));
+                }
+                referrers.push(listed);
+            }
+            for suffix in COSIGN_SUFFIXES {
+                let tag = format!("{}.{suffix}", fallback_tag(&subject));
+                let pulled = match self.client.pull_manifest_in(from, &tag, None).await {
+                    Ok(p) => p,
+                    Err(e) if e.is_not_found() => continue,
+                    Err(e) => return Err(e),
+                };
+                let (descriptor, bytes) = self
+                    .copy_contents(&pulled.descriptor(), pulled.bytes)
+                    .await?;
+                self.client
+                    .push_manifest(to, &tag, &descriptor.media_type, bytes)
+                    .await?;
+                self.counters.manifests.fetch_add(1, Ordering::Relaxed);
+                cosign_tags.push(tag);
+            }
+        }
+        Ok((referrers, cosign_tags))
     }
 
     /// The manifest as the target stores it: OCI layouts get OCI media types (as

@@ -294,6 +294,11 @@ pub struct RegistryCopyArgs {
     pub source: String,
     /// To: an image reference or `oci:PATH[:TAG]`.
     pub destination: String,
+    /// Copy what refers to the image too, as `oras cp -r`: its referrers
+    /// (signatures, SBOMs, attestations) and theirs, those of an index's platform
+    /// manifests, and cosign's `sha256-<hex>.sig|.att|.sbom` tags. Registries only.
+    #[arg(short = 'r', long = "referrers", visible_alias = "recursive")]
+    pub referrers: bool,
     #[command(flatten)]
     pub options: RegistryOptions,
 }

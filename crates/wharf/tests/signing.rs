@@ -664,3 +664,159 @@ fn concurrent_writers_of_one_fallback_index_all_land() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(listed.descriptors.len(), 4, "{:?}", listed.descriptors);
 }
+
+/// `wharf registry copy -r`: signatures (notation and cosign), an attached SBOM and a
+/// signature of that SBOM travel with the image, from the distribution registry
+/// (fallback index) to wharf's (referrers API) and back to another repository of the
+/// first; verification passes at each destination, and fails after a copy without -r.
+#[test]
+fn signatures_and_attachments_travel_with_copy_r() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let home = home.path();
+    let rt = runtime();
+    let dist = Registry::start();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let own = rt
+        .block_on(LocalRegistry::start(
+            dir.path().to_path_buf(),
+            "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let client = Client::with_defaults().unwrap_or_else(|e| panic!("{e}"));
+    let repo = Repository::new(&dist.host, "team/app");
+    let image = rt.block_on(push_image(&client, &repo, "v1", "copied"));
+    let source = format!("{}/team/app:v1", dist.host);
+    generate(home, "signer");
+    let public = public_pem(home, "signer");
+    ok(&run(wharf(home).args([
+        "sign",
+        &source,
+        "--key",
+        "certs/signer.key",
+        "--cert",
+        "certs/signer.crt",
+    ])));
+    ok(&run(wharf(home).args([
+        "sign",
+        &source,
+        "--format",
+        "cosign",
+        "--key",
+        "certs/signer.key",
+    ])));
+    std::fs::write(home.join("sbom.cdx.json"), "{\"bomFormat\":\"CycloneDX\"}")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let attached = json(&run(wharf(home).args([
+        "attach",
+        &source,
+        "--artifact-type",
+        "application/vnd.cyclonedx+json",
+        "sbom.cdx.json:application/vnd.cyclonedx+json",
+        "-o",
+        "json",
+    ])));
+    let sbom_digest = attached["digest"].as_str().unwrap_or_default().to_string();
+    ok(&run(wharf(home).args([
+        "sign",
+        &format!("{}/team/app@{sbom_digest}", dist.host),
+        "--key",
+        "certs/signer.key",
+        "--cert",
+        "certs/signer.crt",
+    ])));
+
+    let verifies = |reference: &str| {
+        ok(&run(wharf(home).args([
+            "verify",
+            reference,
+            "--cert",
+            "certs/signer.crt",
+        ])));
+        ok(&run(wharf(home)
+            .args(["verify", reference, "--format", "cosign", "--key"])
+            .arg(&public)));
+    };
+    let referrer_types = |reference: &str| -> Vec<String> {
+        let listed = json(&run(wharf(home).args([
+            "registry",
+            "referrers",
+            reference,
+            "-o",
+            "json",
+        ])));
+        let mut types: Vec<String> = listed["manifests"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|m| m["artifactType"].as_str().map(str::to_string))
+            .collect();
+        types.sort();
+        types
+    };
+    let expected = [
+        "application/vnd.cncf.notary.signature",
+        "application/vnd.cyclonedx+json",
+    ];
+
+    // Without -r: the image only, so nothing verifies there.
+    let bare = format!("{}/bare/app:v1", own.host());
+    ok(&run(wharf(home).args(["registry", "copy", &source, &bare])));
+    refused(
+        &run(wharf(home).args(["verify", &bare, "--cert", "certs/signer.crt"])),
+        "no signature",
+    );
+
+    // distribution (fallback index) -> wharf's registry (referrers API) -> distribution.
+    let hops = [
+        (source.clone(), format!("{}/mirror/app:v1", own.host())),
+        (
+            format!("{}/mirror/app:v1", own.host()),
+            format!("{}/back/app:v1", dist.host),
+        ),
+    ];
+    for (from, to) in &hops {
+        let report = json(&run(
+            wharf(home).args(["registry", "copy", "-r", from, to, "-o", "json"])
+        ));
+        assert_eq!(report["digest"], image.digest.as_str(), "{report}");
+        assert_eq!(
+            report["referrers"].as_array().map(Vec::len),
+            Some(3),
+            "two on the image, one on the SBOM: {report}"
+        );
+        assert_eq!(
+            report["cosignTags"],
+            serde_json::json!([format!("{}.sig", image.digest.as_str().replace(':', "-"))]),
+            "{report}"
+        );
+        verifies(to);
+        assert_eq!(referrer_types(to), expected, "{to}");
+        let (repository, _) = to.rsplit_once(':').unwrap_or_default();
+        let sbom = format!("{repository}@{sbom_digest}");
+        assert_eq!(
+            referrer_types(&sbom),
+            ["application/vnd.cncf.notary.signature"],
+            "the SBOM's own signature came along: {sbom}"
+        );
+        ok(&run(wharf(home).args([
+            "verify",
+            &sbom,
+            "--cert",
+            "certs/signer.crt",
+        ])));
+    }
+
+    // -r into an OCI layout is refused before anything is copied.
+    let out = run(wharf(home)
+        .args(["registry", "copy", "-r", &source])
+        .arg(format!("oci:{}", home.join("layout").display())));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("referrers are copied between registries only"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!home.join("layout").exists(), "nothing was written");
+    drop(own);
+}

@@ -1,10 +1,11 @@
 //! `wharf registry copy SRC DST`: an image, index (every platform) or artifact between
-//! registries and OCI layouts (`oci:PATH[:TAG]`, as skopeo names them).
+//! registries and OCI layouts (`oci:PATH[:TAG]`, as skopeo names them); with `-r`
+//! what refers to it too (signatures, SBOMs, attestations), as `oras cp -r`.
 
 use std::process::ExitCode;
 
 use serde_json::json;
-use wharf_registry::copy::{Location, copy};
+use wharf_registry::copy::{CopyOptions, Location, copy_with};
 
 use super::{block_on, client, fail, human_size, print_json, usage};
 use crate::cli::{OutputFormat, RegistryCopyArgs};
@@ -23,7 +24,10 @@ pub fn run(args: &RegistryCopyArgs) -> ExitCode {
             Ok(c) => c,
             Err(code) => return code,
         };
-        let report = match copy(&client, &source, &destination).await {
+        let options = CopyOptions {
+            referrers: args.referrers,
+        };
+        let report = match copy_with(&client, &source, &destination, options).await {
             Ok(r) => r,
             Err(e) => return fail(&e),
         };
@@ -44,6 +48,12 @@ pub fn run(args: &RegistryCopyArgs) -> ExitCode {
                 "blobsExisted": report.blobs_existed,
                 "blobsMounted": report.blobs_mounted,
                 "bytesCopied": report.bytes_copied,
+                "referrers": report.referrers.iter().map(|d| json!({
+                    "digest": d.digest.to_string(),
+                    "mediaType": d.media_type,
+                    "artifactType": d.artifact_type,
+                })).collect::<Vec<_>>(),
+                "cosignTags": report.cosign_tags,
             })),
             OutputFormat::Text => {
                 eprintln!(
@@ -56,6 +66,29 @@ pub fn run(args: &RegistryCopyArgs) -> ExitCode {
                     report.blobs_existed,
                     report.blobs_mounted
                 );
+                if args.referrers {
+                    eprintln!(
+                        "Copied {} referrer{} and {} cosign tag{}",
+                        report.referrers.len(),
+                        if report.referrers.len() == 1 { "" } else { "s" },
+                        report.cosign_tags.len(),
+                        if report.cosign_tags.len() == 1 {
+                            ""
+                        } else {
+                            "s"
+                        },
+                    );
+                    for d in &report.referrers {
+                        eprintln!(
+                            "  {} {}",
+                            d.digest,
+                            d.artifact_type.as_deref().unwrap_or(&d.media_type)
+                        );
+                    }
+                    for tag in &report.cosign_tags {
+                        eprintln!("  :{tag}");
+                    }
+                }
                 if report.source_digest != report.digest {
                     eprintln!(
                         "note: the Docker manifest was written with OCI media types (as skopeo does for OCI layouts); the source's digest is {}",
