@@ -18,6 +18,7 @@ mod bench_registry;
 mod demo;
 mod plugins;
 mod plugins_lang;
+mod template_check;
 
 use std::process::{Command, ExitCode};
 
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
         Some("demo") => demo::run(),
+        Some("check-templates") => template_check::check(),
         Some("plugins") => plugins::build(&args[1..]),
         Some("new-plugin") => plugins::new_plugin(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
@@ -58,7 +60,8 @@ fn print_help() {
          bench [NAME..]  measure performance targets, update docs/benchmarks.md (names: plan, run, build, logs, registry, plugins)\n\
          fuzz [--seconds N]  run the loader fuzz tests for N seconds (default 300)\n\
          plugins [--fixtures] [--lang rust|python|js] [NAME..]  build plugin components into target/plugins/\n\
-         new-plugin NAME --kind tagger|scanner|notifier [--lang rust|python|js]  make a working plugin"
+         new-plugin NAME --kind tagger|scanner|notifier [--lang rust|python|js]  make a working plugin\n\
+         check-templates  make a Rust plugin of each kind with new-plugin, test it, run it in a pipeline, remove it (the last stage of ci)"
     );
 }
 
@@ -101,6 +104,7 @@ fn ci() -> Result<()> {
     run(cargo()
         .current_dir(&root)
         .args(["test", "--workspace", "--no-fail-fast"]))?;
+    template_check::check()?;
     Ok(())
 }
 
