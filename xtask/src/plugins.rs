@@ -117,6 +117,7 @@ pub fn build(args: &[String]) -> Result<()> {
         }
     }
     let mut report = Vec::new();
+    let mut built: Vec<PathBuf> = Vec::new();
     if matches!(lang_filter, None | Some(None)) {
         let selected = all.iter().filter(|p| {
             if names.is_empty() {
@@ -128,6 +129,7 @@ pub fn build(args: &[String]) -> Result<()> {
         for p in selected {
             let out = build_one(&p.name)?;
             let size = std::fs::metadata(&out)?.len();
+            built.push(out.clone());
             report.push(format!(
                 "  {:<22} {:<9} {:>8} bytes  {}  (rust)",
                 p.name,
@@ -145,6 +147,7 @@ pub fn build(args: &[String]) -> Result<()> {
         if lang_ok && (names.is_empty() || names.contains(&p.name)) {
             let out = crate::plugins_lang::build_one(p)?;
             let size = std::fs::metadata(&out)?.len();
+            built.push(out.clone());
             report.push(format!(
                 "  {:<22} {:<9} {:>8} bytes  {}  ({})",
                 p.name,
@@ -166,7 +169,24 @@ pub fn build(args: &[String]) -> Result<()> {
         report.len(),
         report.join("\n")
     );
-    Ok(())
+    precompile(&built)
+}
+
+/// Compiles the built components into wharf's plugin code cache (`wharf plugin
+/// compile`), so that no step pays for a first compile: seconds for a Python or
+/// JavaScript plugin. Skipped, with a note, when wharf itself is not built yet.
+fn precompile(built: &[PathBuf]) -> Result<()> {
+    let wharf = root().join("target/debug/wharf");
+    if !wharf.is_file() {
+        eprintln!(
+            "xtask: not precompiled ({} is not built): the first step using each plugin compiles it and says so",
+            wharf.display()
+        );
+        return Ok(());
+    }
+    run(std::process::Command::new(&wharf)
+        .args(["plugin", "compile"])
+        .args(built))
 }
 
 /// `cargo xtask new-plugin NAME --kind tagger|scanner|notifier`.

@@ -29,15 +29,21 @@ impl Fixture {
     }
 
     fn run(&self, run_id: &str, extra: &[&str]) -> Output {
+        self.run_cached(
+            &wharf_e2e::plugins::workspace_root().join("target/plugin-cache-tests"),
+            run_id,
+            extra,
+        )
+    }
+
+    /// `wharf run` with the plugin code cache in `cache`.
+    fn run_cached(&self, cache: &Path, run_id: &str, extra: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_wharf"))
             .current_dir(self.path())
             .env("NO_COLOR", "1")
             .env_remove("WHARF_REGISTRY")
             .env("WHARF_PLUGIN_PATH", &self.plugins)
-            .env(
-                "WHARF_PLUGIN_CACHE",
-                wharf_e2e::plugins::workspace_root().join("target/plugin-cache-tests"),
-            )
+            .env("WHARF_PLUGIN_CACHE", cache)
             .args(["run", "--id", run_id])
             .args(extra)
             .output()
@@ -399,6 +405,81 @@ fn the_demo_release_pipeline_builds_tests_tags_scans_pushes_charts_and_notifies(
     for tag in ["demorelease", "2", "2.3", "2.3.4", "latest"] {
         let _ = Command::new("docker")
             .args(["rmi", &format!("{}/hello-web:{tag}", registry.host)])
+            .output();
+    }
+}
+
+/// A plugin's first compile is said in its step's log, and only then; `wharf plugin
+/// compile` does it ahead of time, so the step does not pay for it.
+#[test]
+fn a_first_compile_is_said_in_the_step_log_and_plugin_compile_does_it_ahead() {
+    require_docker!();
+    let f = fixture(&["semver-tagger"]);
+    let image = "plugcompile/app";
+    wharf_e2e::sh(Command::new("docker").args(["tag", busybox_image(), &format!("{image}:1")]));
+    f.write(
+        "acb.yaml",
+        &format!(
+            "steps:\n  - id: tag\n    plugin: semver-tagger\n    with: {{ image: \"{image}:1\", version: 7.7.7, latest: \"false\" }}\n"
+        ),
+    );
+    let said = |out: &Output| {
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+        stdout.contains("compiled plugin semver-tagger (sha256:")
+    };
+    let cache = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        said(&f.run_cached(cache.path(), "plugcomp1", &["--registry", "localhost:5000"])),
+        "the first use compiles"
+    );
+    assert!(
+        !said(&f.run_cached(cache.path(), "plugcomp2", &["--registry", "localhost:5000"])),
+        "the second finds the code"
+    );
+
+    let ahead = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let wasm = f.plugins.join("semver-tagger.wasm");
+    let compile = || {
+        Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .env("WHARF_PLUGIN_CACHE", ahead.path())
+            .args(["plugin", "compile"])
+            .arg(&wasm)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let first = compile();
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(
+        text(&first.stderr).contains("(tagger, sha256:"),
+        "{}",
+        text(&first.stderr)
+    );
+    assert!(
+        text(&first.stderr).contains(": compiled in "),
+        "{}",
+        text(&first.stderr)
+    );
+    assert!(text(&compile().stderr).contains("precompiled already"));
+    assert!(
+        !said(&f.run_cached(ahead.path(), "plugcomp3", &["--registry", "localhost:5000"])),
+        "compiled ahead of time"
+    );
+
+    let not_a_plugin = f.path().join("acb.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .env("WHARF_PLUGIN_CACHE", ahead.path())
+        .args(["plugin", "compile"])
+        .arg(&not_a_plugin)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    for id in ["plugcomp1", "plugcomp2", "plugcomp3"] {
+        assert_nothing_left(id);
+    }
+    for tag in ["1", "7.7.7", "7.7", "7"] {
+        let _ = Command::new("docker")
+            .args(["rmi", &format!("{image}:{tag}")])
             .output();
     }
 }

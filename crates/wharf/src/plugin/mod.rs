@@ -210,6 +210,22 @@ impl PluginExecutor {
         };
         let host = self.host()?;
         let plugin = self.load(&host, call).await?;
+        if let wharf_plugin_host::Compiled::Now(took) = plugin.compiled() {
+            // Seconds for an interpreter (Python, JavaScript): say why this step is slow.
+            let kept = match host.cache_dir() {
+                Some(dir) => format!("kept in {} for later runs", dir.display()),
+                None => "no code cache, so every run compiles it".to_string(),
+            };
+            cx.output.line(
+                Stream::Stdout,
+                &format!(
+                    "compiled plugin {} ({}) to native code in {:.1} s, its first use with this wharf; {kept} (`wharf plugin compile` does it ahead of time)",
+                    plugin.name(),
+                    plugin.digest(),
+                    took.as_secs_f64()
+                ),
+            );
+        }
         let grants = Grants {
             http: call.allow.http.clone(),
             env: call.allow.env.clone(),
