@@ -11,6 +11,13 @@
 //! readers report it, and store it, as `Interrupted`, with what was recorded up to
 //! then. At most [`History::limit`] runs are kept; older ones are removed (with their
 //! events) when a new run starts.
+//!
+//! A run sent to another engine (`wharf run --on acr://…`, `wharf build --on …`) is
+//! recorded too, under the remote run id, with its target and the remote engine's
+//! own final status ([`Run::target`], [`Run::acr_run_id`], [`Run::acr_status`]).
+//!
+//! The schema is versioned with SQLite's `user_version`: [`MIGRATIONS`] bring an
+//! older database up to date when it is opened, keeping its runs.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -93,6 +100,9 @@ pub enum Status {
     Failed,
     /// Stopped by Ctrl-C, or the recording process ended without finishing (killed).
     Interrupted,
+    /// Queued on a remote engine and not followed (`--no-wait`): how it ends is
+    /// known there, not here.
+    Queued,
 }
 
 impl Status {
@@ -103,6 +113,7 @@ impl Status {
             Status::Succeeded => "Succeeded",
             Status::Failed => "Failed",
             Status::Interrupted => "Interrupted",
+            Status::Queued => "Queued",
         }
     }
 
@@ -111,6 +122,7 @@ impl Status {
             "Running" => Status::Running,
             "Succeeded" => Status::Succeeded,
             "Interrupted" => Status::Interrupted,
+            "Queued" => Status::Queued,
             _ => Status::Failed,
         }
     }
@@ -167,6 +179,13 @@ pub struct Run {
     pub images: Vec<BuiltImage>,
     /// Why it is `Interrupted` when the process was killed.
     pub note: String,
+    /// Where it ran: `None` on the local engine, else the target (`acr://LOGIN_SERVER`).
+    pub target: Option<String>,
+    /// The run id Azure Container Registry gave it (a run sent with `--on acr://`).
+    pub acr_run_id: Option<String>,
+    /// ACR's final status, as ACR names it (`Succeeded`, `Failed`, `Error`,
+    /// `Timeout`, `Canceled`, or a status wharf does not know).
+    pub acr_status: Option<String>,
 }
 
 /// What is known when a run starts.
@@ -182,6 +201,10 @@ pub struct NewRun {
     pub commit: String,
     /// The git branch of the context.
     pub branch: String,
+    /// The remote target (`acr://LOGIN_SERVER`); `None` for the local engine.
+    pub target: Option<String>,
+    /// The run id the remote engine gave it.
+    pub acr_run_id: Option<String>,
 }
 
 /// The history database.
@@ -215,9 +238,10 @@ impl History {
         // switching it to WAL take locks the busy timeout does not always wait for.
         let mut tries = 0;
         loop {
-            let opened = history
-                .connect()
-                .and_then(|conn| conn.execute_batch(SCHEMA).map_err(|e| history.db(e)));
+            let opened = history.connect().and_then(|mut conn| {
+                conn.execute_batch(SCHEMA).map_err(|e| history.db(e))?;
+                migrate(&mut conn).map_err(|e| history.db(e))
+            });
             match opened {
                 Err(Error::Db { source, .. }) if is_busy(&source) && tries < 200 => {
                     tries += 1;
@@ -275,8 +299,8 @@ impl History {
         let me = process_identity(std::process::id());
         let tx = conn.transaction().map_err(|e| self.db(e))?;
         tx.execute(
-            "INSERT INTO runs (run_id, task, trigger, status, started_ms, commit_sha, branch, pid, pid_start)
-             VALUES (?1, ?2, ?3, 'Running', ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO runs (run_id, task, trigger, status, started_ms, commit_sha, branch, pid, pid_start, target, acr_run_id)
+             VALUES (?1, ?2, ?3, 'Running', ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 run.run_id,
                 run.task,
@@ -286,6 +310,8 @@ impl History {
                 run.branch,
                 std::process::id(),
                 me.unwrap_or_default(),
+                run.target.as_deref().unwrap_or_default(),
+                run.acr_run_id,
             ],
         )
         .map_err(|e| self.db(e))?;
@@ -306,6 +332,7 @@ impl History {
             logs: String::new(),
             seq: 0,
             finished: false,
+            acr_status: None,
         })
     }
 
@@ -429,7 +456,35 @@ CREATE TABLE IF NOT EXISTS logs (
 );
 ";
 
-const SELECT_RUN: &str = "SELECT key, run_id, task, trigger, status, started_ms, duration_ms, commit_sha, branch, pushed, images, note FROM runs";
+/// The schema changes after [`SCHEMA`] (the first databases' form), in order: the
+/// database's `user_version` counts how many are applied. Only ever append; each
+/// keeps the rows there are (columns are added with defaults), so an older wharf
+/// still reads and writes a database a newer one migrated.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: runs sent to another engine (`--on acr://`).
+    "ALTER TABLE runs ADD COLUMN target TEXT NOT NULL DEFAULT '';
+     ALTER TABLE runs ADD COLUMN acr_run_id TEXT;
+     ALTER TABLE runs ADD COLUMN acr_status TEXT;",
+];
+
+/// Applies the [`MIGRATIONS`] the database lacks, in one transaction that takes the
+/// write lock first (so two processes opening one old database migrate it once).
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version =
+        |c: &Connection| c.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0));
+    if usize::try_from(version(conn)?).unwrap_or(0) >= MIGRATIONS.len() {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let done = usize::try_from(version(&tx)?).unwrap_or(0);
+    for migration in MIGRATIONS.iter().skip(done) {
+        tx.execute_batch(migration)?;
+    }
+    tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+    tx.commit()
+}
+
+const SELECT_RUN: &str = "SELECT key, run_id, task, trigger, status, started_ms, duration_ms, commit_sha, branch, pushed, images, note, target, acr_run_id, acr_status FROM runs";
 
 fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<Run> {
     let pushed: String = r.get(9)?;
@@ -449,6 +504,9 @@ fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<Run> {
         pushed: serde_json::from_str(&pushed).unwrap_or_default(),
         images: serde_json::from_str(&images).unwrap_or_default(),
         note: r.get(11)?,
+        target: Some(r.get::<_, String>(12)?).filter(|t| !t.is_empty()),
+        acr_run_id: r.get(13)?,
+        acr_status: r.get(14)?,
     })
 }
 
@@ -467,12 +525,19 @@ pub struct Recorder {
     logs: String,
     seq: i64,
     finished: bool,
+    acr_status: Option<String>,
 }
 
 impl Recorder {
     /// The history's key of this run.
     pub fn key(&self) -> i64 {
         self.key
+    }
+
+    /// The remote engine's own final status (for a run sent with `--on acr://`),
+    /// stored by [`finish`](Recorder::finish).
+    pub fn acr_status(&mut self, status: &str) {
+        self.acr_status = Some(status.to_owned());
     }
 
     /// Adds an event (already masked), as `--json` prints it.
@@ -535,17 +600,19 @@ impl Recorder {
     ) -> Result<(), Error> {
         self.finished = true;
         self.flush()?;
-        let duration = now_ms() - self.started_ms;
+        // A run left queued on a remote engine has no duration here.
+        let duration = (status != Status::Queued).then(|| now_ms() - self.started_ms);
         self.history
             .connect()?
             .execute(
-                "UPDATE runs SET status = ?2, duration_ms = ?3, pushed = ?4, images = ?5 WHERE key = ?1",
+                "UPDATE runs SET status = ?2, duration_ms = ?3, pushed = ?4, images = ?5, acr_status = ?6 WHERE key = ?1",
                 params![
                     self.key,
                     status.as_str(),
                     duration,
                     serde_json::to_string(pushed).unwrap_or_else(|_| "[]".into()),
                     serde_json::to_string(images).unwrap_or_else(|_| "[]".into()),
+                    self.acr_status,
                 ],
             )
             .map_err(|source| Error::Db {

@@ -12,6 +12,7 @@ fn new_run(id: &str) -> NewRun {
         trigger: Some(Trigger::Commit),
         commit: "abc123".into(),
         branch: "main".into(),
+        ..NewRun::default()
     }
 }
 
@@ -158,4 +159,108 @@ fn only_the_newest_runs_are_kept_with_their_events() {
     assert_eq!(ids, ["k4", "k3", "k2"]);
     assert!(history.events(first_key).expect("events").is_empty());
     assert_eq!(history.list(2).expect("list").len(), 2);
+}
+
+#[test]
+fn a_run_sent_to_acr_keeps_its_target_acr_id_and_acr_status() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let history = History::open(&dir.path().join("h.sqlite"), 0).expect("open");
+    let mut rec = history
+        .start(&NewRun {
+            target: Some("acr://my-reg.azurecr.io".into()),
+            acr_run_id: Some("cb7".into()),
+            ..new_run("cb7")
+        })
+        .expect("start");
+    rec.acr_status("Timeout");
+    rec.finish(Status::Failed, &[], &[]).expect("finish");
+    let local = history.start(&new_run("l1")).expect("start");
+    local.finish(Status::Succeeded, &[], &[]).expect("finish");
+    let queued = history
+        .start(&NewRun {
+            target: Some("acr://my-reg.azurecr.io".into()),
+            acr_run_id: Some("cb8".into()),
+            ..new_run("cb8")
+        })
+        .expect("start");
+    queued.finish(Status::Queued, &[], &[]).expect("finish");
+
+    let runs = history.list(0).expect("list");
+    let by_id = |id: &str| runs.iter().find(|r| r.run_id == id).expect("recorded");
+    let remote = by_id("cb7");
+    assert_eq!(remote.target.as_deref(), Some("acr://my-reg.azurecr.io"));
+    assert_eq!(remote.acr_run_id.as_deref(), Some("cb7"));
+    assert_eq!(remote.acr_status.as_deref(), Some("Timeout"));
+    assert_eq!(remote.status, Status::Failed);
+    let local = by_id("l1");
+    assert_eq!(
+        (local.target.as_ref(), local.acr_run_id.as_ref()),
+        (None, None)
+    );
+    // Left queued by --no-wait: not taken for a killed run once its process is gone.
+    let queued = by_id("cb8");
+    assert_eq!(queued.status, Status::Queued);
+    assert_eq!(queued.duration_ms, None);
+    let json = serde_json::to_value(remote).expect("json");
+    assert_eq!(json["target"], "acr://my-reg.azurecr.io");
+    assert_eq!(json["acrRunId"], "cb7");
+    assert_eq!(json["acrStatus"], "Timeout");
+}
+
+/// A database written before runs could go to ACR (no `user_version`, no target
+/// columns) opens with its runs, and takes new ones.
+#[test]
+fn a_database_from_before_the_migration_keeps_its_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        conn.execute_batch(
+            "CREATE TABLE runs (
+                key INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, task TEXT NOT NULL,
+                trigger TEXT NOT NULL, status TEXT NOT NULL, started_ms INTEGER NOT NULL,
+                duration_ms INTEGER, commit_sha TEXT NOT NULL DEFAULT '', branch TEXT NOT NULL DEFAULT '',
+                pushed TEXT NOT NULL DEFAULT '[]', images TEXT NOT NULL DEFAULT '[]',
+                note TEXT NOT NULL DEFAULT '', pid INTEGER NOT NULL, pid_start TEXT NOT NULL);
+             CREATE TABLE events (run_key INTEGER NOT NULL REFERENCES runs(key) ON DELETE CASCADE,
+                seq INTEGER NOT NULL, json TEXT NOT NULL, PRIMARY KEY (run_key, seq));
+             CREATE TABLE logs (run_key INTEGER NOT NULL REFERENCES runs(key) ON DELETE CASCADE,
+                seq INTEGER NOT NULL, text TEXT NOT NULL, PRIMARY KEY (run_key, seq));
+             INSERT INTO runs (run_id, task, trigger, status, started_ms, duration_ms, pid, pid_start)
+                VALUES ('old1', 'acb.yaml', 'Manual', 'Succeeded', 1000, 5000, 1, 'x');
+             INSERT INTO logs VALUES (1, 1, 'old log\n');",
+        )
+        .expect("old schema");
+    }
+    // Opened twice: the second open finds it migrated.
+    for _ in 0..2 {
+        let history = History::open(&path, 0).expect("open old");
+        let old = history.get("old1").expect("get").expect("kept");
+        assert_eq!(old.status, Status::Succeeded);
+        assert_eq!(old.duration_ms, Some(5000));
+        assert_eq!(old.target, None);
+        assert_eq!(history.logs(old.key).expect("logs"), "old log\n");
+    }
+    let history = History::open(&path, 0).expect("open");
+    let rec = history
+        .start(&NewRun {
+            target: Some("acr://r.azurecr.io".into()),
+            acr_run_id: Some("cb2".into()),
+            ..new_run("cb2")
+        })
+        .expect("start");
+    rec.finish(Status::Succeeded, &[], &[]).expect("finish");
+    assert_eq!(
+        history
+            .get("cb2")
+            .expect("get")
+            .and_then(|r| r.acr_run_id)
+            .as_deref(),
+        Some("cb2")
+    );
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, wharf_history::MIGRATIONS.len() as i64);
 }

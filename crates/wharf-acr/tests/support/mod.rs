@@ -1,6 +1,7 @@
 //! A local stand-in for Azure on 127.0.0.1 that speaks the real protocol:
 //! ARM (registries list with `nextLink`, `listBuildSourceUploadUrl`,
-//! `scheduleRun` with 200 or the older 202 + `Location`, `runs/{id}`,
+//! `scheduleRun` with 200 or the older 202 + `Location`, `runs/{id}` (a
+//! `QuickBuild` for a `DockerBuildRequest`, else a `QuickRun`),
 //! `cancel`, `listLogSasUrl`, ARM error bodies, 411 for a POST without
 //! `Content-Length`), a blob endpoint (single PUT and block upload, SAS
 //! checked, no token accepted), a growing append-blob log (HEAD with
@@ -346,6 +347,11 @@ impl StandIn {
         } else {
             "Running".to_owned()
         };
+        let build = inner
+            .scheduled
+            .last()
+            .is_some_and(|b| b["type"] == "DockerBuildRequest");
+        let run_type = if build { "QuickBuild" } else { "QuickRun" };
         json!({
             "id": format!("{REGISTRY_ID}/runs/cb1"),
             "name": "cb1",
@@ -353,7 +359,7 @@ impl StandIn {
             "properties": {
                 "runId": "cb1",
                 "status": status,
-                "runType": "QuickRun",
+                "runType": run_type,
                 "provisioningState": "Succeeded",
                 "createTime": "2026-12-02T05:00:00+00:00",
                 "startTime": "2026-12-02T05:00:01+00:00",
@@ -452,7 +458,11 @@ impl StandIn {
                     Ok(v) => v,
                     Err(e) => return arm_error(400, "InvalidRequestContent", &e.to_string()),
                 };
+                // A relative location must be an upload; an absolute URL (a git
+                // repository, a tarball) is ACR's to fetch.
                 if let Some(src) = body.get("sourceLocation").and_then(Value::as_str)
+                    && !src.contains("://")
+                    && !src.starts_with("git@")
                     && !inner.uploads.contains_key(src)
                 {
                     return arm_error(400, "InvalidSourceLocation", &format!("no source at {src}"));

@@ -66,6 +66,9 @@ pub struct BuildArgs {
 pub struct BuildCommand {
     #[command(flatten)]
     pub build: BuildArgs,
+    /// `--on acr://REGISTRY` and how the remote build is followed.
+    #[command(flatten)]
+    pub acr: super::acr::AcrTarget,
     /// The run id, for $ID and {{.Run.ID}} (default: a new short id).
     #[arg(long = "id", value_name = "ID", value_parser = crate::cli::parse_run_id)]
     pub id: Option<String>,
@@ -147,6 +150,9 @@ impl Source {
 
 /// `wharf build`.
 pub fn run(command: &BuildCommand) -> ExitCode {
+    if let Some(target) = &command.acr.on {
+        return super::build_acr::run(command, target);
+    }
     let usage = |message: String| {
         eprintln!("error: {message}");
         ExitCode::from(EXIT_USAGE)
@@ -221,26 +227,12 @@ pub fn task(args: &BuildArgs, dockerfile: &str) -> Result<QuickTask, String> {
     words.push("-f".into());
     words.push(quote(&literal(dockerfile)));
     let mut secrets = Vec::new();
-    for (secret, arg) in args
-        .build_args
-        .iter()
-        .map(|a| (false, a))
-        .chain(args.secret_build_args.iter().map(|a| (true, a)))
+    for BuildArg {
+        name,
+        value,
+        secret,
+    } in arguments(args)?
     {
-        let (name, value) = match arg.split_once('=') {
-            Some((n, v)) => (n.to_string(), v.to_string()),
-            None => match std::env::var(arg) {
-                Ok(v) => (arg.clone(), v),
-                Err(_) => {
-                    return Err(format!(
-                        "--build-arg {arg}: give NAME=VALUE, or set the environment variable {arg}"
-                    ));
-                }
-            },
-        };
-        if name.is_empty() || name.contains(char::is_whitespace) {
-            return Err(format!("--build-arg {arg:?}: the name is not valid"));
-        }
         if secret {
             secrets.push(format!("build_arg_{}={value}", secrets.len()));
         }
@@ -275,6 +267,55 @@ pub fn task(args: &BuildArgs, dockerfile: &str) -> Result<QuickTask, String> {
     Ok(QuickTask { yaml, secrets })
 }
 
+/// A build argument with its value.
+#[derive(Clone)]
+pub struct BuildArg {
+    /// The name.
+    pub name: String,
+    /// The value (given, or from the environment).
+    pub value: String,
+    /// From `--secret-build-arg`: masked wherever wharf shows it.
+    pub secret: bool,
+}
+
+/// `--build-arg`s, then `--secret-build-arg`s: NAME=VALUE, or NAME to take the
+/// value from the environment. An error names the flag's NAME, never a value.
+pub fn arguments(args: &BuildArgs) -> Result<Vec<BuildArg>, String> {
+    let mut out = Vec::new();
+    for (secret, arg) in args
+        .build_args
+        .iter()
+        .map(|a| (false, a))
+        .chain(args.secret_build_args.iter().map(|a| (true, a)))
+    {
+        let flag = if secret {
+            "--secret-build-arg"
+        } else {
+            "--build-arg"
+        };
+        let (name, value) = match arg.split_once('=') {
+            Some((n, v)) => (n.to_string(), v.to_string()),
+            None => match std::env::var(arg) {
+                Ok(v) => (arg.clone(), v),
+                Err(_) => {
+                    return Err(format!(
+                        "{flag} {arg}: give NAME=VALUE, or set the environment variable {arg}"
+                    ));
+                }
+            },
+        };
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(format!("{flag} {name:?}: the name is not valid"));
+        }
+        out.push(BuildArg {
+            name,
+            value,
+            secret,
+        });
+    }
+    Ok(out)
+}
+
 /// `-t` as ACR takes it: relative to the registry. A name that already starts with
 /// the given registry is kept as it is.
 fn prefixed(image: &str, registry: Option<&str>) -> Result<String, String> {
@@ -293,7 +334,7 @@ fn prefixed(image: &str, registry: Option<&str>) -> Result<String, String> {
 }
 
 /// The Dockerfile's path relative to the context.
-fn dockerfile(
+pub fn dockerfile(
     args: &BuildArgs,
     source: &Source,
     context: &Path,

@@ -1,8 +1,10 @@
 //! The commands of the binary, one per file, as cargo and skopeo lay them out. Each
 //! module's `run` takes its parsed arguments and returns the process exit code.
 
+pub mod acr;
 pub mod attach;
 pub mod build;
+pub mod build_acr;
 pub mod cert;
 pub mod clean;
 pub mod completions;

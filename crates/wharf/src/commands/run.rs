@@ -24,7 +24,7 @@ pub const LOCAL_REGISTRY: &str = "127.0.0.1:5050";
 
 /// `wharf run`.
 pub fn run(args: &RunArgs) -> ExitCode {
-    if let Some(target) = &args.acr.on {
+    if let Some(target) = &args.acr.target.on {
         return super::run_acr::run(args, target, args.cmd.as_deref());
     }
     if let Some(cmd) = &args.cmd {

@@ -35,6 +35,9 @@ pub struct RunsLsArgs {
     /// At most this many runs (0: all kept).
     #[arg(long, default_value_t = 20)]
     pub top: usize,
+    /// JSON on stdout (as `-o json`).
+    #[arg(long, conflicts_with = "output")]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -72,9 +75,22 @@ pub fn record(task: &str, trigger: Option<&str>, run: &wharf_spec::RunInfo) -> O
             trigger: trigger.and_then(Trigger::parse),
             commit: run.commit.clone(),
             branch: run.branch.clone(),
+            ..NewRun::default()
         })
     });
     match started {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("wharf: warning: the run is not recorded: {e}");
+            None
+        }
+    }
+}
+
+/// Starts recording a run sent to a remote engine (`--on acr://…`), once it is
+/// queued there: under the id it was given there, with its target.
+pub fn record_remote(new: &NewRun) -> Option<Recorder> {
+    match open().and_then(|h| h.start(new)) {
         Ok(r) => Some(r),
         Err(e) => {
             eprintln!("wharf: warning: the run is not recorded: {e}");
@@ -137,6 +153,25 @@ impl Tee {
                 self.pushed
                     .extend(refs.iter().zip(&digests).map(|(r, d)| format!("{r}@{d}")));
             }
+        }
+    }
+
+    /// An image the run pushed (`repo:tag@digest`), known from elsewhere than a
+    /// push step's outputs (a remote run's `outputImages`).
+    pub fn pushed(&mut self, reference: String) {
+        self.pushed.push(reference);
+    }
+
+    /// The remote engine's own final status.
+    pub fn acr_status(&mut self, status: &str) {
+        self.recorder.acr_status(status);
+    }
+
+    /// Records the end of a run left queued on a remote engine (`--no-wait`).
+    pub fn queued(mut self) {
+        self.flush();
+        if let Err(e) = self.recorder.finish(Status::Queued, &[], &[]) {
+            eprintln!("wharf: warning: cannot write the run history: {e}");
         }
     }
 
@@ -209,24 +244,27 @@ fn find(history: &History, run_id: &str) -> Result<Run, ExitCode> {
 
 fn ls(history: &History, args: &RunsLsArgs) -> Result<ExitCode, ExitCode> {
     let runs = history.list(args.top).map_err(fail)?;
-    if args.output == OutputFormat::Json {
+    if args.json || args.output == OutputFormat::Json {
         let json = serde_json::to_string_pretty(&runs).unwrap_or_default();
         return Ok(print(&format!("{json}\n")));
     }
-    let rows: Vec<[String; 6]> = runs
+    let rows: Vec<[String; 7]> = runs
         .iter()
         .map(|r| {
             [
                 r.run_id.clone(),
                 r.task.clone(),
-                r.status.as_str().to_string(),
+                status(r),
                 r.trigger.as_str().to_string(),
                 started(r.started_ms),
                 r.duration_ms.map(duration).unwrap_or_default(),
+                r.target.clone().unwrap_or_else(|| "local".into()),
             ]
         })
         .collect();
-    let header = ["RUN ID", "TASK", "STATUS", "TRIGGER", "STARTED", "DURATION"];
+    let header = [
+        "RUN ID", "TASK", "STATUS", "TRIGGER", "STARTED", "DURATION", "TARGET",
+    ];
     let mut widths = header.map(str::len);
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -268,7 +306,7 @@ fn show(history: &History, run: &Run, output: OutputFormat) -> Result<ExitCode, 
     let mut text = format!(
         "Run {}  {}  trigger {}  task {}\nstarted {}{}\n",
         run.run_id,
-        run.status.as_str(),
+        status(run),
         run.trigger.as_str(),
         run.task,
         started(run.started_ms),
@@ -276,6 +314,15 @@ fn show(history: &History, run: &Run, output: OutputFormat) -> Result<ExitCode, 
             .map(|d| format!(", took {}", duration(d)))
             .unwrap_or_default(),
     );
+    if let Some(target) = &run.target {
+        text.push_str(&format!(
+            "on {target}{}\n",
+            run.acr_run_id
+                .as_deref()
+                .map(|id| format!(" (ACR run {id})"))
+                .unwrap_or_default()
+        ));
+    }
     if !run.note.is_empty() {
         text.push_str(&format!("note: {}\n", run.note));
     }
@@ -336,6 +383,14 @@ fn show(history: &History, run: &Run, output: OutputFormat) -> Result<ExitCode, 
         }
     }
     Ok(print(&text))
+}
+
+/// The status shown: ACR's own for a run sent there (`Timeout`, `Error`, … say
+/// more than `Failed`), else wharf's.
+fn status(run: &Run) -> String {
+    run.acr_status
+        .clone()
+        .unwrap_or_else(|| run.status.as_str().to_string())
 }
 
 /// `2026-12-02T05:00:00Z`, as az prints STARTED.
