@@ -59,19 +59,22 @@ impl TagApplier for DockerTags {
     ) -> BoxFuture<'a, Result<Vec<String>, String>> {
         Box::pin(async move {
             let name = image.name();
-            let mut refs = Vec::with_capacity(tags.len());
-            for tag in tags {
-                let options = bollard::query_parameters::TagImageOptions {
-                    repo: Some(name.clone()),
-                    tag: Some(tag.clone()),
-                };
-                self.docker
-                    .tag_image(&image.reference, Some(options))
-                    .await
-                    .map_err(|e| format!("tagging {} as {name}:{tag}: {e}", image.reference))?;
-                refs.push(format!("{name}:{tag}"));
-            }
-            Ok(refs)
+            // All at once (the engine takes them concurrently); the refs in tag order.
+            let requests = tags.iter().map(|tag| {
+                let name = &name;
+                async move {
+                    let options = bollard::query_parameters::TagImageOptions {
+                        repo: Some(name.clone()),
+                        tag: Some(tag.clone()),
+                    };
+                    self.docker
+                        .tag_image(&image.reference, Some(options))
+                        .await
+                        .map_err(|e| format!("tagging {} as {name}:{tag}: {e}", image.reference))?;
+                    Ok::<String, String>(format!("{name}:{tag}"))
+                }
+            });
+            futures_util::future::try_join_all(requests).await
         })
     }
 }
