@@ -6,7 +6,9 @@
 //!   installed with `pip --require-hashes` into a venv at
 //!   `target/plugin-toolchains/python`. The app is built with the SDK
 //!   (`plugins/sdk-python`, which carries the WIT and a `componentize-py.toml`) on its
-//!   Python path and `--stub-wasi`: the component imports only `wharf:plugin/*`.
+//!   Python path and `--stub-wasi`: the component imports only `wharf:plugin/*`
+//!   (a notifier also `wasi:http`: built against a `wasx:` spelling of the WIT,
+//!   which the stubber leaves alone, and spelt back after).
 //! - JavaScript: componentize-qjs (QuickJS), pinned by the committed
 //!   `plugins/sdk-js/toolchain/package-lock.json`, installed with `npm ci` into
 //!   `target/plugin-toolchains/js`. The app is staged beside a copy of the SDK
@@ -252,19 +254,46 @@ pub fn build(
     match lang {
         Lang::Python => {
             let tool = python_toolchain()?;
+            // componentize-py's --stub-wasi stubs every `wasi:` import, the wasi:http
+            // a notifier's world asks for included. So a stubbed notifier is built
+            // against a copy of the SDK whose WIT spells the namespace `wasx:` (left
+            // alone by the stubber), and the component is renamed back after.
+            let rename = options.stub_wasi && world == "notifier";
+            let stage = out_dir.join(format!(".stage-{key}-{}", std::process::id()));
+            let sdk_path = if rename {
+                let _ = std::fs::remove_dir_all(&stage);
+                copy_tree(&sdk, &stage)?;
+                respell_wit(&stage.join("wharf_plugin/wit"), WASI_NS, STAND_IN_NS)?;
+                stage.clone()
+            } else {
+                sdk.clone()
+            };
             // The SDK's componentize-py.toml names the WIT, so no `-d`.
             let mut cmd = Command::new(tool);
             cmd.current_dir(app_dir)
                 .env("PYTHONDONTWRITEBYTECODE", "1")
-                .args(["-w", world, "componentize", "-p"])
-                .arg(&sdk)
+                .args(["-w", world]);
+            if rename {
+                // Keep the module name the SDK imports.
+                cmd.arg("--import-interface-name")
+                    .arg("wasx:http/types@0.2.12=wasi_http_types");
+            }
+            cmd.args(["componentize", "-p"])
+                .arg(&sdk_path)
                 .arg("-p")
                 .arg(app_dir);
             if options.stub_wasi {
                 cmd.arg("--stub-wasi");
             }
             cmd.arg("app").arg("-o").arg(&tmp);
-            run(&mut cmd)?;
+            let result = run(&mut cmd);
+            let _ = std::fs::remove_dir_all(&stage);
+            result?;
+            if rename {
+                let bytes = std::fs::read(&tmp).map_err(|e| e.to_string())?;
+                std::fs::write(&tmp, respell(&bytes, STAND_IN_NS, WASI_NS))
+                    .map_err(|e| e.to_string())?;
+            }
         }
         Lang::Js => {
             let tool = js_toolchain()?;
@@ -292,6 +321,37 @@ pub fn build(
     }
     std::fs::rename(&tmp, &out).map_err(|e| e.to_string())?;
     Ok(out)
+}
+
+const WASI_NS: &[u8] = b"wasi:";
+/// As long as `wasi:`, so the component's names keep their lengths.
+const STAND_IN_NS: &[u8] = b"wasx:";
+
+/// Every `from` in `bytes` replaced by `to` (of the same length).
+fn respell(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    debug_assert_eq!(from.len(), to.len());
+    let mut out = bytes.to_vec();
+    let mut at = 0;
+    while let Some(i) = out[at..].windows(from.len()).position(|w| w == from) {
+        out[at + i..at + i + to.len()].copy_from_slice(to);
+        at += i + to.len();
+    }
+    out
+}
+
+/// Respells the namespace in every `.wit` file under `dir`.
+fn respell_wit(dir: &Path, from: &[u8], to: &[u8]) -> Result<(), String> {
+    for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.is_dir() {
+            respell_wit(&path, from, to)?;
+        } else if path.extension().is_some_and(|x| x == "wit") {
+            let text = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::write(&path, respell(&text, from, to))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {

@@ -128,12 +128,14 @@ pub fn new_plugin(name: &str, kind: &str, lang: Lang) -> Result<PathBuf> {
     if dir.exists() {
         bail!("{} exists already", dir.display());
     }
-    if kind == "notifier" {
+    if kind == "notifier" && lang == Lang::Js {
+        // componentize-qjs 0.4.5 cannot pre-initialise a component that imports
+        // wasi:http (the notifier world does): its linker reports a resource type
+        // mismatch for wasi:http/types.
         bail!(
-            "--kind notifier --lang {}: not yet — the {} SDK has no HTTP client over wasi:http; \
-             write the notifier in Rust (--lang rust)",
-            lang.as_str(),
-            lang.as_str()
+            "--kind notifier --lang js: not yet — componentize-qjs 0.4.5 cannot build a \
+             component that imports wasi:http; write the notifier in Python (--lang python) \
+             or Rust (--lang rust)"
         );
     }
     let fill = |t: &str| t.replace("@NAME@", name).replace("@KIND@", kind);
@@ -142,13 +144,21 @@ pub fn new_plugin(name: &str, kind: &str, lang: Lang) -> Result<PathBuf> {
             ("pyproject.toml", fill(PY_PROJECT)),
             (
                 "app.py",
-                fill(if kind == "tagger" {
-                    PY_TAGGER
-                } else {
-                    PY_SCANNER
+                fill(match kind {
+                    "tagger" => PY_TAGGER,
+                    "scanner" => PY_SCANNER,
+                    _ => PY_NOTIFIER,
                 }),
             ),
-            ("README.md", fill(README)),
+            (
+                "README.md",
+                fill(README)
+                    + if kind == "notifier" {
+                        NOTIFIER_README
+                    } else {
+                        ""
+                    },
+            ),
         ],
         Lang::Js => vec![
             ("package.json", fill(JS_PACKAGE)),
@@ -183,6 +193,7 @@ plugin = "@KIND@"
 "#;
 
 const PY_TAGGER: &str = include_str!("../../plugins/sdk-python/templates/tagger.py");
+const PY_NOTIFIER: &str = include_str!("../../plugins/sdk-python/templates/notifier.py");
 
 const PY_SCANNER: &str = include_str!("../../plugins/sdk-python/templates/scanner.py");
 
@@ -203,6 +214,9 @@ const JS_SCANNER: &str = include_str!("../../plugins/sdk-js/templates/scanner.js
 
 const README: &str = "# @NAME@\n\nA wharf @KIND@ plugin. Build: `cargo xtask plugins @NAME@` (writes \
 target/plugins/@NAME@.wasm). Use it in a step: `plugin: @NAME@`.\n";
+
+const NOTIFIER_README: &str = "\nIt POSTs the run summary as JSON to `with: url`; the step (or `notify:` \
+entry) must grant the receiver: `allow: { http: [\"host:port\"] }`.\n";
 
 #[cfg(test)]
 mod tests {

@@ -19,7 +19,9 @@ would).
 
 Importing this package routes ``sys.stdout`` and ``sys.stderr`` to the step's log
 (``info`` and ``warn``), so ``print()`` works instead of trapping on the stubbed
-WASI. Errors are raised: ``raise errors.failed("...")``; a host call's error (an
+WASI. Scanners read the image with ``from wharf_plugin import image``; notifiers send
+HTTP with ``from wharf_plugin import http`` (``http.post(url, body, headers=...)``,
+to the hosts ``allow: http:`` grants). Errors are raised: ``raise errors.failed("...")``; a host call's error (an
 ungranted secret, a missing file) is raised by the call itself and, left uncaught,
 becomes the step's error unchanged.
 """

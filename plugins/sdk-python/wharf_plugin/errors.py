@@ -1,7 +1,7 @@
 """The contract's ``plugin-error``, as exceptions to raise: ``raise failed("...")``."""
 
 from componentize_py_types import Err
-from wit_world.imports.types import (
+from ._types import (
     PluginError_AccessDenied,
     PluginError_Failed,
     PluginError_InvalidConfig,

@@ -1,7 +1,7 @@
 """Scanners only: the image being scanned (import this module in a scanner)."""
 
 from wit_world.imports import image as _image
-from wit_world.imports.types import Finding, Severity
+from ._types import Finding, Severity
 
 FileKind = _image.FileKind
 

@@ -1,6 +1,6 @@
 """Step outputs, bound by later steps as ``$(steps.<id>.outputs.<name>)``."""
 
-from wit_world.imports.types import Output, OutputValue_Items, OutputValue_Text
+from ._types import Output, OutputValue_Items, OutputValue_Text
 
 
 def text(name: str, value: str) -> Output:

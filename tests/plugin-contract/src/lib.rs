@@ -96,6 +96,12 @@ pub struct Case {
     /// The call's resource-table cap (`Limits::resources`), when not the default.
     #[serde(default)]
     pub max_resources: Option<u32>,
+    /// Notifiers: the run the call tells about.
+    #[serde(default)]
+    pub event: Option<Event>,
+    /// Notifiers: the status the local receiver answers (200 when not given).
+    #[serde(default)]
+    pub receiver_status: Option<u16>,
     /// What must happen.
     pub expect: Expect,
 }
@@ -110,6 +116,34 @@ pub struct Allow {
     /// `read:`.
     #[serde(default)]
     pub read: Vec<String>,
+    /// `http:`; `$RECEIVER` is the local receiver's `127.0.0.1:PORT`.
+    #[serde(default)]
+    pub http: Vec<String>,
+}
+
+/// A notifier's run: its status and steps (the rest of `run-event` is fixed).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    /// `success` or `failure`.
+    pub status: String,
+    /// The steps, `[id, status]` each.
+    #[serde(default)]
+    pub steps: Vec<(String, String)>,
+}
+
+/// A request the receiver must have got.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectRequest {
+    /// `POST`.
+    pub method: String,
+    /// `/hook`.
+    pub path: String,
+    /// The `content-type` header.
+    pub content_type: String,
+    /// The body, as JSON.
+    pub json: serde_json::Value,
 }
 
 /// The expected result.
@@ -134,6 +168,9 @@ pub struct Expect {
     /// After this call, a call in `mode: tag` on the same plugin must still succeed.
     #[serde(default)]
     pub next_call_works: bool,
+    /// Notifiers: every request the local receiver got, in order (checked when given).
+    #[serde(default)]
+    pub received: Option<Vec<ExpectRequest>>,
 }
 
 /// An expected error.
@@ -255,6 +292,7 @@ pub fn image() -> ImageRef {
 pub fn call_input(
     case: &Case,
     with: &serde_json::Map<String, serde_json::Value>,
+    receiver: &str,
 ) -> (CallInput, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     for (name, text) in &case.context_files {
@@ -265,10 +303,27 @@ pub fn call_input(
         limits.resources = n;
     }
     let input = CallInput {
-        with: with.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        with: with
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    serde_json::Value::String(t) => {
+                        serde_json::Value::String(t.replace("$RECEIVER", receiver))
+                    }
+                    other => other.clone(),
+                };
+                (k.clone(), v)
+            })
+            .collect(),
         grants: Grants {
             secrets: case.allow.secrets.clone(),
             read: case.allow.read.clone(),
+            http: case
+                .allow
+                .http
+                .iter()
+                .map(|h| h.replace("$RECEIVER", receiver))
+                .collect(),
             ..Grants::default()
         },
         limits,
@@ -284,13 +339,49 @@ pub fn call_input(
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        subject: Subject::Image(image()),
+        subject: match &case.event {
+            Some(event) => Subject::Run(Box::new(run_event(event))),
+            None => Subject::Image(image()),
+        },
     };
     (input, dir)
 }
 
+/// The `run-event` of a notifier case.
+pub fn run_event(event: &Event) -> RunEvent {
+    RunEvent {
+        run: RunInfo {
+            id: "run1".into(),
+            step_id: "notify1".into(),
+            ..RunInfo::default()
+        },
+        status: if event.status == "success" {
+            RunStatus::Success
+        } else {
+            RunStatus::Failure
+        },
+        started: "2026-12-01T10:00:00Z".into(),
+        finished: "2026-12-01T10:00:05Z".into(),
+        duration_ms: 5000,
+        steps: event
+            .steps
+            .iter()
+            .map(|(id, status)| StepSummary {
+                id: id.clone(),
+                status: status.clone(),
+                duration_ms: 1000,
+                error: (status == "failed").then(|| format!("{id} failed")),
+            })
+            .collect(),
+        images: vec![],
+        findings: vec![],
+        error: (event.status != "success").then(|| "a step failed".to_string()),
+    }
+}
+
 /// Runs `case` on `plugin` and asserts its expectation; `Err` says what differed.
 pub async fn run_case(host: &PluginHost, plugin: &Plugin, case: &Case) -> Result<(), String> {
+    let receiver = wharf_e2e::Receiver::answering(&[case.receiver_status.unwrap_or(200)]);
     let lines = Arc::new(Lines::default());
     let services = Services {
         log: lines.clone(),
@@ -301,7 +392,7 @@ pub async fn run_case(host: &PluginHost, plugin: &Plugin, case: &Case) -> Result
         tags: None,
         reports: None,
     };
-    let (input, _dir) = call_input(case, &case.with);
+    let (input, _dir) = call_input(case, &case.with, &receiver.addr);
     let result = host.call(plugin, input, services).await;
     let texts = lines.texts();
     match (&case.expect.error, result) {
@@ -368,14 +459,33 @@ pub async fn run_case(host: &PluginHost, plugin: &Plugin, case: &Case) -> Result
             }
             let text = e.to_string();
             for c in &want.contains {
+                let c = c.replace("$RECEIVER", &receiver.addr);
                 if !text.contains(c.as_str()) {
                     return Err(format!("error {text:?} does not contain {c:?}"));
                 }
             }
         }
     }
+    if let Some(want) = &case.expect.received {
+        let got: Vec<ExpectRequest> = receiver
+            .requests()
+            .iter()
+            .map(|r| ExpectRequest {
+                method: r.method.clone(),
+                path: r.path.clone(),
+                content_type: r.header("content-type").unwrap_or_default().to_string(),
+                json: serde_json::from_slice(&r.body).unwrap_or_else(|_| {
+                    serde_json::Value::String(String::from_utf8_lossy(&r.body).into_owned())
+                }),
+            })
+            .collect();
+        if &got != want {
+            return Err(format!("the receiver got {got:?}, want {want:?}"));
+        }
+    }
     let mut at = 0;
     for want in &case.expect.log {
+        let want = &want.replace("$RECEIVER", &receiver.addr);
         match texts[at..].iter().position(|t| t == want) {
             Some(i) => at += i + 1,
             None => return Err(format!("log {texts:?} lacks {want:?} (in order)")),
@@ -385,7 +495,7 @@ pub async fn run_case(host: &PluginHost, plugin: &Plugin, case: &Case) -> Result
         let mut with = serde_json::Map::new();
         with.insert("mode".into(), "tag".into());
         with.insert("version".into(), "9.9.9".into());
-        let (input, _dir) = call_input(case, &with);
+        let (input, _dir) = call_input(case, &with, &receiver.addr);
         host.call(
             plugin,
             input,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use wharf_e2e::plugin_langs::{self, BuildOptions, Lang};
-use wharf_plugin_contract::{Lines, image};
+use wharf_plugin_contract::{Event, Lines, image, run_event};
 use wharf_plugin_host::*;
 
 /// Writes the template as xtask does, into a stable directory (so its build is reused).
@@ -166,6 +166,78 @@ async fn scanner(lang: Lang) {
         outcome.output("count"),
         Some(&OutputValue::Text("1".into()))
     );
+}
+
+async fn notifier(lang: Lang) {
+    let path = plugin_langs::build(
+        lang,
+        &app(lang, "notifier"),
+        "notifier",
+        BuildOptions::default(),
+    )
+    .expect("build");
+    let host = host();
+    let plugin = host.load_file(&path).expect("load");
+    assert_eq!(plugin.world(), World::Notifier);
+    let receiver = wharf_e2e::Receiver::start();
+    let event = run_event(&Event {
+        status: "success".into(),
+        steps: vec![
+            ("build".into(), "succeeded".into()),
+            ("lint".into(), "ignored".into()),
+        ],
+    });
+    let call = |grant: &str| CallInput {
+        grants: Grants {
+            http: vec![grant.to_string()],
+            ..Grants::default()
+        },
+        subject: Subject::Run(Box::new(event.clone())),
+        ..input(&[("url", receiver.url("/hook").as_str())])
+    };
+
+    host.call(
+        &plugin,
+        call(&receiver.addr),
+        Services::log_only(Arc::new(Lines::default())),
+    )
+    .await
+    .expect("notified");
+    let got = receiver.requests();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].method, "POST");
+    assert_eq!(got[0].path, "/hook");
+    assert_eq!(got[0].header("content-type"), Some("application/json"));
+    assert_eq!(
+        got[0].json(),
+        serde_json::json!({
+            "run": "run1",
+            "status": "success",
+            "steps": [{"id": "build", "status": "succeeded"}, {"id": "lint", "status": "ignored"}],
+        })
+    );
+
+    // A receiver the step does not grant: refused before a connection is made.
+    let err = host
+        .call(
+            &plugin,
+            call("127.0.0.1:9"),
+            Services::log_only(Arc::new(Lines::default())),
+        )
+        .await
+        .expect_err("denied");
+    assert_eq!(err.kind(), CallErrorKind::Denied, "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("allow: {{ http: [\"{}\"] }}", receiver.addr)),
+        "{err}"
+    );
+    assert_eq!(receiver.requests().len(), 1, "the denied request went out");
+}
+
+#[tokio::test]
+async fn the_python_notifier_template_works() {
+    notifier(Lang::Python).await;
 }
 
 #[tokio::test]
