@@ -7,16 +7,22 @@
 //! - [`cosign`]: cosign's keyed `.sig` format;
 //! - [`certs`]: test certificates as `notation cert generate-test` makes them, and the
 //!   certificate rules; [`keys`]: keys and signature algorithms;
-//! - [`ops`]: sign and verify against a registry.
+//! - [`ops`]: sign and verify against a registry;
+//! - [`provenance`]: SLSA v1 provenance as in-toto Statements, the acb buildType;
+//!   [`dsse`]: the envelope that signs them; [`attest`]: attestations as referrers in
+//!   cosign v3's bundle layout, and their verification.
 //!
 //! Key material never appears in errors or `Debug` output.
 
+pub mod attest;
 pub mod certs;
 pub mod cosign;
+pub mod dsse;
 pub mod keys;
 pub mod notation;
 pub mod ops;
 pub mod policy;
+pub mod provenance;
 
 /// What went wrong. [`Error::is_bad_input`] separates the user's mistakes (exit 2)
 /// from a verification that failed (exit 1).

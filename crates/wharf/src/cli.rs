@@ -43,6 +43,9 @@ pub enum Command {
     /// Verify an image's signature: exit 0 only when a trusted signature covers
     /// exactly what the reference resolves to now.
     Verify(crate::cli_trust::VerifyArgs),
+    /// Verify an image's SLSA provenance attestation: exit 0 only when one signed by
+    /// the key covers exactly what the reference resolves to now and matches the policy.
+    VerifyAttestation(crate::cli_trust::VerifyAttestationArgs),
     /// Attach files to an image as an OCI referrer artifact (as `oras attach`).
     Attach(crate::cli_trust::AttachArgs),
     /// Signing certificates.

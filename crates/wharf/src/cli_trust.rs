@@ -1,5 +1,6 @@
 //! The command line of content trust and image lifecycle: `cert`, `sign`, `verify`,
-//! `attach`, `registry referrers`, `registry purge` (clap definitions only).
+//! `verify-attestation`, `attach`, `registry referrers`, `registry purge` (clap
+//! definitions only).
 
 use std::path::PathBuf;
 
@@ -129,6 +130,31 @@ pub struct VerifyArgs {
     #[arg(long, value_enum, default_value_t = SignatureFormat::Notation)]
     pub format: SignatureFormat,
     /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub connection: Connection,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyAttestationArgs {
+    /// The image: REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:...
+    pub reference: String,
+    /// The public key the attestation must be signed by (PEM, EC P-256).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The predicate type: slsaprovenance1 (SLSA v1, the default), slsaprovenance02
+    /// (v0.2), or a URI (cosign's --type names).
+    #[arg(long = "type", value_name = "TYPE", default_value = "slsaprovenance1")]
+    pub predicate_type: String,
+    /// Require this runDetails.builder.id.
+    #[arg(long, value_name = "ID")]
+    pub builder: Option<String>,
+    /// Require this source (externalParameters.source, e.g.
+    /// git+https://github.com/org/repo@refs/heads/main).
+    #[arg(long, value_name = "URI")]
+    pub source: Option<String>,
+    /// Output format (json: the verified statement too).
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
     #[command(flatten)]

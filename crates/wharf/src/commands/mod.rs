@@ -21,6 +21,7 @@ pub mod sign;
 pub mod sign_step;
 pub mod validate;
 pub mod verify;
+pub mod verify_attestation;
 pub mod watch;
 pub mod watch_cron;
 
@@ -65,6 +66,7 @@ pub fn dispatch(command: Command) -> ExitCode {
         Command::Helm(HelmCommand::Pull(args)) => helm::pull::run(&args),
         Command::Sign(args) => sign::run(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::VerifyAttestation(args) => verify_attestation::run(&args),
         Command::Attach(args) => attach::run(&args),
         Command::Cert(crate::cli_trust::CertCommand::GenerateTest(args)) => cert::run(&args),
         Command::Plugin(command) => plugin::run(command),

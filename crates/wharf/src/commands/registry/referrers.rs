@@ -107,8 +107,15 @@ fn tree(nodes: &[Node], prefix: &str, out: &mut String) {
             .collect();
         for (j, n) in group.iter().enumerate() {
             let last = j + 1 == group.len();
+            // An attestation shows what it attests (cosign's bundle annotation).
+            let predicate = n
+                .descriptor
+                .annotations
+                .get(wharf_trust::attest::ANNOTATION_PREDICATE_TYPE)
+                .map(|p| format!(" (predicateType {p})"))
+                .unwrap_or_default();
             out.push_str(&format!(
-                "{inner}{}{}\n",
+                "{inner}{}{}{predicate}\n",
                 if last { "└── " } else { "├── " },
                 n.descriptor.digest
             ));
