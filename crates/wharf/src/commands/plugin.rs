@@ -113,15 +113,7 @@ fn compile(args: &PluginCompileArgs) -> ExitCode {
         .map(|d| d.display().to_string())
         .unwrap_or_else(|| "no cache directory: nothing is kept".into());
     for file in &args.files {
-        let bytes = match std::fs::read(file) {
-            Ok(b) => b,
-            Err(e) => return usage(format!("{}: {e}", file.display())),
-        };
-        let name = file
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("plugin");
-        match host.load(name, &bytes) {
+        match host.load_file(file) {
             Ok(plugin) => eprintln!(
                 "{} ({}, {}): {}",
                 file.display(),
