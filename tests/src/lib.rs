@@ -292,6 +292,16 @@ pub fn labelled(label: &str) -> Vec<String> {
     found
 }
 
+/// Removes `repository:tag` from the engine for each tag, ignoring ones that are
+/// not there (a test's cleanup of the images it made).
+pub fn remove_images(repository: &str, tags: &[&str]) {
+    for tag in tags {
+        let _ = Command::new("docker")
+            .args(["rmi", &format!("{repository}:{tag}")])
+            .output();
+    }
+}
+
 /// Builds the hello-web example's static binary (in its own target dir, so the
 /// nested cargo does not wait for the outer one).
 pub fn hello_web_binary() -> PathBuf {

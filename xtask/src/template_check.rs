@@ -142,10 +142,6 @@ fn in_pipeline(wharf: &Path, name: &str, kind: &str, wasm: &Path) -> Result<()> 
         }
         Ok(())
     })();
-    for tag in tags {
-        let _ = Command::new("docker")
-            .args(["rmi", &format!("{image}:{tag}")])
-            .output();
-    }
+    wharf_e2e::remove_images(image, &tags);
     result
 }

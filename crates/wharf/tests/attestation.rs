@@ -3,106 +3,21 @@
 //! fallback) and wharf's own registry (the referrers API), attestations pushed in
 //! cosign v3's bundle layout, and every way an attestation must fail.
 
+mod common;
+use common::*;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use bytes::Bytes;
 use wharf_e2e::Registry;
-use wharf_registry::client::BlobPush;
-use wharf_registry::manifest::{Descriptor, ImageManifest, media_type};
+use wharf_registry::manifest::{Descriptor, media_type};
 use wharf_registry::referrers::ReferrersMode;
 use wharf_registry::{Client, Digest, LocalRegistry, Repository};
 use wharf_trust::attest::{self, BUNDLE_MEDIA_TYPE};
 use wharf_trust::dsse;
 use wharf_trust::keys::SigningKey;
 use wharf_trust::provenance::{self, SLSA_PROVENANCE_V02, Statement};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"))
-}
-
-fn wharf(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wharf"));
-    cmd.env("NO_COLOR", "1")
-        .env_remove("WHARF_LOG")
-        .env("DOCKER_CONFIG", home.join("docker"))
-        .current_dir(home);
-    cmd
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run wharf: {e}"))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "wharf failed ({}): {}{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-/// Exit code 1 with `reason` in stderr.
-fn refused(out: &Output, reason: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    assert!(text(&out.stderr).contains(reason), "{}", text(&out.stderr));
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_str(&ok(out)).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)))
-}
-
-/// Pushes a small OCI image to `repo:tag`; its descriptor.
-async fn push_image(client: &Client, repo: &Repository, tag: &str, seed: &str) -> Descriptor {
-    let layer = BlobPush::bytes(media_type::OCI_LAYER, Bytes::from(format!("layer {seed}")));
-    let config = BlobPush::bytes(
-        media_type::OCI_CONFIG,
-        Bytes::from(format!(
-            "{{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":[\"{}\"]}},\"config\":{{\"Labels\":{{\"seed\":\"{seed}\"}}}}}}",
-            layer.descriptor.digest
-        )),
-    );
-    client
-        .push_blobs(repo, &[config.clone(), layer.clone()])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let manifest = ImageManifest {
-        schema_version: 2,
-        media_type: Some(media_type::OCI_MANIFEST.into()),
-        artifact_type: None,
-        config: config.descriptor.clone(),
-        layers: vec![layer.descriptor.clone()],
-        subject: None,
-        annotations: Default::default(),
-        extra: Default::default(),
-    };
-    let bytes = Bytes::from(serde_json::to_vec(&manifest).unwrap_or_default());
-    client
-        .push_manifest(repo, tag, media_type::OCI_MANIFEST, bytes.clone())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    Descriptor::of(media_type::OCI_MANIFEST, &bytes)
-}
 
 /// A key pair: the key, and the public key's PEM file.
 fn keypair(home: &Path, name: &str) -> (SigningKey, PathBuf) {
@@ -155,7 +70,7 @@ fn scenario(host: &str, api: bool) {
     let client = Client::with_defaults().unwrap_or_else(|e| panic!("{e}"));
     let repo = Repository::new(host, "team/app");
     let name = format!("{host}/team/app");
-    let image = rt.block_on(push_image(&client, &repo, "v1", "one"));
+    let image = rt.block_on(push_image(&client, &repo, &["v1"], "one", None));
     let reference = format!("{name}:v1");
     let (key, public) = keypair(home, "signer");
     let (_, stranger) = keypair(home, "stranger");
@@ -288,7 +203,7 @@ fn scenario(host: &str, api: bool) {
     };
 
     // Wrong subject: another image's statement, pushed as this one's referrer.
-    let wrong = rt.block_on(push_image(&client, &repo, "wrong-subject", "w"));
+    let wrong = rt.block_on(push_image(&client, &repo, &["wrong-subject"], "w", None));
     let other = statement_for(&name, &Digest::sha256(b"some other image"));
     rt.block_on(push_bundle(
         &client,
@@ -303,7 +218,7 @@ fn scenario(host: &str, api: bool) {
     );
 
     // Wrong payload type, correctly signed.
-    let typed = rt.block_on(push_image(&client, &repo, "wrong-type", "t"));
+    let typed = rt.block_on(push_image(&client, &repo, &["wrong-type"], "t", None));
     let mut bundle = bundle_of(&statement_for(&name, &typed.digest));
     let body = statement_for(&name, &typed.digest).to_bytes();
     bundle["dsseEnvelope"] =
@@ -321,7 +236,7 @@ fn scenario(host: &str, api: bool) {
     );
 
     // A v0.2 predicate: not SLSA v1, whatever the annotation says.
-    let old = rt.block_on(push_image(&client, &repo, "v02", "v02"));
+    let old = rt.block_on(push_image(&client, &repo, &["v02"], "v02", None));
     let mut v02 = statement_for(&name, &old.digest);
     v02.predicate_type = SLSA_PROVENANCE_V02.into();
     rt.block_on(push_bundle(
@@ -335,7 +250,7 @@ fn scenario(host: &str, api: bool) {
         &verify(&format!("{name}:v02"), &public, &[]),
         "(found: https://slsa.dev/provenance/v0.2)",
     );
-    let lying = rt.block_on(push_image(&client, &repo, "v02-lying", "lying"));
+    let lying = rt.block_on(push_image(&client, &repo, &["v02-lying"], "lying", None));
     let mut v02 = statement_for(&name, &lying.digest);
     v02.predicate_type = SLSA_PROVENANCE_V02.into();
     rt.block_on(push_bundle(
@@ -351,7 +266,7 @@ fn scenario(host: &str, api: bool) {
     );
 
     // A tampered payload: the builder changed after signing.
-    let tampered = rt.block_on(push_image(&client, &repo, "tampered", "tampered"));
+    let tampered = rt.block_on(push_image(&client, &repo, &["tampered"], "tampered", None));
     let mut bundle = bundle_of(&statement_for(&name, &tampered.digest));
     let mut changed = statement_for(&name, &tampered.digest);
     changed.predicate["runDetails"]["builder"]["id"] = "https://example.com/trusted-ci".into();
@@ -369,7 +284,7 @@ fn scenario(host: &str, api: bool) {
     );
 
     // The tag moves: the attestation of the old content does not cover the new.
-    let moved = rt.block_on(push_image(&client, &repo, "v1", "two"));
+    let moved = rt.block_on(push_image(&client, &repo, &["v1"], "two", None));
     assert_ne!(moved.digest, image.digest);
     refused(&verify(&reference, &public, &[]), "no attestation");
     // By digest, the old content still verifies.

@@ -98,11 +98,10 @@ fn a_tagger_step_tags_the_built_image_push_expands_its_refs_and_notify_runs() {
     assert_eq!(got[0].path, "/hook");
     assert_eq!(text(&got[0].body), "plugrun1");
     assert_nothing_left("plugrun1");
-    for tag in ["build", "1", "1.2", "1.2.3", "latest"] {
-        let _ = Command::new("docker")
-            .args(["rmi", &format!("{}/plug/app:{tag}", registry.host)])
-            .output();
-    }
+    wharf_e2e::remove_images(
+        &format!("{}/plug/app", registry.host),
+        &["build", "1", "1.2", "1.2.3", "latest"],
+    );
 }
 
 #[test]
@@ -145,9 +144,7 @@ fn plugin_outputs_and_log_lines_are_in_the_json_events() {
             .any(|e| e["event"] == "log" && e["step"] == "show" && e["line"] == "0.3.0-rc.1"),
         "a later step binds the output: {stdout}"
     );
-    let _ = Command::new("docker")
-        .args(["rmi", "wharf-test/busybox:0.3.0-rc.1"])
-        .output();
+    wharf_e2e::remove_images("wharf-test/busybox", &["0.3.0-rc.1"]);
     assert_nothing_left("plugjson");
 }
 
@@ -331,11 +328,10 @@ fn the_plugin_release_example_builds_tags_scans_pushes_and_notifies() {
     );
     assert!(!stdout.contains("example-signing-key"));
     assert_nothing_left("plugexample");
-    for tag in ["plugexample", "1", "1.4", "1.4.2", "latest"] {
-        let _ = Command::new("docker")
-            .args(["rmi", &format!("{}/plugin-release:{tag}", registry.host)])
-            .output();
-    }
+    wharf_e2e::remove_images(
+        &format!("{}/plugin-release", registry.host),
+        &["plugexample", "1", "1.4", "1.4.2", "latest"],
+    );
 }
 
 /// The demo's pipeline (`cargo xtask demo`), against the distribution registry:
@@ -402,11 +398,10 @@ fn the_demo_release_pipeline_builds_tests_tags_scans_pushes_charts_and_notifies(
     assert!(!stdout.contains("demo-signing-key"));
     assert!(!text(&out.stderr).contains("demo-signing-key"));
     assert_nothing_left("demorelease");
-    for tag in ["demorelease", "2", "2.3", "2.3.4", "latest"] {
-        let _ = Command::new("docker")
-            .args(["rmi", &format!("{}/hello-web:{tag}", registry.host)])
-            .output();
-    }
+    wharf_e2e::remove_images(
+        &format!("{}/hello-web", registry.host),
+        &["demorelease", "2", "2.3", "2.3.4", "latest"],
+    );
 }
 
 /// A plugin's first compile is said in its step's log, and only then; `wharf plugin
@@ -477,9 +472,5 @@ fn a_first_compile_is_said_in_the_step_log_and_plugin_compile_does_it_ahead() {
     for id in ["plugcomp1", "plugcomp2", "plugcomp3"] {
         assert_nothing_left(id);
     }
-    for tag in ["1", "7.7.7", "7.7", "7"] {
-        let _ = Command::new("docker")
-            .args(["rmi", &format!("{image}:{tag}")])
-            .output();
-    }
+    wharf_e2e::remove_images(image, &["1", "7.7.7", "7.7", "7"]);
 }

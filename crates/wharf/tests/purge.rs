@@ -3,101 +3,15 @@
 //! creation times, digest deletes only): dry run, keep, signature tags never matched,
 //! cascade to referrers, protection of children and referrers, bad input.
 
+mod common;
+use common::*;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
 use bytes::Bytes;
 use wharf_e2e::Registry;
-use wharf_registry::client::BlobPush;
-use wharf_registry::manifest::{Descriptor, ImageManifest, media_type};
+use wharf_registry::manifest::media_type;
 use wharf_registry::{Client, ImageRef, LocalRegistry, Repository};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"))
-}
-
-fn wharf(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wharf"));
-    cmd.env("NO_COLOR", "1")
-        .env_remove("WHARF_LOG")
-        .env("DOCKER_CONFIG", home.join("docker"))
-        .current_dir(home);
-    cmd
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "wharf failed ({}): {}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| panic!("wharf: {e}"))
-}
-
-/// Pushes an image whose config says it was created at `created` (none: unknown).
-async fn push(
-    client: &Client,
-    repo: &Repository,
-    tags: &[&str],
-    seed: &str,
-    created: Option<&str>,
-) -> Descriptor {
-    let layer = BlobPush::bytes(media_type::OCI_LAYER, Bytes::from(format!("layer {seed}")));
-    let mut config = serde_json::json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": [layer.descriptor.digest.as_str()]},
-        "config": {"Labels": {"seed": seed}},
-    });
-    if let Some(c) = created {
-        config["created"] = serde_json::json!(c);
-    }
-    let config = BlobPush::bytes(media_type::OCI_CONFIG, Bytes::from(config.to_string()));
-    client
-        .push_blobs(repo, &[config.clone(), layer.clone()])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let manifest = ImageManifest {
-        schema_version: 2,
-        media_type: Some(media_type::OCI_MANIFEST.into()),
-        artifact_type: None,
-        config: config.descriptor.clone(),
-        layers: vec![layer.descriptor.clone()],
-        subject: None,
-        annotations: Default::default(),
-        extra: Default::default(),
-    };
-    let bytes = Bytes::from(serde_json::to_vec(&manifest).unwrap_or_default());
-    let descriptor = Descriptor::of(media_type::OCI_MANIFEST, &bytes);
-    for tag in tags {
-        client
-            .push_manifest(repo, tag, media_type::OCI_MANIFEST, bytes.clone())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-    if tags.is_empty() {
-        client
-            .push_manifest(
-                repo,
-                descriptor.digest.as_str(),
-                media_type::OCI_MANIFEST,
-                bytes,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-    descriptor
-}
 
 /// Waits until the clock has moved on, so the next push is later (file times are coarse).
 fn tick() {
@@ -161,7 +75,7 @@ fn purge_against_wharfs_registry() {
     certs(home);
     let client = Client::with_defaults().unwrap_or_else(|e| panic!("{e}"));
     let repo = Repository::new(&host, "app");
-    let v1 = rt.block_on(push(
+    let v1 = rt.block_on(push_image(
         &client,
         &repo,
         &["v1"],
@@ -169,7 +83,7 @@ fn purge_against_wharfs_registry() {
         Some("2020-01-01T00:00:00Z"),
     ));
     tick();
-    let v2 = rt.block_on(push(
+    let v2 = rt.block_on(push_image(
         &client,
         &repo,
         &["v2"],
@@ -177,7 +91,7 @@ fn purge_against_wharfs_registry() {
         Some("2020-01-01T00:00:00Z"),
     ));
     tick();
-    let v3 = rt.block_on(push(
+    let v3 = rt.block_on(push_image(
         &client,
         &repo,
         &["v3"],
@@ -200,7 +114,7 @@ fn purge_against_wharfs_registry() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(referrers.descriptors.len(), 2);
     // An index that stays, and its untagged child.
-    let child = rt.block_on(push(
+    let child = rt.block_on(push_image(
         &client,
         &repo,
         &[],
@@ -346,14 +260,14 @@ fn purge_against_the_distribution_registry() {
     certs(home);
     let client = Client::with_defaults().unwrap_or_else(|e| panic!("{e}"));
     let repo = Repository::new(&host, "web");
-    let old = rt.block_on(push(
+    let old = rt.block_on(push_image(
         &client,
         &repo,
         &["old"],
         "old",
         Some("2020-01-01T00:00:00Z"),
     ));
-    let older = rt.block_on(push(
+    let older = rt.block_on(push_image(
         &client,
         &repo,
         &["older"],
@@ -361,15 +275,15 @@ fn purge_against_the_distribution_registry() {
         Some("2019-01-01T00:00:00Z"),
     ));
     let now = jiff::Timestamp::now().to_string();
-    rt.block_on(push(&client, &repo, &["fresh"], "fresh", Some(&now)));
-    let shared = rt.block_on(push(
+    rt.block_on(push_image(&client, &repo, &["fresh"], "fresh", Some(&now)));
+    let shared = rt.block_on(push_image(
         &client,
         &repo,
         &["shared-a", "keepme"],
         "shared",
         Some("2018-01-01T00:00:00Z"),
     ));
-    rt.block_on(push(&client, &repo, &["unknown"], "unknown", None));
+    rt.block_on(push_image(&client, &repo, &["unknown"], "unknown", None));
     sign(home, &format!("{host}/web:older"), "notation");
     sign(home, &format!("{host}/web:older"), "cosign");
 

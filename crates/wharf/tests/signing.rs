@@ -3,100 +3,17 @@
 //! and wharf's own registry (the referrers API), with images pushed by the registry
 //! client.
 
+mod common;
+use common::*;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
 use bytes::Bytes;
 use wharf_e2e::Registry;
 use wharf_registry::client::BlobPush;
-use wharf_registry::manifest::{Descriptor, ImageManifest, media_type};
+use wharf_registry::manifest::{Descriptor, media_type};
 use wharf_registry::referrers::ReferrersMode;
 use wharf_registry::{Client, LocalRegistry, Repository};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"))
-}
-
-fn wharf(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wharf"));
-    cmd.env("NO_COLOR", "1")
-        .env_remove("WHARF_LOG")
-        .env("DOCKER_CONFIG", home.join("docker"))
-        .current_dir(home);
-    cmd
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run wharf: {e}"))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "wharf failed ({}): {}{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-/// Exit code 1 with `reason` in stderr.
-fn refused(out: &Output, reason: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    assert!(text(&out.stderr).contains(reason), "{}", text(&out.stderr));
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_str(&ok(out)).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)))
-}
-
-/// Pushes a small OCI image to `repo:tag`; its descriptor.
-async fn push_image(client: &Client, repo: &Repository, tag: &str, seed: &str) -> Descriptor {
-    let layer = BlobPush::bytes(media_type::OCI_LAYER, Bytes::from(format!("layer {seed}")));
-    let config = BlobPush::bytes(
-        media_type::OCI_CONFIG,
-        Bytes::from(format!(
-            "{{\"architecture\":\"amd64\",\"os\":\"linux\",\"created\":\"2026-01-01T00:00:00Z\",\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":[\"{}\"]}},\"config\":{{\"Labels\":{{\"seed\":\"{seed}\"}}}}}}",
-            layer.descriptor.digest
-        )),
-    );
-    client
-        .push_blobs(repo, &[config.clone(), layer.clone()])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let manifest = ImageManifest {
-        schema_version: 2,
-        media_type: Some(media_type::OCI_MANIFEST.into()),
-        artifact_type: None,
-        config: config.descriptor.clone(),
-        layers: vec![layer.descriptor.clone()],
-        subject: None,
-        annotations: Default::default(),
-        extra: Default::default(),
-    };
-    let bytes = Bytes::from(serde_json::to_vec(&manifest).unwrap_or_default());
-    client
-        .push_manifest(repo, tag, media_type::OCI_MANIFEST, bytes.clone())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    Descriptor::of(media_type::OCI_MANIFEST, &bytes)
-}
 
 fn generate(home: &Path, name: &str) {
     let out = ok(&run(wharf(home).args([
@@ -131,7 +48,7 @@ fn scenario(host: &str, api: bool) {
     let rt = runtime();
     let client = Client::with_defaults().unwrap_or_else(|e| panic!("{e}"));
     let repo = Repository::new(host, "team/app");
-    let image = rt.block_on(push_image(&client, &repo, "v1", "one"));
+    let image = rt.block_on(push_image(&client, &repo, &["v1"], "one", None));
     let reference = format!("{host}/team/app:v1");
 
     generate(home, "signer");
@@ -223,7 +140,7 @@ fn scenario(host: &str, api: bool) {
     }
 
     // An altered signature: the envelope of one image with another's signature value.
-    let altered_image = rt.block_on(push_image(&client, &repo, "altered", "altered"));
+    let altered_image = rt.block_on(push_image(&client, &repo, &["altered"], "altered", None));
     let key_pem = std::fs::read_to_string(home.join("certs/signer.key")).unwrap_or_default();
     let key =
         wharf_trust::keys::SigningKey::from_pem(&key_pem, "k").unwrap_or_else(|e| panic!("{e}"));
@@ -273,7 +190,7 @@ fn scenario(host: &str, api: bool) {
     );
 
     // The tag moves to other content: v1's signature does not cover it.
-    let moved = rt.block_on(push_image(&client, &repo, "v1", "two"));
+    let moved = rt.block_on(push_image(&client, &repo, &["v1"], "two", None));
     assert_ne!(moved.digest, image.digest);
     refused(
         &run(wharf(home).args(["verify", &reference, "--cert", "certs/signer.crt"])),
@@ -301,7 +218,7 @@ fn scenario(host: &str, api: bool) {
     std::fs::write(home.join("certs/old.key"), &old.key_pem).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(home.join("certs/old.crt"), &old.cert_pem).unwrap_or_else(|e| panic!("{e}"));
     let expired_ref = format!("{host}/team/app:expired");
-    rt.block_on(push_image(&client, &repo, "expired", "expired"));
+    rt.block_on(push_image(&client, &repo, &["expired"], "expired", None));
     ok(&run(wharf(home).args([
         "sign",
         &expired_ref,
@@ -317,7 +234,7 @@ fn scenario(host: &str, api: bool) {
 
     // cosign's keyed format: two signers append to one .sig manifest.
     let cosigned = format!("{host}/team/app:cosigned");
-    let cosigned_image = rt.block_on(push_image(&client, &repo, "cosigned", "cosigned"));
+    let cosigned_image = rt.block_on(push_image(&client, &repo, &["cosigned"], "cosigned", None));
     for signer in ["signer", "stranger"] {
         ok(&run(wharf(home).args([
             "sign",
@@ -561,7 +478,7 @@ fn a_task_signs_with_a_sign_step() {
     generate(home, "signer");
     let client = Client::with_defaults().unwrap_or_else(|e| panic!("{e}"));
     let repo = Repository::new(&host, "task/app");
-    let image = rt.block_on(push_image(&client, &repo, "v1", "task"));
+    let image = rt.block_on(push_image(&client, &repo, &["v1"], "task", None));
     let key_pem = std::fs::read_to_string(home.join("certs/signer.key")).unwrap_or_default();
     std::fs::write(
         home.join("acb.yaml"),
@@ -636,7 +553,7 @@ fn concurrent_writers_of_one_fallback_index_all_land() {
     let home = home.path();
     let client = Client::with_defaults().unwrap_or_else(|e| panic!("{e}"));
     let repo = Repository::new(&host, "race/app");
-    let image = rt.block_on(push_image(&client, &repo, "v1", "race"));
+    let image = rt.block_on(push_image(&client, &repo, &["v1"], "race", None));
     let reference = format!("{host}/race/app@{}", image.digest);
     // The blob every writer shares is there first: concurrent uploads of one blob are
     // a race of distribution's own storage, not the one under test.
@@ -684,7 +601,7 @@ fn signatures_and_attachments_travel_with_copy_r() {
         .unwrap_or_else(|e| panic!("{e}"));
     let client = Client::with_defaults().unwrap_or_else(|e| panic!("{e}"));
     let repo = Repository::new(&dist.host, "team/app");
-    let image = rt.block_on(push_image(&client, &repo, "v1", "copied"));
+    let image = rt.block_on(push_image(&client, &repo, &["v1"], "copied", None));
     let source = format!("{}/team/app:v1", dist.host);
     generate(home, "signer");
     let public = public_pem(home, "signer");
