@@ -18,11 +18,13 @@
 //! build, and a build whose inputs (app, SDK, WIT, pins, options) are unchanged is
 //! reused from `target/plugin-build`.
 
+use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::plugins::workspace_root;
 
@@ -82,6 +84,22 @@ pub fn toolchain_dir() -> PathBuf {
 }
 
 static INSTALL: Mutex<()> = Mutex::new(());
+
+/// One lock per build key: two threads (two tests of one binary) asking for the
+/// same component build it once, and never share a staging directory.
+static BUILDING: Mutex<Option<HashMap<String, Arc<Mutex<()>>>>> = Mutex::new(None);
+
+/// Unique names for staging files, across the threads of this process; the process
+/// id tells processes apart.
+static SCRATCH: AtomicU64 = AtomicU64::new(0);
+
+fn key_lock(key: &str) -> Arc<Mutex<()>> {
+    let mut map = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
+    map.get_or_insert_with(HashMap::new)
+        .entry(key.to_string())
+        .or_default()
+        .clone()
+}
 
 fn run(cmd: &mut Command) -> Result<String, String> {
     let out = cmd
@@ -239,6 +257,12 @@ pub fn build(
     if out.is_file() {
         return Ok(out);
     }
+    let lock = key_lock(&key);
+    let _building = lock.lock().unwrap_or_else(|e| e.into_inner());
+    // Another thread may have built it while this one waited.
+    if out.is_file() {
+        return Ok(out);
+    }
     if let Ok(entries) = std::fs::read_dir(&out_dir) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -250,7 +274,12 @@ pub fn build(
         }
     }
     std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
-    let tmp = out_dir.join(format!(".{key}.{}.tmp.wasm", std::process::id()));
+    let scratch = format!(
+        "{}-{}",
+        std::process::id(),
+        SCRATCH.fetch_add(1, Ordering::Relaxed)
+    );
+    let tmp = out_dir.join(format!(".{key}.{scratch}.tmp.wasm"));
     match lang {
         Lang::Python => {
             let tool = python_toolchain()?;
@@ -259,7 +288,7 @@ pub fn build(
             // against a copy of the SDK whose WIT spells the namespace `wasx:` (left
             // alone by the stubber), and the component is renamed back after.
             let rename = options.stub_wasi && world == "notifier";
-            let stage = out_dir.join(format!(".stage-{key}-{}", std::process::id()));
+            let stage = out_dir.join(format!(".stage-{key}-{scratch}"));
             let sdk_path = if rename {
                 let _ = std::fs::remove_dir_all(&stage);
                 copy_tree(&sdk, &stage)?;
@@ -298,7 +327,7 @@ pub fn build(
         Lang::Js => {
             let tool = js_toolchain()?;
             // Stage the app with the SDK where its bare import resolves.
-            let stage = out_dir.join(format!(".stage-{key}-{}", std::process::id()));
+            let stage = out_dir.join(format!(".stage-{key}-{scratch}"));
             let _ = std::fs::remove_dir_all(&stage);
             copy_tree(app_dir, &stage)?;
             let sdk_dest = stage.join("node_modules/@wharf/plugin-sdk");
