@@ -121,6 +121,11 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// The registry server's process id (benchmarks read its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts a registry without auth.
     pub fn start() -> Registry {
         Registry::start_with(None)

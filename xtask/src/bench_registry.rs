@@ -25,6 +25,92 @@ const IMAGE: &str = "wharf-bench/push:1";
 const BIG_IMAGE: &str = "wharf-bench/push-1g:1";
 const ROUNDS: usize = 5;
 
+/// CPU time (user + system) of the process `pid` and of its waited-for children,
+/// from `/proc/<pid>/stat`.
+fn cpu_of(pid: &str) -> Result<(Duration, Duration)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("cannot read /proc/{pid}/stat"))?;
+    // The fields after the command name, which ends at the last ')': field 3 first.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    if f.len() < 15 {
+        bail!("/proc/{pid}/stat is too short");
+    }
+    // utime, stime, cutime, cstime are fields 14-17, in clock ticks (USER_HZ, 100 on Linux).
+    let tick = |t: u64| Duration::from_millis(t * 10);
+    Ok((tick(f[11] + f[12]), tick(f[13] + f[14])))
+}
+
+/// The engine's process id.
+fn dockerd_pid() -> Result<String> {
+    if let Ok(pid) = std::fs::read_to_string("/var/run/docker.pid") {
+        return Ok(pid.trim().to_string());
+    }
+    let out = Command::new("pidof").arg("dockerd").output()?;
+    let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if pid.is_empty() {
+        bail!("cannot find dockerd's process id");
+    }
+    Ok(pid
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// CPU time spent during one push: by the client process (wharf, docker CLI or
+/// skopeo: xtask's children), the engine, and the registry.
+#[derive(Default, Clone, Copy)]
+struct Cpu {
+    client: Duration,
+    engine: Duration,
+    registry: Duration,
+}
+
+impl Cpu {
+    fn total(&self) -> Duration {
+        self.client + self.engine + self.registry
+    }
+}
+
+/// Runs `push` and returns its wall time and the CPU time each side spent.
+fn cpu_timed(registry: &Registry, push: &mut Command) -> Result<(Duration, Cpu)> {
+    let engine = dockerd_pid()?;
+    let registry_pid = registry.pid().to_string();
+    let (e0, _) = cpu_of(&engine)?;
+    let (r0, _) = cpu_of(&registry_pid)?;
+    let (_, c0) = cpu_of("self")?;
+    let wall = timed(push)?;
+    let (e1, _) = cpu_of(&engine)?;
+    let (r1, _) = cpu_of(&registry_pid)?;
+    let (_, c1) = cpu_of("self")?;
+    Ok((
+        wall,
+        Cpu {
+            client: c1.saturating_sub(c0),
+            engine: e1.saturating_sub(e0),
+            registry: r1.saturating_sub(r0),
+        },
+    ))
+}
+
+/// The median of each part.
+fn median_cpu(v: &[Cpu]) -> Cpu {
+    let med = |f: fn(&Cpu) -> Duration| {
+        let mut x: Vec<Duration> = v.iter().map(f).collect();
+        x.sort();
+        x.get(x.len() / 2).copied().unwrap_or_default()
+    };
+    Cpu {
+        client: med(|c| c.client),
+        engine: med(|c| c.engine),
+        registry: med(|c| c.registry),
+    }
+}
+
 fn docker() -> Command {
     let mut cmd = Command::new(DOCKER);
     cmd.env("DOCKER_BUILDKIT", "0");
@@ -135,6 +221,7 @@ pub fn registry(wharf: &Path) -> Result<Section> {
     let mut again: [Vec<Duration>; 2] = Default::default();
     let mut step_ms: Vec<Duration> = Vec::new();
     let mut export: Vec<Duration> = Vec::new();
+    let mut cpu: [Vec<Cpu>; 3] = Default::default();
     // A warm-up round (page cache, binaries), not counted.
     for round in 0..=ROUNDS {
         let mut sides = Vec::new();
@@ -145,7 +232,12 @@ pub fn registry(wharf: &Path) -> Result<Section> {
         let file = pipeline(&dir, "push.yaml", &image)?;
         let data = dir.join(format!("data-{round}"));
         let _ = std::fs::remove_dir_all(&data);
-        sides.push(timed(&mut wharf_run(wharf, &file, &registry.host, &data))?);
+        let (t, c) = cpu_timed(
+            &registry,
+            &mut wharf_run(wharf, &file, &registry.host, &data),
+        )?;
+        sides.push(t);
+        let mut cpus = vec![c];
         let start = Instant::now();
         let out = wharf_run(wharf, &file, &registry.host, &data)
             .arg("--json")
@@ -167,19 +259,26 @@ pub fn registry(wharf: &Path) -> Result<Section> {
         let registry = Registry::start();
         let image = format!("{}/bench/docker:1", registry.host);
         quiet(docker().args(["tag", IMAGE, &image]))?;
-        sides.push(timed(docker().args(["push", &image]))?);
+        let (t, c) = cpu_timed(&registry, docker().args(["push", &image]))?;
+        sides.push(t);
+        cpus.push(c);
         let docker_again = timed(docker().args(["push", &image]))?;
         quiet(docker().args(["rmi", &image]))?;
         drop(registry);
 
         // skopeo copy from the engine: fresh registry.
         let registry = Registry::start();
-        sides.push(timed(Command::new("skopeo").args([
-            "copy",
-            "--dest-tls-verify=false",
-            &format!("docker-daemon:{IMAGE}"),
-            &format!("docker://{}/bench/skopeo:1", registry.host),
-        ]))?);
+        let (t, c) = cpu_timed(
+            &registry,
+            Command::new("skopeo").args([
+                "copy",
+                "--dest-tls-verify=false",
+                &format!("docker-daemon:{IMAGE}"),
+                &format!("docker://{}/bench/skopeo:1", registry.host),
+            ]),
+        )?;
+        sides.push(t);
+        cpus.push(c);
         drop(registry);
 
         // The floor under wharf and skopeo: the engine's export of the image alone.
@@ -208,6 +307,9 @@ pub fn registry(wharf: &Path) -> Result<Section> {
             for (i, t) in sides.into_iter().enumerate() {
                 first[i].push(t);
             }
+            for (i, c) in cpus.into_iter().enumerate() {
+                cpu[i].push(c);
+            }
             again[0].push(wharf_again);
             again[1].push(docker_again);
             export.push(export_time);
@@ -218,6 +320,7 @@ pub fn registry(wharf: &Path) -> Result<Section> {
     step_ms.remove(0); // the warm-up round
     let step = stats(step_ms);
     let export = stats(export);
+    let cpu = cpu.map(|v| median_cpu(&v));
 
     // Peak memory while pushing one 1 GiB layer.
     let registry = Registry::start();
@@ -263,6 +366,7 @@ pub fn registry(wharf: &Path) -> Result<Section> {
             export,
             rss_kib,
             big_time,
+            cpu,
         }),
     })
 }
@@ -280,6 +384,8 @@ struct Figures {
     export: Stats,
     rss_kib: u64,
     big_time: Duration,
+    /// CPU time of each first push (wharf, docker push, skopeo), medians by part.
+    cpu: [Cpu; 3],
 }
 
 fn body(f: &Figures) -> String {
@@ -293,6 +399,7 @@ fn body(f: &Figures) -> String {
         export,
         rss_kib,
         big_time,
+        cpu,
     } = f;
     let (rss_kib, big_time) = (*rss_kib, *big_time);
     let ratio = |a: &Stats, b: &Stats| a.median.as_secs_f64() / b.median.as_secs_f64();
@@ -345,6 +452,42 @@ fn body(f: &Figures) -> String {
         "  The floor under wharf and skopeo is the engine's export of the image (`GET /images/{{name}}/get`, what `docker save` reads): {} median alone, {:.0}% of wharf's first push, and it streams the layers one after the other, so the layers cannot be read faster than dockerd tars them. Meanwhile wharf spools each layer while hashing it (its diff id), compresses the spooled layers on a thread per core (chunks that look random are stored, the rest deflated at level 1) and uploads each as soon as it is ready; the registry hashes and writes what it receives on the same two cores.",
         ms(export.median),
         100.0 * export.median.as_secs_f64() / wharf.median.as_secs_f64()
+    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let _ = writeln!(
+        body,
+        "\n  CPU time of a first push (medians, user + system, from `/proc/<pid>/stat`: the client process, dockerd, the registry), against its wall time:\n"
+    );
+    let _ = writeln!(
+        body,
+        "  | first push | client | dockerd | registry | all three | ÷ {cores} cores | wall (median) |"
+    );
+    let _ = writeln!(body, "  |---|---|---|---|---|---|---|");
+    for (label, c, wall) in [
+        ("`wharf run push.yaml`", &cpu[0], wharf),
+        ("`docker push`", &cpu[1], docker),
+        ("`skopeo copy`", &cpu[2], skopeo),
+    ] {
+        let _ = writeln!(
+            body,
+            "  | {label} | {} | {} | {} | {} | {} | {} |",
+            ms(c.client),
+            ms(c.engine),
+            ms(c.registry),
+            ms(c.total()),
+            ms(c.total() / cores as u32),
+            ms(wall.median)
+        );
+    }
+    let goal = docker.median.mul_f64(0.6);
+    let _ = writeln!(
+        body,
+        "\n  The 0.6× goal is {} of wall time. wharf's push needs {} of CPU on this machine's {cores} cores ({} if every core were busy all the time); of it, dockerd's export and the registry's ingest, which wharf does not control, take {} ({} ÷ {cores}).\n",
+        ms(goal),
+        ms(cpu[0].total()),
+        ms(cpu[0].total() / cores as u32),
+        ms(cpu[0].engine + cpu[0].registry),
+        ms((cpu[0].engine + cpu[0].registry) / cores as u32),
     );
     let _ = writeln!(
         body,

@@ -1,9 +1,11 @@
 //! Measurements for `cargo xtask bench plugins` (run in release): prints one JSON
 //! object. Not a user-facing tool.
 //!
-//! - `plugin_bench inprocess <tagger.wasm> <runs>`: first compile (fresh cache each
-//!   time), load from the disk cache (a new host each time), and instantiate + call
-//!   latencies in one process.
+//! - `plugin_bench inprocess <tagger.wasm> <runs> [compiles] [key=value]...`: first
+//!   compile (fresh cache each time, `compiles` times, 5 when not given), load from
+//!   the disk cache (a new host each time), and instantiate + call latencies in one
+//!   process. The `key=value`s are the call's `with:` (default `mode=noop
+//!   version=1.2.3`, the hostile-plugin fixture's no-op).
 //! - `plugin_bench step <tagger.wasm> <cache-dir>`: what a new process pays for one
 //!   plugin step with a warm cache: host, load, one call.
 //! - `plugin_bench none`: a process that does nothing (the baseline for `step`).
@@ -20,11 +22,15 @@ impl LogSink for Quiet {
 }
 
 fn input() -> CallInput {
+    input_with(vec![
+        ("mode".into(), "noop".into()),
+        ("version".into(), "1.2.3".into()),
+    ])
+}
+
+fn input_with(with: Vec<(String, serde_json::Value)>) -> CallInput {
     CallInput {
-        with: vec![
-            ("mode".into(), "noop".into()),
-            ("version".into(), "1.2.3".into()),
-        ],
+        with,
         grants: Grants::default(),
         limits: Limits::default(),
         run: RunInfo::default(),
@@ -79,11 +85,27 @@ fn main() {
         Some("inprocess") => {
             let wasm = std::path::PathBuf::from(&args[1]);
             let runs: usize = args[2].parse().expect("runs");
+            let compiles: usize = args.get(3).map_or(5, |n| n.parse().expect("compiles"));
+            let with: Vec<(String, serde_json::Value)> = args
+                .iter()
+                .skip(4)
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').expect("key=value");
+                    (k.to_string(), serde_json::Value::String(v.to_string()))
+                })
+                .collect();
+            let call_input = || {
+                if with.is_empty() {
+                    input()
+                } else {
+                    input_with(with.clone())
+                }
+            };
             let bytes = std::fs::read(&wasm).expect("read");
             let mut compile = Vec::new();
             let mut cached = Vec::new();
             let dir = tempfile::tempdir().expect("tempdir");
-            for i in 0..5 {
+            for i in 0..compiles.max(1) {
                 let cache = dir.path().join(format!("c{i}"));
                 let h = host(Some(cache.clone()));
                 let start = Instant::now();
@@ -104,14 +126,14 @@ fn main() {
             let mut instantiate = Vec::with_capacity(runs);
             rt.block_on(async {
                 for _ in 0..runs.min(200) {
-                    h.call(&plugin, input(), services.clone())
+                    h.call(&plugin, call_input(), services.clone())
                         .await
                         .expect("warm-up");
                 }
                 for _ in 0..runs {
                     let start = Instant::now();
                     let o = h
-                        .call(&plugin, input(), services.clone())
+                        .call(&plugin, call_input(), services.clone())
                         .await
                         .expect("call");
                     total.push(us(start.elapsed()));
@@ -134,7 +156,7 @@ fn main() {
             );
         }
         _ => {
-            eprintln!("usage: plugin_bench inprocess WASM RUNS | step WASM CACHE | none");
+            eprintln!("usage: plugin_bench inprocess WASM RUNS [COMPILES] [KEY=VALUE]... | step WASM CACHE | none");
             std::process::exit(2);
         }
     }
