@@ -313,3 +313,64 @@ fn provenance_without_a_usable_key_is_exit_code_2_before_anything_runs() {
         assert!(!stderr.contains("Docker engine"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn an_attestation_that_cannot_be_pushed_fails_the_run_after_the_push() {
+    require_docker!();
+    let registry = Registry::start();
+    let host = registry.host.as_str();
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let home = home.path();
+    let (key, public, _) = keypair(home, "signer");
+    let image = format!("{host}/fail:1");
+    sh(Command::new("docker").args(["tag", busybox_image(), &image]));
+    std::fs::write(
+        home.join("acb.yaml"),
+        format!("steps:\n  - id: push\n    push: [\"{image}\"]\n"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let push = |provenance: bool| {
+        let mut cmd = wharf_in(home);
+        cmd.args(["run", "acb.yaml", "--registry", host]);
+        if provenance {
+            cmd.args(["--provenance", "--provenance-key"]).arg(&key);
+        }
+        run(&mut cmd)
+    };
+    ok(&push(false));
+    let digest = sh(Command::new("skopeo").args([
+        "inspect",
+        "--tls-verify=false",
+        "--format",
+        "{{.Digest}}",
+        &format!("docker://{image}"),
+    ]));
+    let digest = digest.trim().trim_start_matches("sha256:").to_string();
+    // An image where the referrers fallback index of the pushed digest belongs: the
+    // push succeeds again, its attestation cannot be recorded.
+    sh(Command::new("skopeo").args([
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &format!("docker://{image}"),
+        &format!("docker://{host}/fail:sha256-{digest}"),
+    ]));
+    let out = push(true);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("push") && stdout.contains("succeeded"),
+        "{stdout}"
+    );
+    refused(
+        &out,
+        &format!("error: provenance: cannot attest {host}/fail@sha256:{digest}"),
+    );
+    refused(
+        &run(wharf_in(home)
+            .args(["verify-attestation", &image, "--key"])
+            .arg(&public)),
+        "",
+    );
+    remove_images(&format!("{host}/fail"), &["1"]);
+}
