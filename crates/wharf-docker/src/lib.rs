@@ -291,6 +291,10 @@ pub struct Engine {
     endpoint: Arc<connect::Endpoint>,
     os: String,
     arch: String,
+    /// The engine's version (`docker version`'s server `Version`), when it said.
+    version: Option<String>,
+    /// The API version it speaks, when it said.
+    api_version: Option<String>,
 }
 
 impl fmt::Debug for Engine {
@@ -308,18 +312,27 @@ impl Engine {
     pub async fn connect() -> Result<Engine, ExecError> {
         let endpoint = connect::Endpoint::from_env()?;
         let (docker, version) = connect::connect_reading_version(&endpoint).await?;
+        let (server_version, api_version) = (version.version.clone(), version.api_version.clone());
         let (os, arch) = connect::platform_of(version)?;
         Ok(Engine {
             docker,
             endpoint: Arc::new(endpoint),
             os,
             arch,
+            version: server_version,
+            api_version,
         })
     }
 
     /// The engine's OS and architecture, as Go names them (`linux`, `amd64`).
     pub fn platform(&self) -> (&str, &str) {
         (&self.os, &self.arch)
+    }
+
+    /// The engine's version and API version, as its `/version` answered (`20.10.24`,
+    /// `1.41`).
+    pub fn versions(&self) -> (Option<&str>, Option<&str>) {
+        (self.version.as_deref(), self.api_version.as_deref())
     }
 }
 
@@ -336,6 +349,19 @@ pub async fn engine_platform() -> Result<(String, String), ExecError> {
 /// (`sha256:...` of the manifest it was pulled or pushed as) for that repository when
 /// the engine knows one, else its image id. `None` when the engine lacks the image.
 pub async fn image_digest(reference: &str) -> Option<String> {
+    let (repo_digest, id) = inspect_digests(reference).await?;
+    repo_digest.or(id)
+}
+
+/// The manifest digest the engine knows `reference` by: its repository digest (for
+/// that repository when there is one), never the image id. `None` when the engine
+/// lacks the image or it was never pulled or pushed (built here, or loaded).
+pub async fn manifest_digest(reference: &str) -> Option<String> {
+    inspect_digests(reference).await?.0
+}
+
+/// The repository digest and the id of the image `reference` names on the engine.
+async fn inspect_digests(reference: &str) -> Option<(Option<String>, Option<String>)> {
     let docker = connect::connect().await.ok()?;
     let image = docker.inspect_image(reference).await.ok()?;
     let repository = reference
@@ -345,12 +371,12 @@ pub async fn image_digest(reference: &str) -> Option<String> {
         .filter(|(_, tag)| !tag.contains('/'))
         .map_or(reference, |(r, _)| r);
     let digests = image.repo_digests.unwrap_or_default();
-    digests
+    let repo_digest = digests
         .iter()
         .find(|d| d.split_once('@').is_some_and(|(r, _)| r == repository))
         .or(digests.first())
-        .and_then(|d| d.split_once('@').map(|(_, digest)| digest.to_string()))
-        .or(image.id)
+        .and_then(|d| d.split_once('@').map(|(_, digest)| digest.to_string()));
+    Some((repo_digest, image.id))
 }
 
 impl DockerExecutor {

@@ -195,12 +195,52 @@ pub struct RunArgs {
     /// Total time a push may spend retrying a registry that fails (seconds).
     #[arg(long, env = "WHARF_RETRY_BUDGET", value_name = "SECONDS", default_value_t = 15.0, value_parser = parse_budget)]
     pub retry_budget: f64,
+    /// `--provenance` and its key.
+    #[command(flatten)]
+    pub provenance: ProvenanceArgs,
     /// `--on acr://REGISTRY` and its flags.
     #[command(flatten)]
     pub acr: crate::commands::run_acr::AcrArgs,
     /// What started the run (for the run history); `Manual` when unset.
     #[arg(skip)]
     pub trigger: Option<String>,
+}
+
+/// SLSA provenance for what a run pushes (docs/provenance-buildtype.md).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ProvenanceArgs {
+    /// After the pushes, attest every pushed image: a signed SLSA v1 provenance
+    /// statement of this run, pushed as a referrer of the image (cosign v3's bundle
+    /// layout). Needs --provenance-key.
+    #[arg(long)]
+    pub provenance: bool,
+    /// The key attestations are signed with (PEM, EC P-256): a file, or `secret:ID`
+    /// for a secret of the task or of --secret/--secret-file.
+    #[arg(
+        long = "provenance-key",
+        value_name = "FILE|secret:ID",
+        requires = "provenance"
+    )]
+    pub key: Option<String>,
+    /// The key's certificate (PEM, leaf first), put in the bundle instead of the
+    /// key's hint: a file, or `secret:ID`.
+    #[arg(
+        long = "provenance-cert",
+        value_name = "FILE|secret:ID",
+        requires = "provenance"
+    )]
+    pub cert: Option<String>,
+    /// The task file as the statement names it, when a command makes the task
+    /// (`inline:build`, `inline:cmd`).
+    #[arg(skip)]
+    pub task_file: Option<String>,
+    /// The source as the statement names it, when the context is not where it came
+    /// from (a tarball URL unpacked by `wharf build`).
+    #[arg(skip)]
+    pub source: Option<String>,
+    /// The platform built for, when not the engine's (`wharf build --platform`).
+    #[arg(skip)]
+    pub platform: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ mod deps;
 mod git;
 mod output;
 mod plugin;
+mod provenance;
 mod render;
 mod report;
 mod steps;

@@ -78,6 +78,9 @@ pub struct BuildCommand {
     /// Print what would run, without running anything.
     #[arg(short = 'n', long = "dry-run")]
     pub dry_run: bool,
+    /// `--provenance` and its key: attest each pushed image (taskFile `inline:build`).
+    #[command(flatten)]
+    pub provenance: crate::cli::ProvenanceArgs,
 }
 
 /// Where the build context comes from.
@@ -150,13 +153,22 @@ impl Source {
 
 /// `wharf build`.
 pub fn run(command: &BuildCommand) -> ExitCode {
-    if let Some(target) = &command.acr.on {
-        return super::build_acr::run(command, target);
-    }
     let usage = |message: String| {
         eprintln!("error: {message}");
         ExitCode::from(EXIT_USAGE)
     };
+    if let Some(target) = &command.acr.on {
+        if command.provenance.provenance {
+            return usage(
+                "--provenance is not supported with --on acr:// yet: attest the images afterwards, or build locally".into(),
+            );
+        }
+        return super::build_acr::run(command, target);
+    }
+    // A missing or unreadable key is refused before the context is fetched.
+    if let Err(e) = crate::provenance::prepare(&command.provenance) {
+        return usage(e);
+    }
     let source = match Source::parse(&command.build.context) {
         Ok(s) => s,
         Err(e) => return usage(e),
@@ -193,6 +205,15 @@ pub fn run(command: &BuildCommand) -> ExitCode {
         secret: quick.secrets,
         json: command.json,
         dry_run: command.dry_run,
+        provenance: crate::cli::ProvenanceArgs {
+            task_file: Some("inline:build".into()),
+            source: match &source {
+                Source::Tarball(url) => Some(url.clone()),
+                _ => None,
+            },
+            platform: command.build.platform.clone(),
+            ..command.provenance.clone()
+        },
         ..RunArgs::quick()
     };
     let code = run::run(&args);

@@ -25,6 +25,12 @@ pub const LOCAL_REGISTRY: &str = "127.0.0.1:5050";
 /// `wharf run`.
 pub fn run(args: &RunArgs) -> ExitCode {
     if let Some(target) = &args.acr.target.on {
+        if args.provenance.provenance {
+            eprintln!(
+                "error: --provenance is not supported with --on acr:// yet: attest the run's images afterwards, or run locally"
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
         return super::run_acr::run(args, target, args.cmd.as_deref());
     }
     if let Some(cmd) = &args.cmd {
@@ -50,6 +56,7 @@ impl RunArgs {
             strict: false,
             retry_budget: 15.0,
             trigger: None,
+            provenance: crate::cli::ProvenanceArgs::default(),
             acr: crate::commands::run_acr::AcrArgs::default(),
         }
     }
@@ -114,6 +121,12 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
     for f in &args.secret_file {
         local.read_file(f).map_err(|e| usage(e.to_string()))?;
     }
+    // --provenance: the key is checked before anything runs.
+    let pending = crate::provenance::prepare(&args.provenance).map_err(usage)?;
+    let local_by_id: std::collections::HashMap<String, String> = local
+        .ids()
+        .filter_map(|id| local.get(id).map(|v| (id.to_string(), v.to_string())))
+        .collect();
 
     // A missing task file is reported before anything is started.
     let path = args.task.path();
@@ -165,6 +178,10 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         None => host_platform(),
     };
     let (os, arch) = (os.to_string(), arch.to_string());
+    let engine_versions = engine.as_ref().map_or((None, None), |e| {
+        let (version, api) = e.versions();
+        (version.map(str::to_string), api.map(str::to_string))
+    });
     let mut run_info = task_args.run_info(&os, &arch);
     if let Some(trigger) = &args.trigger {
         // {{.Run.TriggeredBy}}: `manual`, `commit`, `image update`, `timer`.
@@ -236,6 +253,31 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         );
     }
 
+    // The signer (a secret key is known now) and what the run was given.
+    let provenance = match pending {
+        Some(pending) if !args.dry_run => {
+            let mut all = local_by_id.clone();
+            all.extend(secrets_by_id.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let signer = pending.resolve(&all).map_err(usage)?;
+            let mut secret_ids: Vec<String> = all.keys().cloned().collect();
+            secret_ids.extend(task.secrets.iter().map(|s| s.id.clone()));
+            let facts = crate::provenance::Facts::gather(crate::provenance::Given {
+                task: &task_args,
+                provenance: &args.provenance,
+                run: &run_info,
+                rendered: &loaded.rendered,
+                secret_ids,
+                engine: engine_versions,
+            })
+            .map_err(|e| {
+                eprintln!("error: provenance: {e}");
+                ExitCode::from(EXIT_FAILED)
+            })?;
+            Some(Provenance { signer, facts })
+        }
+        _ => None,
+    };
+
     let Some(engine) = engine else {
         let context = task_args.context.display().to_string();
         print!(
@@ -252,17 +294,23 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         secrets: secret_values,
         secrets_by_id,
     };
-    let status = rt.block_on(execute(
-        args, &task_args, engine, loaded, registry, recorder,
+    let (status, attested) = rt.block_on(execute(
+        args, &task_args, engine, loaded, registry, recorder, provenance,
     ));
     if let Some(Some(handle)) = local_registry {
         rt.block_on(handle.shutdown());
     }
     Ok(ExitCode::from(match status {
-        RunStatus::Succeeded => 0,
-        RunStatus::Failed => EXIT_FAILED,
+        RunStatus::Succeeded if attested => 0,
+        RunStatus::Succeeded | RunStatus::Failed => EXIT_FAILED,
         RunStatus::Interrupted => EXIT_INTERRUPTED,
     }))
+}
+
+/// `--provenance`: the signer and what the run was given.
+struct Provenance {
+    signer: crate::provenance::Signer,
+    facts: crate::provenance::Facts,
 }
 
 /// One keychain for everything the run does with registries (pushes through wharf's
@@ -356,7 +404,10 @@ async fn execute(
     }: LoadedRun,
     (registry, keychain): (wharf_registry::Client, Arc<wharf_registry::Keychain>),
     recorder: Option<wharf_history::Recorder>,
-) -> RunStatus {
+    provenance: Option<Provenance>,
+) -> (RunStatus, bool) {
+    let attest_registry = registry.clone();
+    let secret_values = secrets.clone();
     let helm_registry = registry.clone();
     let plugin_registry = Some(registry.clone());
     let plugin_secrets: Vec<(String, String)> = secrets_by_id
@@ -393,7 +444,7 @@ async fn execute(
                 recorder.log(&format!("error: {e}\n"));
                 let _ = recorder.finish(wharf_history::Status::Failed, &[], &[]);
             }
-            return RunStatus::Failed;
+            return (RunStatus::Failed, true);
         }
     };
     let mut dispatch = wharf_engine::Dispatch::new()
@@ -408,7 +459,7 @@ async fn execute(
             Ok(epoch) => epoch,
             Err(e) => {
                 eprintln!("error: {e}");
-                return RunStatus::Failed;
+                return (RunStatus::Failed, true);
             }
         };
         let helm = crate::steps::helm::HelmSteps::new(docker, helm_registry, epoch);
@@ -421,7 +472,7 @@ async fn execute(
         plugin_secrets,
         plugin_registry,
     ));
-    dispatch = dispatch.route(&[StepKind::Plugin], plugins);
+    dispatch = dispatch.route(&[StepKind::Plugin], Arc::clone(&plugins) as _);
     let executor = Arc::new(dispatch);
 
     let style = if args.json {
@@ -490,7 +541,71 @@ async fn execute(
             crate::deps::with_engine_digests(crate::deps::of_task(&task, &task_args.context)).await;
         history.finish(report.status, &images);
     }
-    report.status
+    let attested = match provenance {
+        Some(p) => {
+            attest_run(
+                &task,
+                &task_args.context,
+                &report,
+                &attest_registry,
+                p,
+                &plugins.loaded(),
+                &secret_values,
+                args.json,
+            )
+            .await
+        }
+        None => true,
+    };
+    (report.status, attested)
+}
+
+/// After the pushes: one attestation per pushed image. Whether all were pushed.
+#[allow(clippy::too_many_arguments)]
+async fn attest_run(
+    task: &wharf_spec::Task,
+    context: &std::path::Path,
+    report: &wharf_engine::RunReport,
+    client: &wharf_registry::Client,
+    Provenance { signer, facts }: Provenance,
+    plugins: &[wharf_trust::provenance::PluginDependency],
+    secrets: &[String],
+    json: bool,
+) -> bool {
+    let pushed = crate::provenance::pushed(task, report);
+    if pushed.is_empty() {
+        eprintln!("wharf: provenance: nothing was pushed, so nothing is attested");
+        return true;
+    }
+    let (images, warnings) =
+        crate::provenance::dependencies(task, context, client, &facts.external.platform).await;
+    for w in warnings {
+        eprintln!("wharf: warning: provenance: {w}");
+    }
+    let (lines, errors) = crate::provenance::attest(
+        client,
+        crate::provenance::Attest {
+            facts,
+            images,
+            plugins: plugins.to_vec(),
+            pushed,
+            secrets,
+            signer: &signer,
+            finished: jiff::Timestamp::now(),
+        },
+    )
+    .await;
+    for line in &lines {
+        if json {
+            eprintln!("wharf: {line}");
+        } else {
+            println!("{line}");
+        }
+    }
+    for e in &errors {
+        eprintln!("error: provenance: {e}");
+    }
+    errors.is_empty()
 }
 
 /// Waits for Ctrl-C, or SIGTERM (what CI systems send to cancel a job).

@@ -40,6 +40,8 @@ pub struct PluginExecutor {
     host: OnceLock<Result<Arc<PluginHost>, String>>,
     oci: oci::Store,
     findings: Mutex<BTreeMap<Severity, u32>>,
+    /// Every component loaded, for the run's provenance.
+    loaded: Mutex<Vec<wharf_trust::provenance::PluginDependency>>,
 }
 
 impl std::fmt::Debug for PluginExecutor {
@@ -68,7 +70,14 @@ impl PluginExecutor {
             host: OnceLock::new(),
             oci: oci::Store::new(registry),
             findings: Mutex::new(BTreeMap::new()),
+            loaded: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The components loaded so far (steps and notifications), each once: where it
+    /// came from (`oci://...`, or the file) and its digest.
+    pub fn loaded(&self) -> Vec<wharf_trust::provenance::PluginDependency> {
+        self.loaded.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// The host, started at the first plugin step (a run without one never pays for it).
@@ -95,6 +104,19 @@ impl PluginExecutor {
                 format!("cannot read plugin {}: {e}", found.path.display()),
             )
         })?;
+        let uri = match &call.source {
+            PluginSource::Oci(reference) => format!("oci://{reference}"),
+            _ => {
+                let path = found.path.canonicalize().unwrap_or(found.path.clone());
+                format!("file://{}", path.display())
+            }
+        };
+        let digest = wharf_registry::Digest::sha256(&bytes);
+        if let Ok(mut loaded) = self.loaded.lock()
+            && !loaded.iter().any(|p| p.uri == uri && p.digest == digest)
+        {
+            loaded.push(wharf_trust::provenance::PluginDependency { uri, digest });
+        }
         host.load(&found.name, &bytes).map_err(load_error)
     }
 
