@@ -12,7 +12,9 @@
 //! - JavaScript: componentize-qjs (QuickJS), pinned by the committed
 //!   `plugins/sdk-js/toolchain/package-lock.json`, installed with `npm ci` into
 //!   `target/plugin-toolchains/js`. The app is staged beside a copy of the SDK
-//!   (`node_modules/@wharf/plugin-sdk`) and built with `--stub-wasi --sync`.
+//!   (`node_modules/@wharf/plugin-sdk`) and built with `--stub-wasi --sync` (a
+//!   notifier from a `wasx:` spelling too, with the world's types moved into
+//!   `wharf:plugin/types`: see the comment in [`build`]).
 //!
 //! Nothing here runs at `wharf run`: toolchains are installed once, on the first
 //! build, and a build whose inputs (app, SDK, WIT, pins, options) are unchanged is
@@ -326,16 +328,43 @@ pub fn build(
         }
         Lang::Js => {
             let tool = js_toolchain()?;
+            // componentize-qjs 0.4.5 cannot build a notifier from the contract as it
+            // is, for two reasons, so a stubbed notifier is built from a staged copy
+            // of the WIT and the component is spelt back after:
+            // - its pre-initialisation linker provides wasi:io from wasmtime-wasi and
+            //   every other import as traps, whose resources do not match ("instance
+            //   export `input-stream` has the wrong type: mismatched resource
+            //   types"): so the WIT and the JS spell the namespace `wasx:`, which
+            //   neither that linker nor --stub-wasi knows. The tool's own WASI
+            //   imports (QuickJS's), stubbed inside the component, are respelt
+            //   `wasz:` so that they never meet the real ones.
+            // - its composition re-encodes a world's own types without their names,
+            //   so `run-event` (which uses the world's `step-summary`, ...) makes an
+            //   invalid component ("type not valid to be used as import"): so the
+            //   world's types move into `wharf:plugin/types` (a types-only interface;
+            //   the host links it by name, and the component's imports stay the same).
+            let rename = options.stub_wasi && world == "notifier";
             // Stage the app with the SDK where its bare import resolves.
             let stage = out_dir.join(format!(".stage-{key}-{scratch}"));
             let _ = std::fs::remove_dir_all(&stage);
             copy_tree(app_dir, &stage)?;
             let sdk_dest = stage.join("node_modules/@wharf/plugin-sdk");
             copy_tree(&sdk, &sdk_dest)?;
+            let wit = if rename {
+                let staged = respell_tree(&stage, WASI_NS, STAND_IN_NS, &["js", "mjs", "wit"])
+                    .and_then(|()| hoist_world_types(&sdk_dest.join("wit/plugin.wit"), world));
+                if let Err(e) = staged {
+                    let _ = std::fs::remove_dir_all(&stage);
+                    return Err(e);
+                }
+                sdk_dest.join("wit")
+            } else {
+                sdk.join("wit")
+            };
             let mut cmd = Command::new(tool);
             cmd.current_dir(&stage)
                 .arg("-w")
-                .arg(sdk.join("wit"))
+                .arg(&wit)
                 .args(["-n", world, "-j", "app.js", "--module-root"])
                 .arg(&stage)
                 .arg("--sync");
@@ -346,6 +375,19 @@ pub fn build(
             let result = run(&mut cmd);
             let _ = std::fs::remove_dir_all(&stage);
             result?;
+            if rename {
+                let bytes = std::fs::read(&tmp).map_err(|e| e.to_string())?;
+                if bytes.windows(STUBBED_NS.len()).any(|w| w == STUBBED_NS) {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(format!(
+                        "{}: the component already holds `{}`, so it cannot be spelt back",
+                        app_dir.display(),
+                        String::from_utf8_lossy(STUBBED_NS)
+                    ));
+                }
+                let bytes = respell(&respell(&bytes, WASI_NS, STUBBED_NS), STAND_IN_NS, WASI_NS);
+                std::fs::write(&tmp, bytes).map_err(|e| e.to_string())?;
+            }
         }
     }
     std::fs::rename(&tmp, &out).map_err(|e| e.to_string())?;
@@ -355,6 +397,9 @@ pub fn build(
 const WASI_NS: &[u8] = b"wasi:";
 /// As long as `wasi:`, so the component's names keep their lengths.
 const STAND_IN_NS: &[u8] = b"wasx:";
+/// What a JS notifier's stubbed-out (internal) WASI imports are spelt after the
+/// build, so that the stand-ins can take the `wasi:` names.
+const STUBBED_NS: &[u8] = b"wasz:";
 
 /// Every `from` in `bytes` replaced by `to` (of the same length).
 fn respell(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
@@ -370,17 +415,95 @@ fn respell(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 
 /// Respells the namespace in every `.wit` file under `dir`.
 fn respell_wit(dir: &Path, from: &[u8], to: &[u8]) -> Result<(), String> {
+    respell_tree(dir, from, to, &["wit"])
+}
+
+/// Respells the namespace in every file under `dir` whose extension is one of `exts`.
+fn respell_tree(dir: &Path, from: &[u8], to: &[u8], exts: &[&str]) -> Result<(), String> {
     for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
         let path = entry.map_err(|e| e.to_string())?.path();
         if path.is_dir() {
-            respell_wit(&path, from, to)?;
-        } else if path.extension().is_some_and(|x| x == "wit") {
+            respell_tree(&path, from, to, exts)?;
+        } else if path
+            .extension()
+            .and_then(|x| x.to_str())
+            .is_some_and(|x| exts.contains(&x))
+        {
             let text = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             std::fs::write(&path, respell(&text, from, to))
                 .map_err(|e| format!("{}: {e}", path.display()))?;
         }
     }
     Ok(())
+}
+
+/// Moves the types `world` defines itself (between its `use types.{...};` and the
+/// doc comment of its export) into `interface types` of the WIT file at `path`, and
+/// names them in the world's `use`. The component's types are the same (they are
+/// structural); the world then has no type that uses another of its own.
+fn hoist_world_types(path: &Path, world: &str) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let hoisted = hoist_world_types_in(&text, world)
+        .map_err(|e| format!("{}: world {world}: {e}", path.display()))?;
+    std::fs::write(path, hoisted).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn hoist_world_types_in(text: &str, world: &str) -> Result<String, String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let world_at = lines
+        .iter()
+        .position(|l| l.trim() == format!("world {world} {{"))
+        .ok_or("no such world")?;
+    let use_at = (world_at..lines.len())
+        .find(|&i| lines[i].trim().starts_with("use types.{"))
+        .ok_or("no `use types.{...};` in the world")?;
+    let use_line = lines[use_at].trim();
+    let used = use_line
+        .strip_prefix("use types.{")
+        .and_then(|r| r.strip_suffix("};"))
+        .ok_or("the world's `use types.{...};` is not on one line")?;
+    let export_at = (use_at..lines.len())
+        .find(|&i| lines[i].trim().starts_with("export "))
+        .ok_or("no export in the world")?;
+    let mut block_end = export_at;
+    while block_end > use_at && lines[block_end - 1].trim().starts_with("///") {
+        block_end -= 1;
+    }
+    let block = &lines[use_at + 1..block_end];
+    let names: Vec<&str> = block
+        .iter()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            match words.next() {
+                Some("enum" | "record" | "variant" | "flags" | "type") => words
+                    .next()
+                    .map(|n| n.trim_end_matches(['{', '='].as_slice())),
+                _ => None,
+            }
+        })
+        .collect();
+    if names.is_empty() {
+        return Ok(text.to_string());
+    }
+    let types_at = lines
+        .iter()
+        .position(|l| l.trim() == "interface types {")
+        .ok_or("no `interface types`")?;
+    let types_end = (types_at..lines.len())
+        .find(|&i| lines[i] == "}")
+        .ok_or("`interface types` does not end")?;
+    if types_end > world_at {
+        return Err("`interface types` must come before the world".into());
+    }
+    let mut out: Vec<String> = Vec::with_capacity(lines.len() + 1);
+    out.extend(lines[..types_end].iter().map(|l| l.to_string()));
+    out.push(String::new());
+    out.extend(block.iter().map(|l| l.to_string()));
+    out.extend(lines[types_end..use_at].iter().map(|l| l.to_string()));
+    out.push(format!("    use types.{{{used}, {}}};", names.join(", ")));
+    out.push(String::new());
+    out.extend(lines[block_end..].iter().map(|l| l.to_string()));
+    Ok(out.join("\n") + "\n")
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {

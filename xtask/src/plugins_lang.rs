@@ -128,16 +128,6 @@ pub fn new_plugin(name: &str, kind: &str, lang: Lang) -> Result<PathBuf> {
     if dir.exists() {
         bail!("{} exists already", dir.display());
     }
-    if kind == "notifier" && lang == Lang::Js {
-        // componentize-qjs 0.4.5 cannot pre-initialise a component that imports
-        // wasi:http (the notifier world does): its linker reports a resource type
-        // mismatch for wasi:http/types.
-        bail!(
-            "--kind notifier --lang js: not yet — componentize-qjs 0.4.5 cannot build a \
-             component that imports wasi:http; write the notifier in Python (--lang python) \
-             or Rust (--lang rust)"
-        );
-    }
     let fill = |t: &str| t.replace("@NAME@", name).replace("@KIND@", kind);
     let files: Vec<(&str, String)> = match lang {
         Lang::Python => vec![
@@ -164,13 +154,21 @@ pub fn new_plugin(name: &str, kind: &str, lang: Lang) -> Result<PathBuf> {
             ("package.json", fill(JS_PACKAGE)),
             (
                 "app.js",
-                fill(if kind == "tagger" {
-                    JS_TAGGER
-                } else {
-                    JS_SCANNER
+                fill(match kind {
+                    "tagger" => JS_TAGGER,
+                    "scanner" => JS_SCANNER,
+                    _ => JS_NOTIFIER,
                 }),
             ),
-            ("README.md", fill(README)),
+            (
+                "README.md",
+                fill(README)
+                    + if kind == "notifier" {
+                        NOTIFIER_README
+                    } else {
+                        ""
+                    },
+            ),
         ],
     };
     std::fs::create_dir_all(&dir)?;
@@ -211,6 +209,8 @@ const JS_PACKAGE: &str = r#"{
 const JS_TAGGER: &str = include_str!("../../plugins/sdk-js/templates/tagger.js");
 
 const JS_SCANNER: &str = include_str!("../../plugins/sdk-js/templates/scanner.js");
+
+const JS_NOTIFIER: &str = include_str!("../../plugins/sdk-js/templates/notifier.js");
 
 const README: &str = "# @NAME@\n\nA wharf @KIND@ plugin. Build: `cargo xtask plugins @NAME@` (writes \
 target/plugins/@NAME@.wasm). Use it in a step: `plugin: @NAME@`.\n";

@@ -8,16 +8,12 @@ use wharf_e2e::plugin_langs::BuildOptions;
 use wharf_plugin_contract::{Language, cases, guest, run_case, suite_dir};
 use wharf_plugin_host::*;
 
-/// The worlds each language's guests are built for. JavaScript has no notifier:
-/// componentize-qjs 0.4.5 cannot build a component that imports wasi:http (its
-/// pre-initialisation fails: "component imports instance `wasi:http/types@0.2.12`,
-/// but a matching implementation was not found in the linker: instance export
-/// `input-stream` has the wrong type: mismatched resource types").
-fn worlds(lang: Language) -> &'static [&'static str] {
-    match lang {
-        Language::Rust | Language::Python => &["tagger", "scanner", "notifier"],
-        Language::Js => &["tagger", "scanner"],
-    }
+/// The worlds each language's guests are built for: all three, in every language.
+/// (A JavaScript notifier is built from a respelt copy of the WIT: componentize-qjs
+/// 0.4.5 cannot build the contract's notifier world as it is; see
+/// `wharf_e2e::plugin_langs::build`.)
+fn worlds(_lang: Language) -> &'static [&'static str] {
+    &["tagger", "scanner", "notifier"]
 }
 
 /// What a notifier imports beside `wharf:plugin/*`: wasi:http and what its types use.

@@ -2,7 +2,8 @@
 //! (`plugins/sdk-*/templates/`, which xtask writes out) build with the pinned
 //! toolchains and do what the issue says in the real host: the tagger tags with
 //! `with: version` and `latest` (outputs `tags`, `refs`), the scanner reports a
-//! low finding per file whose path contains `with: pattern`.
+//! low finding per file whose path contains `with: pattern`, the notifier POSTs the
+//! run summary as JSON to `with: url` (and only to a granted host).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -238,6 +239,11 @@ async fn notifier(lang: Lang) {
 #[tokio::test]
 async fn the_python_notifier_template_works() {
     notifier(Lang::Python).await;
+}
+
+#[tokio::test]
+async fn the_js_notifier_template_works() {
+    notifier(Lang::Js).await;
 }
 
 #[tokio::test]
