@@ -156,7 +156,9 @@ fn main() {
             );
         }
         _ => {
-            eprintln!("usage: plugin_bench inprocess WASM RUNS [COMPILES] [KEY=VALUE]... | step WASM CACHE | none");
+            eprintln!(
+                "usage: plugin_bench inprocess WASM RUNS [COMPILES] [KEY=VALUE]... | step WASM CACHE | none"
+            );
             std::process::exit(2);
         }
     }

@@ -48,6 +48,9 @@ pub fn predicate_type(name: &str) -> Result<&str, Error> {
 pub enum BuilderMode {
     /// `wharf run` on this machine's Docker engine (SLSA Build L1).
     Local,
+    /// `wharf run --on acr://` / `wharf build --on acr://`: ACR's own task engine
+    /// built and pushed; wharf sent the task and context and read the result.
+    AcrTasks,
 }
 
 impl BuilderMode {
@@ -55,6 +58,7 @@ impl BuilderMode {
     pub fn id(self) -> &'static str {
         match self {
             BuilderMode::Local => "https://wharf.dev/builders/local",
+            BuilderMode::AcrTasks => "https://wharf.dev/builders/acr-tasks",
         }
     }
 }
@@ -302,6 +306,15 @@ pub struct GitSource {
     pub dirty: Option<bool>,
 }
 
+/// The context uploaded for a run on ACR: the packed `.tar.gz` by digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextDependency {
+    /// sha256 of the archive as uploaded.
+    pub digest: Digest,
+    /// The `sourceLocation` ACR was given (the upload's relative path).
+    pub source_location: Option<String>,
+}
+
 /// Everything the acb buildType records of one run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AcbRun {
@@ -317,8 +330,11 @@ pub struct AcbRun {
     pub images: Vec<ImageDependency>,
     /// Plugins loaded.
     pub plugins: Vec<PluginDependency>,
-    /// The rendered task's digest (templates and aliases applied).
-    pub rendered_task_digest: Digest,
+    /// The uploaded context (runs on ACR).
+    pub context: Option<ContextDependency>,
+    /// The rendered task's digest (templates and aliases applied), when wharf
+    /// rendered what ran (not on ACR, which renders the task itself).
+    pub rendered_task_digest: Option<Digest>,
     /// wharf's version.
     pub wharf_version: String,
     /// The engine's version (`docker version`'s server), when known.
@@ -396,6 +412,22 @@ impl AcbRun {
                 ..ResourceDescriptor::default()
             });
         }
+        if let Some(context) = &self.context {
+            let mut annotations = BTreeMap::new();
+            if let Some(location) = &context.source_location {
+                annotations.insert(
+                    "sourceLocation".to_string(),
+                    Value::String(location.clone()),
+                );
+            }
+            deps.push(ResourceDescriptor {
+                name: Some("context".into()),
+                digest: digest_set(&context.digest),
+                media_type: Some("application/gzip".into()),
+                annotations,
+                ..ResourceDescriptor::default()
+            });
+        }
         for plugin in &self.plugins {
             deps.push(ResourceDescriptor {
                 name: Some("plugin".into()),
@@ -432,12 +464,16 @@ impl AcbRun {
                     started_on: Some(seconds(self.started)),
                     finished_on: Some(seconds(self.finished)),
                 },
-                byproducts: vec![ResourceDescriptor {
-                    name: Some("rendered-task".into()),
-                    digest: digest_set(&self.rendered_task_digest),
-                    media_type: Some("application/yaml".into()),
-                    ..ResourceDescriptor::default()
-                }],
+                byproducts: self
+                    .rendered_task_digest
+                    .iter()
+                    .map(|d| ResourceDescriptor {
+                        name: Some("rendered-task".into()),
+                        digest: digest_set(d),
+                        media_type: Some("application/yaml".into()),
+                        ..ResourceDescriptor::default()
+                    })
+                    .collect(),
             },
         };
         Statement {
@@ -604,7 +640,8 @@ pub mod tests_support {
                 uri: "oci://localhost:5000/plugins/scan@sha256:00".into(),
                 digest: d("plugin"),
             }],
-            rendered_task_digest: d("rendered"),
+            context: None,
+            rendered_task_digest: Some(d("rendered")),
             wharf_version: "0.1.0".into(),
             engine_version: Some("20.10.24".into()),
             engine_api_version: Some("1.41".into()),
@@ -651,6 +688,56 @@ mod tests {
             source: Some("git+https://github.com/contoso/web@refs/heads/main".into()),
         };
         policy.check(&back).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn a_run_on_acr_names_its_builder_target_and_uploaded_context() {
+        let mut run = fixture_run();
+        run.builder = BuilderMode::AcrTasks;
+        run.external.target = "acr://myreg.azurecr.io".into();
+        run.images.clear();
+        run.plugins.clear();
+        run.engine_version = None;
+        run.engine_api_version = None;
+        run.rendered_task_digest = None;
+        let context = Digest::sha256(b"context.tar.gz");
+        run.context = Some(ContextDependency {
+            digest: context.clone(),
+            source_location: Some("source/202612020000/ab.tar.gz".into()),
+        });
+        let statement = run.statement("myreg.azurecr.io/web", &Digest::sha256(b"i"));
+        let back = Statement::parse(&statement.to_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let provenance = back.provenance().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            provenance.run_details.builder.id,
+            "https://wharf.dev/builders/acr-tasks"
+        );
+        assert!(provenance.run_details.byproducts.is_empty());
+        let dep = provenance
+            .build_definition
+            .resolved_dependencies
+            .iter()
+            .find(|d| d.name.as_deref() == Some("context"))
+            .unwrap_or_else(|| panic!("no context: {:?}", back.predicate));
+        assert_eq!(dep.digest, digest_set(&context));
+        assert_eq!(
+            dep.annotations.get("sourceLocation"),
+            Some(&Value::String("source/202612020000/ab.tar.gz".into()))
+        );
+        let policy = Policy {
+            predicate_type: SLSA_PROVENANCE_V1.into(),
+            builder: Some(BuilderMode::AcrTasks.id().into()),
+            source: None,
+        };
+        policy.check(&back).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            Policy {
+                builder: Some(BuilderMode::Local.id().into()),
+                ..policy
+            }
+            .check(&back)
+            .is_err()
+        );
     }
 
     #[test]

@@ -23,7 +23,8 @@ use wharf_registry::{Client, Digest, ImageRef, Repository};
 use wharf_spec::{Action, OutputValue, Task, shell_words};
 use wharf_trust::keys::SigningKey;
 use wharf_trust::provenance::{
-    AcbExternalParameters, AcbRun, BuilderMode, GitSource, ImageDependency, PluginDependency, scrub,
+    AcbExternalParameters, AcbRun, BuilderMode, ContextDependency, GitSource, ImageDependency,
+    PluginDependency, scrub,
 };
 
 use crate::cli::ProvenanceArgs;
@@ -133,6 +134,11 @@ pub fn prepare(args: &ProvenanceArgs) -> Result<Option<Pending>, String> {
 }
 
 impl Pending {
+    /// Whether the key or certificate is a `secret:ID` (a secret of a local run).
+    pub fn names_a_secret(&self) -> bool {
+        matches!(self.key, Ready::Secret(_)) || matches!(self.cert, Some(Ready::Secret(_)))
+    }
+
     /// The signer, with `secret:ID` material looked up in the run's secrets (the
     /// task's and those given with --secret/--secret-file). A usage error when a
     /// secret is missing or not a key.
@@ -174,7 +180,7 @@ pub struct SourceInfo {
 }
 
 /// `user:password@` taken out of a URL (a remote may carry a token).
-fn without_userinfo(url: &str) -> String {
+pub(crate) fn without_userinfo(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
@@ -275,10 +281,14 @@ pub struct Facts {
     pub values_digests: Vec<Digest>,
     /// The git source.
     pub git: Option<GitSource>,
-    /// The rendered task's digest.
-    pub rendered_task_digest: Digest,
+    /// The rendered task's digest (`None` when ACR renders the task).
+    pub rendered_task_digest: Option<Digest>,
     /// The engine's version and API version.
     pub engine: (Option<String>, Option<String>),
+    /// The uploaded context (runs on ACR, once it is packed).
+    pub context: Option<ContextDependency>,
+    /// Which builder ran it.
+    pub builder: BuilderMode,
     /// `$ID`.
     pub run_id: String,
     /// When the run started (`.Run.Date`).
@@ -361,8 +371,10 @@ impl Facts {
             task_digest,
             values_digests,
             git: source.git,
-            rendered_task_digest: Digest::sha256(rendered.as_bytes()),
+            rendered_task_digest: Some(Digest::sha256(rendered.as_bytes())),
             engine,
+            context: None,
+            builder: BuilderMode::Local,
             run_id: run.id.clone(),
             started: run.date,
         })
@@ -429,6 +441,63 @@ pub fn pushed(task: &Task, report: &RunReport) -> Vec<PushedImage> {
         }
     }
     out
+}
+
+/// The images a run on ACR reports in `outputImages`, by manifest digest, and
+/// warnings for those that cannot be attested (no repository or digest). A
+/// descriptor without a registry, or with the registry's bare name
+/// (`myreg` for `myreg.azurecr.io`), is in the run's own registry.
+pub fn output_images(
+    images: &[wharf_acr::model::ImageDescriptor],
+    login_server: &str,
+) -> (Vec<PushedImage>, Vec<String>) {
+    let mut out: Vec<PushedImage> = Vec::new();
+    let mut warnings = Vec::new();
+    for described in images {
+        let registry = match described.registry.as_deref().map(str::trim) {
+            None | Some("") => login_server.to_string(),
+            Some(r) if login_server.starts_with(&format!("{}.", r.to_ascii_lowercase())) => {
+                login_server.to_string()
+            }
+            Some(r) => r.to_string(),
+        };
+        let repository = described.repository.as_deref().unwrap_or_default();
+        let parsed = described
+            .digest
+            .as_deref()
+            .and_then(|d| Digest::parse(d).ok())
+            .and_then(|digest| {
+                let image = ImageRef::parse(&format!("{registry}/{repository}")).ok()?;
+                Some(PushedImage {
+                    image: image.with_digest(digest.clone()),
+                    digest,
+                })
+            });
+        match parsed {
+            Some(p) if !repository.is_empty() => {
+                if !out
+                    .iter()
+                    .any(|o| o.image.name() == p.image.name() && o.digest == p.digest)
+                {
+                    out.push(p);
+                }
+            }
+            _ => warnings.push(format!(
+                "the output image {described} has no repository or manifest digest: it is not attested"
+            )),
+        }
+    }
+    (out, warnings)
+}
+
+/// The registry client attestations are pushed with: the user's Docker
+/// credentials, the ACR token exchange for `*.azurecr.io`, else anonymous.
+pub fn client() -> Result<Client, String> {
+    Client::new(wharf_registry::ClientOptions {
+        keychain: crate::commands::registry::keychain(),
+        ..wharf_registry::ClientOptions::default()
+    })
+    .map_err(|e| e.to_string())
 }
 
 /// The images a run used, by manifest digest, and warnings for those whose digest
@@ -578,12 +647,13 @@ pub async fn attest(client: &Client, a: Attest<'_>) -> (Vec<AttestedLine>, Vec<S
         git: a.facts.git,
         images: a.images,
         plugins: a.plugins,
+        context: a.facts.context,
         rendered_task_digest: a.facts.rendered_task_digest,
         wharf_version: env!("CARGO_PKG_VERSION").into(),
         engine_version: a.facts.engine.0,
         engine_api_version: a.facts.engine.1,
         run_id: a.facts.run_id,
-        builder: BuilderMode::Local,
+        builder: a.facts.builder,
         started: a.facts.started,
         finished: a.finished,
     };
@@ -632,6 +702,35 @@ pub async fn attest(client: &Client, a: Attest<'_>) -> (Vec<AttestedLine>, Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_images_are_pinned_in_the_run_s_registry() {
+        use wharf_acr::model::ImageDescriptor;
+        let d = Digest::sha256(b"image");
+        let image = |registry: Option<&str>, digest: Option<String>| ImageDescriptor {
+            registry: registry.map(str::to_string),
+            repository: Some("team/app".into()),
+            tag: Some("v1".into()),
+            digest,
+        };
+        let (pushed, warnings) = output_images(
+            &[
+                image(Some("myreg"), Some(d.to_string())),
+                image(None, Some(d.to_string())),
+                image(Some("127.0.0.1:5000"), Some(d.to_string())),
+                image(Some("myreg.azurecr.io"), None),
+            ],
+            "myreg.azurecr.io",
+        );
+        let names: Vec<String> = pushed.iter().map(|p| p.image.name()).collect();
+        assert_eq!(
+            names,
+            ["myreg.azurecr.io/team/app", "127.0.0.1:5000/team/app"]
+        );
+        assert!(pushed.iter().all(|p| p.digest == d));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("no repository or manifest digest"));
+    }
 
     #[test]
     fn key_material_is_a_file_or_a_secret() {

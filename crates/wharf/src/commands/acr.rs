@@ -125,6 +125,43 @@ pub(crate) struct Plan {
     /// For the history: the local context's git commit and branch.
     pub commit: String,
     pub branch: String,
+    /// `--provenance`: attest the run's output images once it succeeded.
+    pub provenance: Option<AcrProvenance>,
+}
+
+/// `--provenance` for a run on ACR: the signer and what the run was given (the
+/// uploaded context's digest, ACR's run id and times are filled in as they come).
+pub(crate) struct AcrProvenance {
+    pub signer: crate::provenance::Signer,
+    pub facts: crate::provenance::Facts,
+    /// Every secret value (scrubbed from the statements).
+    pub secrets: Vec<String>,
+}
+
+/// Checks `--provenance` for `--on acr://` before anything is sent: the key
+/// (a file: a `secret:ID` names a secret of a local run) and a result to wait
+/// for. `None` without `--provenance`.
+pub(crate) fn provenance_signer(
+    args: &crate::cli::ProvenanceArgs,
+    target: &AcrTarget,
+) -> Result<Option<crate::provenance::Signer>, ExitCode> {
+    let Some(pending) = crate::provenance::prepare(args).map_err(usage)? else {
+        return Ok(None);
+    };
+    if target.no_wait {
+        return Err(usage(
+            "--provenance with --no-wait: the run's output images are known only when it ends, so there would be nothing to attest (drop --no-wait)",
+        ));
+    }
+    if pending.names_a_secret() {
+        return Err(usage(
+            "--provenance-key/--provenance-cert secret:ID: with --on acr:// give a file (the key stays on this machine and signs after the run)",
+        ));
+    }
+    pending
+        .resolve(&std::collections::HashMap::new())
+        .map(Some)
+        .map_err(usage)
 }
 
 /// Sends the plan (or, with `dry_run`, shows it); the process exit code.
@@ -314,6 +351,12 @@ async fn queue(plan: &mut Plan, out: &Output) -> Result<(Session, String), ExitC
             .upload(&packed)
             .await
             .map_err(|e| failed(e, &plan.masker))?;
+        if let Some(p) = &mut plan.provenance {
+            p.facts.context = Some(wharf_trust::provenance::ContextDependency {
+                digest: wharf_registry::Digest::sha256(&packed.archive),
+                source_location: Some(source.clone()),
+            });
+        }
         match &mut plan.request {
             RunRequest::FileTaskRunRequest(r) => r.source_location = Some(source),
             RunRequest::EncodedTaskRunRequest(r) => r.source_location = Some(source),
@@ -461,7 +504,78 @@ async fn send(mut plan: Plan) -> Result<ExitCode, ExitCode> {
             out.note(&format!("  output image: {image}"));
         }
     }
+    if status == RunStatus::Succeeded
+        && let Some(p) = plan.provenance.take()
+        && !attest_outputs(&plan, &run, &run_id, p, &out).await
+    {
+        return Ok(ExitCode::from(EXIT_FAILED));
+    }
     Ok(ExitCode::from(status.exit_code()))
+}
+
+/// An ACR time (`2026-12-02T05:00:01.123Z`).
+fn timestamp(text: Option<&str>) -> Option<jiff::Timestamp> {
+    text?.parse().ok()
+}
+
+/// `--provenance` after a successful run: one signed statement per output image
+/// ACR reports, pushed as a referrer to its registry. Whether all were attested.
+async fn attest_outputs(
+    plan: &Plan,
+    run: &Run,
+    run_id: &str,
+    AcrProvenance {
+        signer,
+        mut facts,
+        secrets,
+    }: AcrProvenance,
+    out: &Output,
+) -> bool {
+    let p = &run.properties;
+    facts.run_id = run_id.to_owned();
+    if let Some(t) = timestamp(p.start_time.as_deref()).or(timestamp(p.create_time.as_deref())) {
+        facts.started = t;
+    }
+    let finished = timestamp(p.finish_time.as_deref()).unwrap_or_else(jiff::Timestamp::now);
+    let (pushed, warnings) = crate::provenance::output_images(&p.output_images, &plan.login_server);
+    for w in warnings {
+        out.note(&format!("wharf: warning: provenance: {w}"));
+    }
+    if pushed.is_empty() {
+        out.note("wharf: provenance: the run reports no output images, so nothing is attested");
+        return true;
+    }
+    let client = match crate::provenance::client() {
+        Ok(c) => c,
+        Err(e) => {
+            out.note(&format!("error: provenance: {e}"));
+            return false;
+        }
+    };
+    let (lines, errors) = crate::provenance::attest(
+        &client,
+        crate::provenance::Attest {
+            facts,
+            images: Vec::new(),
+            plugins: Vec::new(),
+            pushed,
+            secrets: &secrets,
+            signer: &signer,
+            finished,
+        },
+    )
+    .await;
+    for line in &lines {
+        if plan.json {
+            out.note(&format!("wharf: {line}"));
+        } else {
+            println!("{line}");
+        }
+    }
+    for e in &errors {
+        out.note(&format!("error: provenance: {e}"));
+    }
+    errors.is_empty()
 }
 
 /// startTime (or createTime) → finishTime, milliseconds.

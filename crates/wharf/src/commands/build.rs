@@ -158,11 +158,6 @@ pub fn run(command: &BuildCommand) -> ExitCode {
         ExitCode::from(EXIT_USAGE)
     };
     if let Some(target) = &command.acr.on {
-        if command.provenance.provenance {
-            return usage(
-                "--provenance is not supported with --on acr:// yet: attest the images afterwards, or build locally".into(),
-            );
-        }
         return super::build_acr::run(command, target);
     }
     // A missing or unreadable key is refused before the context is fetched.

@@ -112,6 +112,7 @@ fn plan(command: &BuildCommand, target: &str) -> Result<(Plan, Option<Fetched>),
             flags.join(", ")
         )));
     }
+    let signer = acr::provenance_signer(&command.provenance, &command.acr)?;
     let (mut options, mut secrets) = options(build)?;
     let masker = Masker::new(&secrets);
     // The flags first (no -t without --no-push, platform, timeout), before any
@@ -145,6 +146,59 @@ fn plan(command: &BuildCommand, target: &str) -> Result<(Plan, Option<Fetched>),
     let masker = Masker::new(&secrets);
     let mut request =
         request::docker_build(&options, "").map_err(|e| usage(masker.mask(&e.to_string())))?;
+    // --provenance: the task is the request (secret values masked, before the
+    // upload names its source); the source is the context's, or the URL ACR
+    // fetches (without credentials).
+    let provenance = match signer {
+        Some(signer) if !command.dry_run => {
+            let sent = RunRequest::DockerBuildRequest(request.clone());
+            let sent = masker.mask(&serde_json::to_string(&sent.redacted()).unwrap_or_default());
+            let given = crate::cli::TaskArgs {
+                file: Some(PathBuf::from("(wharf build)")),
+                inline: Some(sent),
+                context: context
+                    .as_ref()
+                    .map(|(dir, _)| dir.clone())
+                    .unwrap_or_else(|| PathBuf::from("/dev/null")),
+                registry: Some(login_server.clone()),
+                ..crate::cli::TaskArgs::empty()
+            };
+            let run_info = given.run_info("linux", "amd64");
+            let provenance = crate::cli::ProvenanceArgs {
+                task_file: Some("inline:build".into()),
+                source: source_location
+                    .as_deref()
+                    .map(crate::provenance::without_userinfo),
+                platform: Some(
+                    build
+                        .platform
+                        .clone()
+                        .unwrap_or_else(|| "linux/amd64".into()),
+                ),
+                ..command.provenance.clone()
+            };
+            let mut facts = crate::provenance::Facts::gather(crate::provenance::Given {
+                task: &given,
+                provenance: &provenance,
+                run: &run_info,
+                rendered: "",
+                secret_ids: (0..options.secret_build_args.len())
+                    .map(|i| format!("build_arg_{i}"))
+                    .collect(),
+                engine: (None, None),
+            })
+            .map_err(|e| usage(masker.mask(&format!("provenance: {e}"))))?;
+            facts.external.target = format!("acr://{login_server}");
+            facts.builder = wharf_trust::provenance::BuilderMode::AcrTasks;
+            facts.rendered_task_digest = None;
+            Some(acr::AcrProvenance {
+                signer,
+                facts,
+                secrets: secrets.clone(),
+            })
+        }
+        _ => None,
+    };
     request.source_location = source_location;
     Ok((
         Plan {
@@ -159,6 +213,7 @@ fn plan(command: &BuildCommand, target: &str) -> Result<(Plan, Option<Fetched>),
             task: "(wharf build)".into(),
             commit,
             branch,
+            provenance,
         },
         fetched,
     ))

@@ -25,12 +25,6 @@ pub const LOCAL_REGISTRY: &str = "127.0.0.1:5050";
 /// `wharf run`.
 pub fn run(args: &RunArgs) -> ExitCode {
     if let Some(target) = &args.acr.target.on {
-        if args.provenance.provenance {
-            eprintln!(
-                "error: --provenance is not supported with --on acr:// yet: attest the run's images afterwards, or run locally"
-            );
-            return ExitCode::from(EXIT_USAGE);
-        }
         return super::run_acr::run(args, target, args.cmd.as_deref());
     }
     if let Some(cmd) = &args.cmd {

@@ -121,11 +121,14 @@ fn plan(args: &RunArgs, target: &str, cmd: Option<&str>) -> Result<Plan, ExitCod
             flags.join(", ")
         )));
     }
+    let signer = acr::provenance_signer(&args.provenance, &acr.target)?;
     let timeout = request::timeout(acr.timeout).map_err(usage)?;
     let platform = request::platform(acr.platform.as_deref()).map_err(usage)?;
     let mut values: Vec<SetValue> =
         request::set_values(&args.task.set, false, "--set").map_err(usage)?;
     let secrets = request::set_values(&acr.set_secret, true, "--set-secret").map_err(usage)?;
+    let secret_values: Vec<String> = secrets.iter().map(|s| s.value.clone()).collect();
+    let secret_ids: Vec<String> = secrets.iter().map(|s| s.name.clone()).collect();
     let masker = Masker::new(secrets.iter().map(|s| s.value.clone()));
     values.extend(secrets);
     if args.task.values.len() > 1 {
@@ -160,7 +163,7 @@ fn plan(args: &RunArgs, target: &str, cmd: Option<&str>) -> Result<Plan, ExitCod
     let run_info = task_args.run_info(&platform.os.to_ascii_lowercase(), &arch);
     let (commit, branch) = (run_info.commit.clone(), run_info.branch.clone());
     let options = task_args
-        .load_options(run_info, args.strict)
+        .load_options(run_info.clone(), args.strict)
         .map_err(|e| report::input_error(&name, e, default_file, &masker))?;
     let (text, loaded) = match cmd {
         Some(cmd) => {
@@ -199,6 +202,35 @@ fn plan(args: &RunArgs, target: &str, cmd: Option<&str>) -> Result<Plan, ExitCod
             if n == 1 { "" } else { "s" }
         )));
     }
+
+    // --provenance: what the run is given, as for a local run; ACR renders the
+    // task itself, and names the run.
+    let provenance = match signer {
+        Some(signer) if !args.dry_run => {
+            let mut given = args.task.clone();
+            if cmd.is_some() {
+                given.inline = Some(text.clone());
+            }
+            let mut facts = crate::provenance::Facts::gather(crate::provenance::Given {
+                task: &given,
+                provenance: &args.provenance,
+                run: &run_info,
+                rendered: &loaded.rendered,
+                secret_ids,
+                engine: (None, None),
+            })
+            .map_err(|e| usage(masker.mask(&format!("provenance: {e}"))))?;
+            facts.external.target = format!("acr://{login_server}");
+            facts.builder = wharf_trust::provenance::BuilderMode::AcrTasks;
+            facts.rendered_task_digest = None;
+            Some(acr::AcrProvenance {
+                signer,
+                facts,
+                secrets: secret_values,
+            })
+        }
+        _ => None,
+    };
 
     let common = Common {
         values,
@@ -246,6 +278,7 @@ fn plan(args: &RunArgs, target: &str, cmd: Option<&str>) -> Result<Plan, ExitCod
             },
             commit,
             branch,
+            provenance,
         });
     }
     let task_file = inside(context, &path).ok_or_else(|| outside("the task file", &path))?;
@@ -279,6 +312,7 @@ fn plan(args: &RunArgs, target: &str, cmd: Option<&str>) -> Result<Plan, ExitCod
         task: name,
         commit,
         branch,
+        provenance,
     })
 }
 
