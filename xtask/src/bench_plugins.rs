@@ -88,7 +88,7 @@ pub fn run() -> Result<Section> {
     let by_language = language_figures(&bin)?;
 
     let mut body = String::new();
-    let _ = writeln!(body, "## Plugin host (wasmtime 48, pooling allocator)\n");
+    let _ = writeln!(body, "## Plugin host (wasmtime 48)\n");
     let _ = writeln!(
         body,
         "In process, one `PluginHost`: each call is a fresh `Store` (limits, WASI context \
@@ -129,13 +129,9 @@ pub fn run() -> Result<Section> {
     body.push_str(&in_run);
     let _ = writeln!(
         body,
-        "Pooling allocator: {}. Reproduce: `cargo xtask bench plugins` (release build of \
+        "Allocation: {}. Reproduce: `cargo xtask bench plugins` (release build of \
          `crates/wharf-plugin-host/examples/plugin_bench.rs`; {}).",
-        if minimal["pooling"].as_bool().unwrap_or(false) {
-            "on"
-        } else {
-            "unavailable, on-demand allocation"
-        },
+        minimal["allocation"].as_str().unwrap_or("unknown"),
         machine()
     );
     body.push_str(&by_language);

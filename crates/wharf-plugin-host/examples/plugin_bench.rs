@@ -145,6 +145,7 @@ fn main() {
                 serde_json::json!({
                     "size": bytes.len(),
                     "pooling": h.pooling(),
+                    "allocation": h.allocation().describe(),
                     "compile_p50_us": pct(compile.clone(), 0.5),
                     "compile_min_us": pct(compile, 0.0),
                     "cached_load_p50_us": pct(cached, 0.5),

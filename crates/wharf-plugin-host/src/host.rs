@@ -101,7 +101,7 @@ pub struct PluginHost {
     pub(crate) linker: Linker<CallState>,
     pub(crate) tick: Duration,
     cache: CodeCache,
-    pooling: bool,
+    allocation: Allocation,
     loaded: Mutex<HashMap<String, Plugin>>,
     _ticker: EpochTicker,
 }
@@ -110,7 +110,7 @@ impl std::fmt::Debug for PluginHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PluginHost")
             .field("cache", &self.cache.dir())
-            .field("pooling", &self.pooling)
+            .field("allocation", &self.allocation)
             .finish_non_exhaustive()
     }
 }
@@ -124,23 +124,35 @@ impl PluginHost {
     /// Builds the engine (pooling allocator when possible), starts the epoch ticker
     /// and links every interface the host provides.
     pub fn new(config: HostConfig) -> Result<PluginHost, HostError> {
-        let (engine, pooling) = match config.pooling {
-            true => match Engine::new(&engine_config(&config, true)) {
-                Ok(engine) => (engine, true),
-                Err(e) => {
-                    tracing::warn!(error = %e, "pooling allocator unavailable; allocating on demand");
-                    (
-                        Engine::new(&engine_config(&config, false))
-                            .map_err(|e| HostError(e.to_string()))?,
-                        false,
-                    )
+        let strategies: &[Allocation] = if config.pooling {
+            &[
+                Allocation::PoolingScan,
+                Allocation::Pooling,
+                Allocation::OnDemand,
+            ]
+        } else {
+            &[Allocation::OnDemand]
+        };
+        let mut last = None;
+        let mut chosen = None;
+        for &strategy in strategies {
+            match Engine::new(&engine_config(&config, strategy)) {
+                Ok(engine) => {
+                    chosen = Some((engine, strategy));
+                    break;
                 }
-            },
-            false => (
-                Engine::new(&engine_config(&config, false))
-                    .map_err(|e| HostError(e.to_string()))?,
-                false,
-            ),
+                Err(e) => {
+                    if strategy == Allocation::Pooling {
+                        tracing::warn!(error = %e, "pooling allocator unavailable; allocating on demand");
+                    } else {
+                        tracing::debug!(error = %e, ?strategy, "engine configuration unavailable");
+                    }
+                    last = Some(e);
+                }
+            }
+        }
+        let Some((engine, allocation)) = chosen else {
+            return Err(HostError(last.map(|e| e.to_string()).unwrap_or_default()));
         };
         let linker = link(&engine).map_err(|e| HostError(format!("{e:#}")))?;
         let cache = CodeCache::new(config.cache_dir.as_deref(), &engine);
@@ -150,7 +162,7 @@ impl PluginHost {
             linker,
             tick: config.epoch_tick,
             cache,
-            pooling,
+            allocation,
             loaded: Mutex::new(HashMap::new()),
             _ticker: ticker,
         })
@@ -158,7 +170,12 @@ impl PluginHost {
 
     /// Whether the pooling allocator is in use.
     pub fn pooling(&self) -> bool {
-        self.pooling
+        self.allocation != Allocation::OnDemand
+    }
+
+    /// How instance memory is allocated and reset between calls.
+    pub fn allocation(&self) -> Allocation {
+        self.allocation
     }
 
     /// The directory of this engine's precompiled code, if there is a cache.
@@ -274,11 +291,44 @@ impl PluginHost {
     }
 }
 
-fn engine_config(config: &HostConfig, pooling: bool) -> Config {
+/// How the engine allocates instances, best first; [`PluginHost::new`] takes the
+/// first this machine supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Allocation {
+    /// The pooling allocator, and a slot's memory reset between calls by finding
+    /// its dirtied pages with the `PAGEMAP_SCAN` ioctl (Linux 6.7+) and restoring
+    /// only those, up to [`KEEP_RESIDENT`] bytes, instead of `madvise`-ing the whole
+    /// slot away and faulting it back in on the next call. Every page a call wrote
+    /// is still reset to its initial contents: nothing leaks between calls.
+    PoolingScan,
+    /// The pooling allocator, slots reset with `madvise`.
+    Pooling,
+    /// Instances allocated on demand (no address space to reserve for a pool).
+    OnDemand,
+}
+
+impl Allocation {
+    /// For reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Allocation::PoolingScan => "pooling allocator, slots reset by PAGEMAP_SCAN",
+            Allocation::Pooling => "pooling allocator, slots reset by madvise",
+            Allocation::OnDemand => "on-demand allocation",
+        }
+    }
+}
+
+/// Per slot, the linear memory (and a sixteenth of it for tables and async
+/// stacks) kept resident and reset page by page under [`Allocation::PoolingScan`].
+/// Without the scan, keeping memory resident means resetting all of it with
+/// `memset`, which measured slower than `madvise` here, so it is only used with it.
+pub const KEEP_RESIDENT: usize = 4 << 20;
+
+fn engine_config(config: &HostConfig, allocation: Allocation) -> Config {
     let mut c = Config::new();
     c.wasm_component_model(true);
     c.epoch_interruption(true);
-    if pooling {
+    if allocation != Allocation::OnDemand {
         let n = config.max_concurrent.max(1);
         let mut p = PoolingAllocationConfig::new();
         p.total_component_instances(n);
@@ -290,6 +340,14 @@ fn engine_config(config: &HostConfig, pooling: bool) -> Config {
         p.max_core_instances_per_component(64);
         p.max_memories_per_component(8);
         p.max_tables_per_component(16);
+        if allocation == Allocation::PoolingScan {
+            // `Yes`: the engine fails to build where the kernel lacks the ioctl,
+            // and the host falls back to plain pooling.
+            p.pagemap_scan(wasmtime::Enabled::Yes);
+            p.linear_memory_keep_resident(KEEP_RESIDENT);
+            p.table_keep_resident(KEEP_RESIDENT / 16);
+            p.async_stack_keep_resident(KEEP_RESIDENT / 16);
+        }
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(p));
     }
     c

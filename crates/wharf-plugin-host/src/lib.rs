@@ -67,7 +67,7 @@ pub use cache::Compiled;
 pub use call::{CallInput, CallOutcome, CallStats, Services, Subject, valid_tag};
 pub use error::{CallError, CallErrorKind, Denied, LoadError};
 pub use grants::{Capability, Grants, HOST_CONTRACT, HOST_WASI, Limits};
-pub use host::{HostConfig, HostError, PluginHost, default_cache_dir};
+pub use host::{Allocation, HostConfig, HostError, KEEP_RESIDENT, PluginHost, default_cache_dir};
 pub use image_archive::ImageArchive;
 pub use model::{
     FileEntry, FileKind, Finding, ImageRef, OutputValue, PushedImage, RunEvent, RunInfo, RunStatus,

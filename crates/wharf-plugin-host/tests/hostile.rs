@@ -206,3 +206,33 @@ async fn a_plugin_error_is_reported_as_the_plugins() {
     }
     assert_eq!(err.kind(), CallErrorKind::Config);
 }
+
+/// What one call writes to its memory is gone for the next, in whichever way the
+/// host resets pool slots on this machine (`PAGEMAP_SCAN` or `madvise`), below and
+/// above what it keeps resident.
+#[tokio::test]
+async fn a_call_never_sees_what_an_earlier_call_left_in_memory() {
+    // One slot, so every call reuses the memory of the one before.
+    let host = PluginHost::new(HostConfig {
+        cache_dir: Some(wharf_e2e::plugins::workspace_root().join("target/plugin-cache-tests")),
+        max_concurrent: 1,
+        ..HostConfig::default()
+    })
+    .expect("host");
+    let plugin = host
+        .load_file(&wharf_e2e::plugins::plugin_wasm("hostile-plugin"))
+        .expect("load");
+    eprintln!("allocation: {}", host.allocation().describe());
+    for round in 0..4 {
+        let rec = Arc::new(Recorder::default());
+        let outcome = host
+            .call(&plugin, tag_input(&[("mode", "remember")]), services(&rec))
+            .await
+            .expect("remember");
+        assert_eq!(
+            outcome.output("tags"),
+            Some(&OutputValue::List(vec!["clean".into()])),
+            "call {round} saw an earlier call's memory"
+        );
+    }
+}

@@ -6,6 +6,11 @@ use wharf_plugin_sdk::tagger::{Guest, ImageRef, PluginError, TagResult, config, 
 
 struct Hostile;
 
+/// 6 MiB of zeroed memory for `remember` (in the module's zero-initialised data, so
+/// it costs the other modes nothing they do not touch).
+static MEMORY: [std::sync::atomic::AtomicU8; 6 << 20] =
+    [const { std::sync::atomic::AtomicU8::new(0) }; 6 << 20];
+
 impl Guest for Hostile {
     fn tag(_image: ImageRef) -> Result<TagResult, PluginError> {
         let mode = config::require("mode")?;
@@ -49,6 +54,22 @@ impl Guest for Hostile {
                 outputs: vec![],
             }),
             // Does nothing: one tag (the benchmark's minimal call).
+            // Looks for what an earlier call wrote to its memory, then writes there:
+            // tag `clean` when it found nothing, `leaked` when it did. The places
+            // are in a zeroed static, below and above the size the host keeps
+            // resident between calls (4 MiB), so both ways a slot is reset count.
+            "remember" => {
+                use std::sync::atomic::Ordering::Relaxed;
+                let places = [0, (3 << 20) + 17, (6 << 20) - 1];
+                let leaked = places.iter().any(|&i| MEMORY[i].load(Relaxed) != 0);
+                for &i in &places {
+                    MEMORY[i].store(0xab, Relaxed);
+                }
+                Ok(TagResult {
+                    tags: vec![if leaked { "leaked" } else { "clean" }.into()],
+                    outputs: vec![],
+                })
+            }
             "noop" => Ok(TagResult {
                 tags: vec!["noop".into()],
                 outputs: vec![],
