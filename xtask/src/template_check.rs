@@ -1,17 +1,21 @@
-//! The last stage of `cargo xtask ci`: `cargo xtask new-plugin` makes, for each kind
-//! (tagger, scanner, notifier), a Rust plugin that builds, passes its own tests and
-//! runs in a `wharf run` pipeline with nothing else to edit. Each is made in
-//! `plugins/ci-template-<kind>` (the workspace's plugin glob), tested with `cargo
-//! test -p`, built with `cargo xtask plugins`, run, and removed again with the
-//! Cargo.lock as it was, also when a stage fails. It runs after the test suite,
-//! outside `cargo test`, so the nested cargo shares `target/` without waiting for
-//! the outer one's lock. (The Python and JavaScript templates are tested by
+//! The last stage of `cargo xtask ci`: `cargo xtask new-plugin` makes, for each
+//! language (Rust, Python, JavaScript) and kind (tagger, scanner, notifier), a plugin
+//! that builds and runs in a `wharf run` pipeline with nothing else to edit, as a
+//! user would from a fresh clone: `new-plugin`, then `cargo xtask plugins` (which
+//! also precompiles it), then `wharf run`. A Rust one is made in
+//! `plugins/ci-template-<kind>` (the workspace's plugin glob) and passes its own
+//! `cargo test -p` too; a Python or JavaScript one in `plugins/<lang>/`. Each is
+//! removed again with the Cargo.lock as it was, also when a stage fails. It runs
+//! after the test suite, outside `cargo test`, so the nested cargo shares `target/`
+//! without waiting for the outer one's lock. (What each Python and JavaScript
+//! template does in the host is tested in detail by
 //! tests/plugin-contract/tests/templates.rs.)
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use wharf_e2e::plugin_langs::Lang;
 
 use crate::{cargo, root, run};
 
@@ -25,11 +29,17 @@ struct Made {
 impl Drop for Made {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+        // plugins/python or plugins/js, when the check made it (fails when not empty).
+        if let Some(parent) = self.dir.parent()
+            && parent != root().join("plugins")
+        {
+            let _ = std::fs::remove_dir(parent);
+        }
         let _ = std::fs::write(&self.lock, &self.lock_text);
     }
 }
 
-/// Checks every kind's Rust template.
+/// Checks every kind's template in every language.
 pub fn check() -> Result<()> {
     let root = root();
     if !wharf_e2e::docker_available() {
@@ -43,24 +53,41 @@ pub fn check() -> Result<()> {
         .current_dir(&root)
         .args(["build", "-q", "-p", "wharf"]))?;
     let wharf = root.join("target/debug/wharf");
-    for kind in ["tagger", "scanner", "notifier"] {
-        eprintln!("\nxtask: new-plugin template check: {kind}");
-        let name = format!("ci-template-{kind}");
-        let lock = root.join("Cargo.lock");
-        let made = Made {
-            dir: root.join("plugins").join(&name),
-            lock_text: std::fs::read(&lock).context("reading Cargo.lock")?,
-            lock,
-        };
-        if made.dir.exists() {
-            std::fs::remove_dir_all(&made.dir)?;
+    for lang in [None, Some(Lang::Python), Some(Lang::Js)] {
+        let lang_name = lang.map_or("rust", Lang::as_str);
+        for kind in ["tagger", "scanner", "notifier"] {
+            eprintln!("\nxtask: new-plugin template check: {lang_name} {kind}");
+            let name = match lang {
+                None => format!("ci-template-{kind}"),
+                Some(l) => format!("ci-template-{}-{kind}", l.as_str()),
+            };
+            let lock = root.join("Cargo.lock");
+            let dir = match lang {
+                None => root.join("plugins").join(&name),
+                Some(l) => root.join("plugins").join(l.as_str()).join(&name),
+            };
+            let made = Made {
+                dir,
+                lock_text: std::fs::read(&lock).context("reading Cargo.lock")?,
+                lock,
+            };
+            if made.dir.exists() {
+                std::fs::remove_dir_all(&made.dir)?;
+            }
+            let mut args = vec![name.clone(), "--kind".into(), kind.into()];
+            if let Some(l) = lang {
+                args.extend(["--lang".into(), l.as_str().into()]);
+            }
+            crate::plugins::new_plugin(&args)?;
+            if lang.is_none() {
+                run(cargo().current_dir(&root).args(["test", "-q", "-p", &name]))?;
+            }
+            crate::plugins::build(&["--lang".into(), lang_name.into(), name.clone()])?;
+            let wasm = root.join("target/plugins").join(format!("{name}.wasm"));
+            in_pipeline(&wharf, &name, kind, &wasm)
+                .with_context(|| format!("the {lang_name} {kind} template in a pipeline"))?;
+            drop(made);
         }
-        crate::plugins::new_plugin(&[name.clone(), "--kind".into(), kind.into()])?;
-        run(cargo().current_dir(&root).args(["test", "-q", "-p", &name]))?;
-        let wasm = crate::plugins::build_one(&name)?;
-        in_pipeline(&wharf, &name, kind, &wasm)
-            .with_context(|| format!("the {kind} template in a pipeline"))?;
-        drop(made);
     }
     Ok(())
 }
@@ -92,10 +119,8 @@ fn in_pipeline(wharf: &Path, name: &str, kind: &str, wasm: &Path) -> Result<()> 
         .current_dir(dir.path())
         .env("NO_COLOR", "1")
         .env("WHARF_PLUGIN_PATH", &plugins)
-        .env(
-            "WHARF_PLUGIN_CACHE",
-            root().join("target/plugin-cache-tests"),
-        )
+        // The user's code cache, where `cargo xtask plugins` precompiled it.
+        .env_remove("WHARF_PLUGIN_CACHE")
         .args(["run", "--id", "citemplate", "--registry", "localhost:5000"])
         .output()
         .context("cannot run wharf")?;
@@ -107,6 +132,11 @@ fn in_pipeline(wharf: &Path, name: &str, kind: &str, wasm: &Path) -> Result<()> 
                 "wharf run failed ({}):\n{stdout}{}",
                 out.status,
                 String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        if stdout.contains("compiled plugin") {
+            bail!(
+                "the step compiled the plugin that `cargo xtask plugins` had precompiled:\n{stdout}"
             );
         }
         match kind {
