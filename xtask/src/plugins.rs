@@ -231,9 +231,10 @@ pub fn new_plugin(args: &[String]) -> Result<()> {
         }
         let dir = crate::plugins_lang::new_plugin(&name, &kind, lang)?;
         eprintln!(
-            "xtask: made {} ({kind}, {}). Next:\n  cargo xtask plugins {name}  # target/plugins/{name}.wasm\n  then use it in a step: plugin: {name}",
+            "xtask: made {} ({kind}, {}). Next:\n  cargo xtask plugins {name}  # target/plugins/{name}.wasm\n  then {}",
             dir.strip_prefix(root()).unwrap_or(&dir).display(),
-            lang.as_str()
+            lang.as_str(),
+            where_to_use(&name, &kind)
         );
         return Ok(());
     }
@@ -254,9 +255,22 @@ pub fn new_plugin(args: &[String]) -> Result<()> {
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
     eprintln!(
-        "xtask: made plugins/{name} ({kind}). Next:\n  cargo test -p {name}        # its tests (builds the component)\n  cargo xtask plugins {name}  # target/plugins/{name}.wasm\n  then use it in a step: plugin: {name}"
+        "xtask: made plugins/{name} ({kind}). Next:\n  cargo test -p {name}        # its tests (builds the component)\n  cargo xtask plugins {name}  # target/plugins/{name}.wasm\n  then {}",
+        where_to_use(&name, &kind)
     );
     Ok(())
+}
+
+/// Where a new plugin goes in a task file: taggers and scanners are steps,
+/// notifiers run from the top-level `notify:` list.
+fn where_to_use(name: &str, kind: &str) -> String {
+    if kind == "notifier" {
+        format!(
+            "add it to the task's top-level notify: list: notify: [{{ plugin: {name}, with: {{ url: ... }}, allow: {{ http: [HOST] }} }}]"
+        )
+    } else {
+        format!("use it in a step: plugin: {name}")
+    }
 }
 
 fn templates(name: &str, crate_name: &str, kind: &str) -> Vec<(&'static str, String)> {
