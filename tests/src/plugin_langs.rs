@@ -118,8 +118,16 @@ fn run(cmd: &mut Command) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn stamp_ok(stamp: &Path, pins: &str) -> bool {
-    std::fs::read_to_string(stamp).is_ok_and(|s| s == pins)
+/// What a toolchain's stamp records: where it was installed and its pins. A venv
+/// is not relocatable (its scripts name its interpreter by absolute path), so a
+/// toolchain whose directory moved (a target/ moved to another checkout) is
+/// installed again rather than failing with "No such file".
+fn stamp_text(dir: &Path, pins: &str) -> String {
+    format!("{}\n{pins}", dir.display())
+}
+
+fn stamp_ok(stamp: &Path, dir: &Path, pins: &str) -> bool {
+    std::fs::read_to_string(stamp).is_ok_and(|s| s == stamp_text(dir, pins))
 }
 
 /// Installs the Python toolchain when it is missing or its pins changed; returns
@@ -132,7 +140,7 @@ pub fn python_toolchain() -> Result<PathBuf, String> {
     let venv = toolchain_dir().join("python");
     let tool = venv.join("bin/componentize-py");
     let stamp = venv.join(".wharf-pins");
-    if tool.is_file() && stamp_ok(&stamp, &pins) {
+    if tool.is_file() && stamp_ok(&stamp, &venv, &pins) {
         return Ok(tool);
     }
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
@@ -153,7 +161,7 @@ pub fn python_toolchain() -> Result<PathBuf, String> {
             "-r",
         ])
         .arg(&requirements))?;
-    std::fs::write(&stamp, pins).map_err(|e| e.to_string())?;
+    std::fs::write(&stamp, stamp_text(&venv, &pins)).map_err(|e| e.to_string())?;
     Ok(tool)
 }
 
@@ -167,7 +175,7 @@ pub fn js_toolchain() -> Result<PathBuf, String> {
     let dir = toolchain_dir().join("js");
     let tool = dir.join("node_modules/.bin/componentize-qjs");
     let stamp = dir.join(".wharf-pins");
-    if tool.is_file() && stamp_ok(&stamp, &lock) {
+    if tool.is_file() && stamp_ok(&stamp, &dir, &lock) {
         return Ok(tool);
     }
     eprintln!(
@@ -186,7 +194,7 @@ pub fn js_toolchain() -> Result<PathBuf, String> {
         .arg(&cache));
     let _ = std::fs::remove_dir_all(&cache);
     result?;
-    std::fs::write(&stamp, lock).map_err(|e| e.to_string())?;
+    std::fs::write(&stamp, stamp_text(&dir, &lock)).map_err(|e| e.to_string())?;
     Ok(tool)
 }
 
