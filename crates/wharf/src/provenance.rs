@@ -313,6 +313,15 @@ pub struct Given<'a> {
 }
 
 impl Facts {
+    /// For a run on ACR's engine at `login_server`: its target and builder, and no
+    /// rendered task (ACR renders the task itself, so wharf's render is not what ran).
+    pub fn on_acr(mut self, login_server: &str) -> Facts {
+        self.external.target = format!("acr://{login_server}");
+        self.builder = wharf_trust::provenance::BuilderMode::AcrTasks;
+        self.rendered_task_digest = None;
+        self
+    }
+
     /// Reads the task and values files (their digests) and the context's source.
     pub fn gather(given: Given<'_>) -> Result<Facts, String> {
         let Given {
@@ -417,10 +426,12 @@ pub fn pushed(task: &Task, report: &RunReport) -> Vec<PushedImage> {
         if !is_push {
             continue;
         }
-        let list = |name: &str| match result.outputs.get(name) {
-            Some(OutputValue::List(l)) => l.clone(),
-            Some(OutputValue::String(s)) => vec![s.clone()],
-            None => Vec::new(),
+        let list = |name: &str| {
+            result
+                .outputs
+                .get(name)
+                .map(OutputValue::items)
+                .unwrap_or_default()
         };
         let digests = list("digests");
         for (reference, digest) in list("refs").iter().zip(&digests) {

@@ -177,7 +177,7 @@ fn plan(command: &BuildCommand, target: &str) -> Result<(Plan, Option<Fetched>),
                 ),
                 ..command.provenance.clone()
             };
-            let mut facts = crate::provenance::Facts::gather(crate::provenance::Given {
+            let facts = crate::provenance::Facts::gather(crate::provenance::Given {
                 task: &given,
                 provenance: &provenance,
                 run: &run_info,
@@ -187,10 +187,8 @@ fn plan(command: &BuildCommand, target: &str) -> Result<(Plan, Option<Fetched>),
                     .collect(),
                 engine: (None, None),
             })
-            .map_err(|e| usage(masker.mask(&format!("provenance: {e}"))))?;
-            facts.external.target = format!("acr://{login_server}");
-            facts.builder = wharf_trust::provenance::BuilderMode::AcrTasks;
-            facts.rendered_task_digest = None;
+            .map_err(|e| usage(masker.mask(&format!("provenance: {e}"))))?
+            .on_acr(&login_server);
             Some(acr::AcrProvenance {
                 signer,
                 facts,

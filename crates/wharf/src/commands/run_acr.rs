@@ -211,7 +211,7 @@ fn plan(args: &RunArgs, target: &str, cmd: Option<&str>) -> Result<Plan, ExitCod
             if cmd.is_some() {
                 given.inline = Some(text.clone());
             }
-            let mut facts = crate::provenance::Facts::gather(crate::provenance::Given {
+            let facts = crate::provenance::Facts::gather(crate::provenance::Given {
                 task: &given,
                 provenance: &args.provenance,
                 run: &run_info,
@@ -219,10 +219,8 @@ fn plan(args: &RunArgs, target: &str, cmd: Option<&str>) -> Result<Plan, ExitCod
                 secret_ids,
                 engine: (None, None),
             })
-            .map_err(|e| usage(masker.mask(&format!("provenance: {e}"))))?;
-            facts.external.target = format!("acr://{login_server}");
-            facts.builder = wharf_trust::provenance::BuilderMode::AcrTasks;
-            facts.rendered_task_digest = None;
+            .map_err(|e| usage(masker.mask(&format!("provenance: {e}"))))?
+            .on_acr(&login_server);
             Some(acr::AcrProvenance {
                 signer,
                 facts,

@@ -143,10 +143,12 @@ impl Tee {
         self.recorder.event(event);
         self.plain.event(event);
         if let Event::StepFinished { result, .. } = event {
-            let list = |name: &str| match result.outputs.get(name) {
-                Some(OutputValue::List(l)) => l.clone(),
-                Some(OutputValue::String(s)) => vec![s.clone()],
-                None => Vec::new(),
+            let list = |name: &str| {
+                result
+                    .outputs
+                    .get(name)
+                    .map(OutputValue::items)
+                    .unwrap_or_default()
             };
             let (refs, digests) = (list("refs"), list("digests"));
             if refs.len() == digests.len() {

@@ -186,10 +186,12 @@ impl PluginExecutor {
             if !is_push {
                 continue;
             }
-            let list = |name: &str| match result.outputs.get(name) {
-                Some(OutputValue::List(l)) => l.clone(),
-                Some(OutputValue::String(s)) => vec![s.clone()],
-                None => Vec::new(),
+            let list = |name: &str| {
+                result
+                    .outputs
+                    .get(name)
+                    .map(OutputValue::items)
+                    .unwrap_or_default()
             };
             let digests = list("digests");
             for (i, reference) in list("refs").into_iter().enumerate() {
