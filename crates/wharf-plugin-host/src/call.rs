@@ -268,6 +268,12 @@ impl PluginHost {
             }
         };
         drop(store);
+        tracing::debug!(
+            plugin = %name,
+            instantiate_us = stats.instantiate.as_micros() as u64,
+            call_us = stats.call.as_micros() as u64,
+            "plugin returned"
+        );
         self.finish(plugin, raw, &input, &services, &shared, stats)
             .await
     }
@@ -379,16 +385,26 @@ impl PluginHost {
                 let Subject::Image(image) = &input.subject else {
                     unreachable_world(&name)?
                 };
-                let refs =
-                    match &services.tags {
-                        Some(applier) => applier.apply(image, &tags).await.map_err(|message| {
+                let refs = match &services.tags {
+                    Some(applier) => {
+                        let start = Instant::now();
+                        let refs = applier.apply(image, &tags).await.map_err(|message| {
                             CallError::Host {
                                 plugin: name.clone(),
                                 message: format!("cannot tag {}: {message}", image.reference),
                             }
-                        })?,
-                        None => tags.iter().map(|t| image.with_tag(t)).collect(),
-                    };
+                        })?;
+                        tracing::debug!(
+                            plugin = %name,
+                            image = %image.reference,
+                            tags = tags.len(),
+                            took_us = start.elapsed().as_micros() as u64,
+                            "tags applied"
+                        );
+                        refs
+                    }
+                    None => tags.iter().map(|t| image.with_tag(t)).collect(),
+                };
                 outcome
                     .outputs
                     .push(("tags".into(), OutputValue::List(tags)));

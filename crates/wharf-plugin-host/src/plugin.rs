@@ -81,6 +81,12 @@ impl Plugin {
         }
     }
 
+    /// The same plugin as a later load in this process gets it: its code already
+    /// in memory ([`Compiled::InMemory`]).
+    pub fn reused(&self) -> Plugin {
+        self.renamed(&self.name, Compiled::InMemory)
+    }
+
     /// The name it was loaded under (used in messages).
     pub fn name(&self) -> &str {
         &self.name

@@ -404,6 +404,77 @@ fn the_demo_release_pipeline_builds_tests_tags_scans_pushes_charts_and_notifies(
     );
 }
 
+/// Plugins are loaded while the first steps run; a plugin file rewritten during the
+/// run (a developer rebuilding it in another terminal) is loaded again, so a later
+/// step runs what the file holds when that step starts.
+#[test]
+fn a_plugin_file_rewritten_during_the_run_is_loaded_again() {
+    use std::io::BufRead as _;
+    require_docker!();
+    let f = fixture(&["hostile-plugin", "semver-tagger"]);
+    let plugin = f.path().join("tagger.wasm");
+    std::fs::copy(f.plugins.join("hostile-plugin.wasm"), &plugin).unwrap_or_else(|e| panic!("{e}"));
+    let image = "plugswap/app";
+    wharf_e2e::sh(Command::new("docker").args(["tag", busybox_image(), &format!("{image}:1")]));
+    f.write(
+        "acb.yaml",
+        &format!(
+            "steps:\n  - id: before\n    plugin: ./tagger.wasm\n    with: {{ image: \"{image}:1\", mode: noop }}\n  - id: wait\n    cmd: {} sleep 3\n  - id: after\n    plugin: ./tagger.wasm\n    with: {{ image: \"{image}:1\", version: 3.4.5, latest: \"false\" }}\n",
+            busybox_image()
+        ),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .current_dir(f.path())
+        .env("NO_COLOR", "1")
+        .env_remove("WHARF_REGISTRY")
+        .env("WHARF_PLUGIN_PATH", &f.plugins)
+        .env(
+            "WHARF_PLUGIN_CACHE",
+            wharf_e2e::plugins::workspace_root().join("target/plugin-cache-tests"),
+        )
+        .args([
+            "run",
+            "--id",
+            "plugswap",
+            "--registry",
+            "localhost:5000",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run wharf: {e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut events = Vec::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap_or_else(|e| panic!("{e}"));
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if event["event"] == "step.finished" && event["step"] == "before" {
+            // The file is rewritten in place, as a build does (same inode).
+            let next = std::fs::read(f.plugins.join("semver-tagger.wasm"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            std::fs::write(&plugin, next).unwrap_or_else(|e| panic!("{e}"));
+        }
+        events.push(event);
+    }
+    let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+    let tags = |id: &str| {
+        events
+            .iter()
+            .find(|e| e["event"] == "step.finished" && e["step"] == id)
+            .map(|e| e["outputs"]["tags"].clone())
+    };
+    let (before, after) = (tags("before"), tags("after"));
+    wharf_e2e::remove_images(image, &["1", "noop", "3.4.5", "3.4", "3"]);
+    assert!(status.success(), "{events:?}");
+    assert_eq!(before, Some(serde_json::json!(["noop"])), "{events:?}");
+    assert_eq!(
+        after,
+        Some(serde_json::json!(["3.4.5", "3.4", "3"])),
+        "the rewritten file runs: {events:?}"
+    );
+    assert_nothing_left("plugswap");
+}
+
 /// A plugin's first compile is said in its step's log, and only then; `wharf plugin
 /// compile` does it ahead of time, so the step does not pay for it.
 #[test]
@@ -415,13 +486,19 @@ fn a_first_compile_is_said_in_the_step_log_and_plugin_compile_does_it_ahead() {
     f.write(
         "acb.yaml",
         &format!(
-            "steps:\n  - id: tag\n    plugin: semver-tagger\n    with: {{ image: \"{image}:1\", version: 7.7.7, latest: \"false\" }}\n"
+            "steps:\n  - id: tag\n    plugin: semver-tagger\n    with: {{ image: \"{image}:1\", version: 7.7.7, latest: \"false\" }}\n  - id: again\n    plugin: semver-tagger\n    with: {{ image: \"{image}:1\", version: 7.7.8, latest: \"false\" }}\n"
         ),
     );
+    // Said once, by the first step that uses it.
     let said = |out: &Output| {
         let stdout = text(&out.stdout);
         assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
-        stdout.contains("compiled plugin semver-tagger (sha256:")
+        let lines: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.contains("compiled plugin semver-tagger (sha256:"))
+            .collect();
+        assert!(lines.len() <= 1, "{stdout}");
+        lines.first().is_some_and(|l| l.starts_with("tag "))
     };
     let cache = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     assert!(
@@ -472,5 +549,5 @@ fn a_first_compile_is_said_in_the_step_log_and_plugin_compile_does_it_ahead() {
     for id in ["plugcomp1", "plugcomp2", "plugcomp3"] {
         assert_nothing_left(id);
     }
-    wharf_e2e::remove_images(image, &["1", "7.7.7", "7.7", "7"]);
+    wharf_e2e::remove_images(image, &["1", "7.7.7", "7.7.8", "7.7", "7"]);
 }

@@ -12,10 +12,10 @@
 pub mod oci;
 pub mod source;
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use wharf_engine::{
     BoxFuture, ErrorKind, ExecError, Executor, Exit, Outcome, Output, RunSummary, StepContext,
@@ -37,7 +37,12 @@ pub struct PluginExecutor {
     context: PathBuf,
     run: wharf_spec::RunInfo,
     secrets: Vec<(String, String)>,
-    host: OnceLock<Result<Arc<PluginHost>, String>>,
+    loader: Arc<Loader>,
+    /// Set by `prepare` while a thread warms the run's plugins; steps wait for it.
+    warm: Mutex<Option<tokio::sync::watch::Receiver<bool>>>,
+    /// The engine, for taggers' tags and scanners' images: one client, so plugin
+    /// steps share its connections.
+    docker: OnceLock<Result<bollard::Docker, String>>,
     oci: oci::Store,
     findings: Mutex<BTreeMap<Severity, u32>>,
     /// Every component loaded, for the run's provenance.
@@ -67,7 +72,9 @@ impl PluginExecutor {
             context,
             run,
             secrets,
-            host: OnceLock::new(),
+            loader: Arc::default(),
+            warm: Mutex::new(None),
+            docker: OnceLock::new(),
             oci: oci::Store::new(registry),
             findings: Mutex::new(BTreeMap::new()),
             loaded: Mutex::new(Vec::new()),
@@ -80,16 +87,73 @@ impl PluginExecutor {
         self.loaded.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
-    /// The host, started at the first plugin step (a run without one never pays for it).
-    fn host(&self) -> Result<Arc<PluginHost>, ExecError> {
-        self.host
-            .get_or_init(|| {
-                PluginHost::new(HostConfig::default())
-                    .map(Arc::new)
-                    .map_err(|e| e.to_string())
+    /// Starts warming the run's plugins on a thread of their own: the plugin host,
+    /// and each plugin a step or `notify:` entry names by file or name (not `oci://`,
+    /// which needs the network), loaded from the code cache or compiled. The first
+    /// steps of the run hide that time; a plugin step waits for the thread, then
+    /// finds its plugin loaded if the file is unchanged. Nothing is reported here:
+    /// a plugin that cannot be found or loaded fails its own step, if it runs.
+    fn start_warming(&self) {
+        let files: Vec<(PluginSource, String)> = self
+            .task
+            .steps
+            .iter()
+            .chain(self.task.notify.iter().map(|n| &n.step))
+            .filter_map(|step| match &step.action {
+                Action::Plugin(call) if !matches!(call.source, PluginSource::Oci(_)) => {
+                    Some((call.source.clone(), call.plugin.clone()))
+                }
+                _ => None,
             })
+            .collect();
+        if files.is_empty() {
+            return;
+        }
+        let (done, rx) = tokio::sync::watch::channel(false);
+        let loader = Arc::clone(&self.loader);
+        let context = self.context.clone();
+        // A detached thread, not `spawn_blocking`: a run that ends early does not
+        // wait for a compile nobody needs.
+        let spawned = std::thread::Builder::new()
+            .name("wharf-plugin-warm".into())
+            .spawn(move || {
+                let start = Instant::now();
+                if let Ok(host) = loader.host() {
+                    for (source, written) in &files {
+                        if let Ok(found) = source::find(source, written, &context) {
+                            let _ = loader.load_file(&host, &found, false);
+                        }
+                    }
+                }
+                tracing::debug!(
+                    plugins = files.len(),
+                    took_us = start.elapsed().as_micros() as u64,
+                    "plugins warmed"
+                );
+                let _ = done.send(true);
+            });
+        if spawned.is_ok()
+            && let Ok(mut warm) = self.warm.lock()
+        {
+            *warm = Some(rx);
+        }
+    }
+
+    /// Waits for the warming thread, if one is running.
+    async fn warmed(&self) {
+        let rx = self.warm.lock().ok().and_then(|w| w.clone());
+        if let Some(mut rx) = rx {
+            // An error means the thread ended without saying so: go on without it.
+            let _ = rx.wait_for(|done| *done).await;
+        }
+    }
+
+    /// The engine's client, made at the first step that needs it.
+    fn docker(&self) -> Result<bollard::Docker, ExecError> {
+        self.docker
+            .get_or_init(|| wharf_plugin_host::docker::connect().map_err(|e| e.to_string()))
             .clone()
-            .map_err(|m| ExecError::of(ErrorKind::Other, m))
+            .map_err(|m| ExecError::of(ErrorKind::Engine, m))
     }
 
     async fn load(&self, host: &PluginHost, call: &PluginCall) -> Result<Plugin, ExecError> {
@@ -98,12 +162,6 @@ impl PluginExecutor {
             other => source::find(other, &call.plugin, &self.context)
                 .map_err(|m| ExecError::of(ErrorKind::Input, m))?,
         };
-        let bytes = std::fs::read(&found.path).map_err(|e| {
-            ExecError::of(
-                ErrorKind::Input,
-                format!("cannot read plugin {}: {e}", found.path.display()),
-            )
-        })?;
         let uri = match &call.source {
             PluginSource::Oci(reference) => format!("oci://{reference}"),
             _ => {
@@ -111,7 +169,7 @@ impl PluginExecutor {
                 format!("file://{}", path.display())
             }
         };
-        let plugin = host.load(&found.name, &bytes).map_err(load_error)?;
+        let plugin = self.loader.load_file(host, &found, true)?;
         // The host hashed the component already (its cache key): hashing a Python
         // plugin's 17 MiB again cost a step ~15 ms.
         if let Ok(digest) = wharf_registry::Digest::parse(plugin.digest())
@@ -235,7 +293,13 @@ impl PluginExecutor {
                 format!("step {} is not a plugin step", step.id),
             ));
         };
-        let host = self.host()?;
+        tokio::select! {
+            () = self.warmed() => {}
+            () = cx.cancel.cancelled() => {
+                return Err(ExecError::of(ErrorKind::Timeout, "stopped"));
+            }
+        }
+        let host = self.loader.host()?;
         let plugin = self.load(&host, call).await?;
         if let wharf_plugin_host::Compiled::Now(took) = plugin.compiled() {
             // Seconds for an interpreter (Python, JavaScript): say why this step is slow.
@@ -295,8 +359,7 @@ impl PluginExecutor {
                 };
                 let image = image_ref(&image);
                 {
-                    let docker = wharf_plugin_host::docker::connect()
-                        .map_err(|e| ExecError::of(ErrorKind::Engine, e.to_string()))?;
+                    let docker = self.docker()?;
                     if world == World::Scanner {
                         let dir = tempfile::Builder::new()
                             .prefix("wharf-scan-")
@@ -377,6 +440,7 @@ impl PluginExecutor {
 
 impl Executor for PluginExecutor {
     fn prepare(&self) -> BoxFuture<'_, Result<(), ExecError>> {
+        self.start_warming();
         Box::pin(async { Ok(()) })
     }
 
@@ -390,6 +454,112 @@ impl Executor for PluginExecutor {
 
     fn cleanup(&self) -> BoxFuture<'_, Vec<String>> {
         Box::pin(async { Vec::new() })
+    }
+}
+
+/// The plugin host and the plugins loaded from files, shared with the thread
+/// that warms them while the run's first steps run.
+#[derive(Default)]
+struct Loader {
+    host: OnceLock<Result<Arc<PluginHost>, String>>,
+    /// By file: what the file was when loaded, the plugin, and whether a step has
+    /// had it yet (the first gets its compile reported).
+    files: Mutex<HashMap<PathBuf, (Fingerprint, Plugin, bool)>>,
+}
+
+impl Loader {
+    /// The host, started once per run, by the warming thread or the first plugin
+    /// step (a run without plugins never pays for it).
+    fn host(&self) -> Result<Arc<PluginHost>, ExecError> {
+        self.host
+            .get_or_init(|| {
+                let start = Instant::now();
+                let host = PluginHost::new(HostConfig::default())
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string());
+                tracing::debug!(
+                    took_us = start.elapsed().as_micros() as u64,
+                    ok = host.is_ok(),
+                    "plugin host started"
+                );
+                host
+            })
+            .clone()
+            .map_err(|m| ExecError::of(ErrorKind::Other, m))
+    }
+
+    /// The plugin in `found`'s file: the one loaded before when the file has not
+    /// changed since (no second read and hash), else read and loaded by the host
+    /// (from its code cache, or compiled). `for_step`: a step is taking it.
+    fn load_file(
+        &self,
+        host: &PluginHost,
+        found: &source::Found,
+        for_step: bool,
+    ) -> Result<Plugin, ExecError> {
+        let start = Instant::now();
+        let seen = Fingerprint::of(&found.path);
+        if let Some(seen) = seen
+            && let Ok(mut files) = self.files.lock()
+            && let Some((was, plugin, taken)) = files.get_mut(&found.path)
+            && *was == seen
+        {
+            let plugin = if *taken {
+                plugin.reused()
+            } else {
+                plugin.clone()
+            };
+            *taken |= for_step;
+            return Ok(plugin);
+        }
+        let bytes = std::fs::read(&found.path).map_err(|e| {
+            ExecError::of(
+                ErrorKind::Input,
+                format!("cannot read plugin {}: {e}", found.path.display()),
+            )
+        })?;
+        let plugin = host.load(&found.name, &bytes).map_err(load_error)?;
+        tracing::debug!(
+            plugin = %found.name,
+            path = %found.path.display(),
+            compiled = ?plugin.compiled(),
+            took_us = start.elapsed().as_micros() as u64,
+            "plugin loaded"
+        );
+        if let Some(seen) = seen
+            && let Ok(mut files) = self.files.lock()
+        {
+            files.insert(found.path.clone(), (seen, plugin.clone(), for_step));
+        }
+        Ok(plugin)
+    }
+}
+
+/// What a file was when it was read: a plugin file that a step rebuilds or
+/// replaces is loaded again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Fingerprint {
+    len: u64,
+    modified: Option<SystemTime>,
+    /// Device, inode and change time, where there are such things.
+    node: (u64, u64, i64, i64),
+}
+
+impl Fingerprint {
+    fn of(path: &Path) -> Option<Fingerprint> {
+        let meta = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let node = {
+            use std::os::unix::fs::MetadataExt as _;
+            (meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec())
+        };
+        #[cfg(not(unix))]
+        let node = (0, 0, 0, 0);
+        Some(Fingerprint {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            node,
+        })
     }
 }
 
