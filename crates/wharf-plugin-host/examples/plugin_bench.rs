@@ -9,6 +9,9 @@
 //! - `plugin_bench step <tagger.wasm> <cache-dir>`: what a new process pays for one
 //!   plugin step with a warm cache: host, load, one call.
 //! - `plugin_bench none`: a process that does nothing (the baseline for `step`).
+//! - `plugin_bench tags <image> <rounds> <tag>...` (feature `docker`): what
+//!   applying a tagger's tags costs in the engine — per round a new connection and
+//!   [`docker::DockerTags`] applying every tag, as a plugin step does; p50 and min.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,6 +76,35 @@ fn main() {
         .expect("runtime");
     match args.first().map(String::as_str) {
         Some("none") => println!("{{}}"),
+        #[cfg(feature = "docker")]
+        Some("tags") => {
+            let image = ImageRef {
+                reference: args[1].clone(),
+                ..ImageRef::default()
+            };
+            let rounds: usize = args[2].parse().expect("rounds");
+            let tags = args[3..].to_vec();
+            let mut took = Vec::with_capacity(rounds);
+            rt.block_on(async {
+                for _ in 0..rounds {
+                    let start = Instant::now();
+                    let applier = docker::DockerTags {
+                        docker: docker::connect().expect("engine"),
+                    };
+                    applier.apply(&image, &tags).await.expect("tag");
+                    took.push(us(start.elapsed()));
+                }
+            });
+            println!(
+                "{}",
+                serde_json::json!({
+                    "tags": tags.len(),
+                    "rounds": rounds,
+                    "p50_us": pct(took.clone(), 0.5),
+                    "min_us": pct(took, 0.0),
+                })
+            );
+        }
         Some("step") => {
             let wasm = std::path::PathBuf::from(&args[1]);
             let h = host(Some(args[2].clone().into()));
@@ -158,7 +190,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: plugin_bench inprocess WASM RUNS [COMPILES] [KEY=VALUE]... | step WASM CACHE | none"
+                "usage: plugin_bench inprocess WASM RUNS [COMPILES] [KEY=VALUE]... | step WASM CACHE | none | tags IMAGE ROUNDS TAG..."
             );
             std::process::exit(2);
         }
