@@ -449,7 +449,7 @@ fn body(f: &Figures) -> String {
     );
     let _ = writeln!(
         body,
-        "  The floor under wharf and skopeo is the engine's export of the image (`GET /images/{{name}}/get`, what `docker save` reads): {} median alone, {:.0}% of wharf's first push, and it streams the layers one after the other, so the layers cannot be read faster than dockerd tars them. Meanwhile wharf spools each layer while hashing it (its diff id), compresses the spooled layers on a thread per core (chunks that look random are stored, the rest deflated at level 1) and uploads each as soon as it is ready; the registry hashes and writes what it receives on the same two cores.",
+        "  The floor under wharf and skopeo is the engine's export of the image (`GET /images/{{name}}/get`, what `docker save` reads): {} median alone, {:.0}% of wharf's first push, and it streams the layers one after the other, so the layers cannot be read faster than dockerd tars them. Meanwhile wharf compresses each layer as the export passes it (chunks that look random are stored, the rest deflated at level 1), hashing its diff id and its compressed form, and streams the compressed bytes into an upload session as they are made (one chunked `PATCH`, committed with `PUT ?digest=` at the layer's end), so each layer is in the registry moments after the export passed it; the registry hashes and writes what it receives on the same two cores.",
         ms(export.median),
         100.0 * export.median.as_secs_f64() / wharf.median.as_secs_f64()
     );

@@ -24,7 +24,9 @@ use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt as _};
 use tokio_util::sync::CancellationToken;
 use wharf_engine::{Output, Progress, Stream};
-use wharf_registry::client::{BlobOutcome, BlobPush, RetryNotice, RetryPolicy};
+use wharf_registry::client::{
+    BlobOutcome, BlobPush, PushedBlob, RetryNotice, RetryPolicy, StreamedUpload,
+};
 use wharf_registry::layers::{CompressedLayer, LayerCache};
 use wharf_registry::manifest::{Descriptor, ImageManifest, media_type};
 use wharf_registry::reference::ImageRef;
@@ -220,40 +222,88 @@ impl DockerExecutor {
                     image_id: image_id.clone(),
                     config: config.is_none(),
                     layers: missing.clone(),
+                    all_layers: missing.len() == unique.len(),
+                    diff_ids: diff_ids.clone(),
                 },
                 dir.path(),
             );
-            let mut uploads = FuturesUnordered::new();
+            // Uploads of finished layer files (at most `limit` at once), streamed
+            // uploads of layers being exported (never held back: the export waits
+            // for them), and the commits of streamed ones.
+            let mut uploads: FuturesUnordered<futures_util::future::BoxFuture<'static, Uploaded>> =
+                FuturesUnordered::new();
+            let mut files = 0;
             let limit = client.options().max_concurrent_blobs.max(1);
             let mut queued: Vec<(Digest, CompressedLayer, std::path::PathBuf)> = Vec::new();
+            let mut streams: HashMap<usize, Streamed> = HashMap::new();
+            let mut progressed: HashMap<usize, wharf_registry::client::ProgressFn> = HashMap::new();
             let mut export_open = true;
             while export_open || !uploads.is_empty() || !queued.is_empty() {
-                while uploads.len() < limit
+                while files < limit
                     && let Some((diff_id, layer, path)) = queued.pop()
                 {
                     let blob = self.blob_push(output, &diff_id, &layer, path);
-                    let client = client.clone();
-                    let repo = repo.clone();
-                    uploads.push(async move {
-                        let pushed = client.push_blob(&repo, &blob).await;
-                        if let wharf_registry::client::BlobSource::File(path) = &blob.source {
-                            let _ = tokio::fs::remove_file(path).await;
-                        }
-                        (diff_id, layer, pushed)
-                    });
+                    files += 1;
+                    uploads.push(Box::pin(upload_file(
+                        client.clone(),
+                        repo.clone(),
+                        diff_id,
+                        layer,
+                        blob,
+                        None,
+                    )));
                 }
                 tokio::select! {
                     item = exported.recv(), if export_open => match item {
                         Some(Ok(Exported::Config(bytes))) => config = Some(bytes),
-                        Some(Ok(Exported::Layer { diff_id, layer, path })) => queued.push((diff_id, layer, path)),
+                        Some(Ok(Exported::Stream { stream, body, item, size, read })) => {
+                            streams.insert(stream, Streamed::Sending);
+                            let progress = stream_progress(output, item, size, read);
+                            uploads.push(Box::pin(stream_layer(client.clone(), repo.clone(), stream, body, progress.clone())));
+                            progressed.insert(stream, progress);
+                        }
+                        Some(Ok(Exported::Layer { diff_id, layer, path, stream: None })) => queued.push((diff_id, layer, path)),
+                        Some(Ok(Exported::Layer { diff_id, layer, path, stream: Some(stream) })) => {
+                            // Read whole: its progress completes.
+                            if let Some(progress) = progressed.remove(&stream) {
+                                progress(0);
+                            }
+                            let blob = self.blob_push(output, &diff_id, &layer, path);
+                            match streams.remove(&stream) {
+                                Some(Streamed::Sent(sent)) => {
+                                    files += 1;
+                                    uploads.push(Box::pin(upload_file(client.clone(), repo.clone(), diff_id, layer, blob, Some(sent))));
+                                }
+                                _ => {
+                                    streams.insert(stream, Streamed::Compressed(Box::new((diff_id, layer, blob))));
+                                }
+                            }
+                        }
+                        Some(Ok(Exported::Dropped { stream })) => {
+                            streams.insert(stream, Streamed::Dropped);
+                        }
                         Some(Err(message)) => return Err(PushError::Registry(message)),
                         None => export_open = false,
                     },
-                    Some((diff_id, layer, pushed)) = uploads.next(), if !uploads.is_empty() => {
-                        let pushed = pushed.map_err(registry_error)?;
-                        self.layer_line(output, &diff_id, &pushed.outcome);
-                        cache_layer(&cache, &diff_id, &layer, &repo.name);
-                        done.insert(diff_id, Done { layer });
+                    Some(uploaded) = uploads.next(), if !uploads.is_empty() => match uploaded {
+                        Uploaded::Blob(diff_id, layer, pushed) => {
+                            files -= 1;
+                            let pushed = pushed.map_err(registry_error)?;
+                            self.layer_line(output, &diff_id, &pushed.outcome);
+                            cache_layer(&cache, &diff_id, &layer, &repo.name);
+                            done.insert(diff_id, Done { layer });
+                        }
+                        Uploaded::Stream(stream, sent) => match streams.remove(&stream) {
+                            Some(Streamed::Compressed(compressed)) => {
+                                let (diff_id, layer, blob) = *compressed;
+                                files += 1;
+                                uploads.push(Box::pin(upload_file(client.clone(), repo.clone(), diff_id, layer, blob, Some(sent))));
+                            }
+                            Some(Streamed::Dropped) => {}
+                            _ => {
+                                streams.insert(stream, Streamed::Sent(sent));
+                            }
+                        },
                     }
                 }
             }
@@ -357,6 +407,102 @@ impl DockerExecutor {
         };
         output.line(Stream::Stdout, &format!("{}: {text}", short(diff_id)));
     }
+}
+
+/// What an upload future ended with.
+enum Uploaded {
+    /// A layer is in the registry (or failed to get there).
+    Blob(
+        Digest,
+        CompressedLayer,
+        Result<PushedBlob, wharf_registry::client::Error>,
+    ),
+    /// A streamed layer's bytes were sent (or the stream failed).
+    Stream(usize, Result<StreamedUpload, wharf_registry::client::Error>),
+}
+
+/// Where a streamed layer is: its bytes sent and its compression done arrive in
+/// either order, and both are needed to commit it.
+enum Streamed {
+    Sending,
+    Sent(Result<StreamedUpload, wharf_registry::client::Error>),
+    Compressed(Box<(Digest, CompressedLayer, BlobPush)>),
+    Dropped,
+}
+
+/// Progress of a streamed layer, told whenever a piece is sent: how much of the
+/// layer the export has read (its compressed size is not known until its end).
+fn stream_progress(
+    output: &Output,
+    item: String,
+    size: u64,
+    read: Arc<std::sync::atomic::AtomicU64>,
+) -> wharf_registry::client::ProgressFn {
+    let out = output.clone();
+    Arc::new(move |_| {
+        out.progress(Progress {
+            item: item.clone(),
+            action: "push".into(),
+            current: read.load(std::sync::atomic::Ordering::Relaxed).min(size),
+            total: Some(size),
+        });
+    })
+}
+
+/// Sends a layer's compressed bytes as the export makes them.
+async fn stream_layer(
+    client: Client,
+    repo: Repository,
+    stream: usize,
+    body: tokio::sync::mpsc::Receiver<Bytes>,
+    progress: wharf_registry::client::ProgressFn,
+) -> Uploaded {
+    let pieces = futures_util::stream::unfold(body, |mut body| async move {
+        body.recv().await.map(|piece| (piece, body))
+    })
+    .map(move |piece| {
+        progress(piece.len() as u64);
+        Ok::<Bytes, std::io::Error>(piece)
+    });
+    Uploaded::Stream(stream, client.stream_blob(&repo, pieces).await)
+}
+
+/// Puts a compressed layer in the registry: commits its streamed upload when there
+/// is one that went well, else uploads the file (`HEAD` first, retried). The file
+/// is removed after.
+async fn upload_file(
+    client: Client,
+    repo: Repository,
+    diff_id: Digest,
+    layer: CompressedLayer,
+    blob: BlobPush,
+    streamed: Option<Result<StreamedUpload, wharf_registry::client::Error>>,
+) -> Uploaded {
+    let committed = match streamed {
+        Some(Ok(sent)) => match client
+            .finish_streamed_blob(&repo, &sent, &blob.descriptor)
+            .await
+        {
+            Ok(pushed) => Some(pushed),
+            Err(e) => {
+                tracing::debug!(diff_id = %diff_id, error = %e, "the streamed layer was not committed; uploading the file");
+                None
+            }
+        },
+        Some(Err(e)) => {
+            tracing::debug!(diff_id = %diff_id, error = %e, "the layer's stream failed; uploading the file");
+            None
+        }
+        None => None,
+    };
+    let pushed = match committed {
+        Some(pushed) => Ok(pushed),
+        None => client.push_blob(&repo, &blob).await,
+    };
+    if let wharf_registry::client::BlobSource::File(path) = &blob.source {
+        let _ = tokio::fs::remove_file(path).await;
+    }
+    Uploaded::Blob(diff_id, layer, pushed)
 }
 
 /// Whether the registry has a known layer: `HEAD`, then a mount from a repository

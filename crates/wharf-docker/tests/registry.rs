@@ -158,6 +158,36 @@ async fn native_push_docker_pulls_it_a_repush_only_asks_and_a_wrong_password_is_
     assert_eq!(out.report.status, RunStatus::Succeeded, "{}", out.dump());
     assert_eq!(closing_digest(&out.logs(&t3.id("push")), &t.suffix), digest);
 
+    // Streamed or spooled, a layer compresses to the same bytes. With its base pushed
+    // first, only the image's own layers are wanted: they are spooled (the legacy
+    // export names layers by v1 id, so a wanted one is known only once read), the
+    // base is mounted, and the manifest is the same.
+    let third = Registry::start();
+    let base = format!("{}/wharf/base:1", third.host);
+    let app = format!("{}/wharf/push:{}", third.host, t.suffix);
+    let _third = Images(vec![base.clone(), app.clone()]);
+    docker(&["tag", "wharf-test/busybox:1", &base]).unwrap_or_else(|| panic!("tag"));
+    docker(&["tag", &image, &app]).unwrap_or_else(|| panic!("tag"));
+    let t5 = T::new("pushbase");
+    let yaml = t5.yaml(&format!(
+        "steps:\n  - id: base@\n    push: [\"{base}\"]\n  - id: app@\n    push: [\"{app}\"]\n"
+    ));
+    let fresh = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut options = t5.options(ctx.path());
+    options.layer_cache = fresh.path().to_path_buf();
+    let out = run_yaml(&yaml, options).await;
+    assert_eq!(out.report.status, RunStatus::Succeeded, "{}", out.dump());
+    let lines = out.logs(&t5.id("app"));
+    let layers = layer_lines(&lines);
+    assert!(
+        layers
+            .iter()
+            .any(|l| l.ends_with(": Mounted from wharf/base")),
+        "{lines:?}"
+    );
+    assert!(layers.iter().any(|l| l.ends_with(": Pushed")), "{lines:?}");
+    assert_eq!(closing_digest(&lines, &t.suffix), digest);
+
     // A wrong password: a clear error at once, not retried.
     let t4 = T::new("pushbad");
     let yaml = t4.yaml(&format!("steps:\n  - id: push@\n    push: [\"{image}\"]\n"));

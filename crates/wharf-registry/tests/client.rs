@@ -499,3 +499,80 @@ async fn a_bad_digest_in_a_reference_is_refused_before_any_request() {
         .expect_err("bad digest");
     assert!(err.to_string().contains("sha256:zz"), "{err}");
 }
+
+/// A blob sent while it is produced, its digest known only at its end (what a push
+/// does with a layer being exported), is committed under its digest and reads back
+/// whole. A wrong digest is refused by the registry, a wrong size before any
+/// request, and a stream that breaks is an error that leaves no blob.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_blob_is_committed_under_its_digest_and_a_broken_one_leaves_nothing() {
+    let registry = Registry::start_with_auth("wharf", PASSWORD);
+    let client = client(basic(&registry.host, "wharf", PASSWORD));
+    let repo = Repository::new(registry.host.clone(), "team/streamed");
+    let data: Vec<u8> = (0..3_000_000_u32).map(|i| (i * 7 % 251) as u8).collect();
+    let pieces = |data: &[u8]| {
+        let pieces: Vec<std::io::Result<Bytes>> = data
+            .chunks(100_000)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        futures_util::stream::iter(pieces)
+    };
+    let descriptor = Descriptor::of("application/octet-stream", &data);
+
+    let sent = client
+        .stream_blob(&repo, pieces(&data))
+        .await
+        .expect("streamed");
+    assert_eq!(sent.size(), data.len() as u64);
+    let mut short = descriptor.clone();
+    short.size -= 1;
+    let err = client
+        .finish_streamed_blob(&repo, &sent, &short)
+        .await
+        .expect_err("a size that is not what was sent");
+    assert!(err.to_string().contains("sent 3000000 bytes"), "{err}");
+    let pushed = client
+        .finish_streamed_blob(&repo, &sent, &descriptor)
+        .await
+        .expect("committed");
+    assert_eq!(pushed.outcome, BlobOutcome::Uploaded);
+    let back = client
+        .pull_blob(&repo, &descriptor, 8 << 20)
+        .await
+        .expect("pulled");
+    assert_eq!(back.as_ref(), data.as_slice());
+
+    // The registry checks the digest of what it received.
+    let other: Vec<u8> = data.iter().rev().copied().collect();
+    let sent = client
+        .stream_blob(&repo, pieces(&other))
+        .await
+        .expect("streamed");
+    let err = client
+        .finish_streamed_blob(&repo, &sent, &descriptor)
+        .await
+        .expect_err("not these bytes");
+    assert!(err.to_string().to_lowercase().contains("digest"), "{err}");
+    let other_digest = Descriptor::of("application/octet-stream", &other).digest;
+    assert_eq!(
+        client
+            .blob_exists(&repo, &other_digest)
+            .await
+            .expect("head"),
+        None
+    );
+
+    // A stream that breaks half-way.
+    let broken = futures_util::stream::iter(vec![
+        Ok(Bytes::copy_from_slice(&other[..1000])),
+        Err(std::io::Error::other("the export stopped")),
+    ]);
+    assert!(client.stream_blob(&repo, broken).await.is_err());
+    assert_eq!(
+        client
+            .blob_exists(&repo, &other_digest)
+            .await
+            .expect("head"),
+        None
+    );
+}

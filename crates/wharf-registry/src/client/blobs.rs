@@ -427,7 +427,7 @@ impl Client {
                 follow_redirects: false,
             })
             .await?;
-        finish_upload(endpoint, repo, blob, &url, response).await
+        finish_upload(endpoint, repo, &blob.descriptor.digest, &url, response).await
     }
 
     async fn put_chunked(
@@ -492,7 +492,135 @@ impl Client {
                 follow_redirects: false,
             })
             .await?;
-        finish_upload(endpoint, repo, blob, &url, response).await
+        finish_upload(endpoint, repo, &blob.descriptor.digest, &url, response).await
+    }
+}
+
+/// A blob whose bytes were sent as they were produced ([`Client::stream_blob`]),
+/// waiting to be committed under its digest ([`Client::finish_streamed_blob`]).
+#[derive(Debug)]
+pub struct StreamedUpload {
+    location: Url,
+    size: u64,
+}
+
+impl StreamedUpload {
+    /// The bytes the registry received.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+impl Client {
+    /// Starts a blob upload whose bytes are sent while they are produced, before
+    /// their digest is known: `POST` a session, then one `PATCH` with `body` as a
+    /// chunked request body (what docker's pusher does). Returns when `body` ended
+    /// and the registry took it; [`Client::finish_streamed_blob`] commits it.
+    ///
+    /// The session is retried like any request, the `PATCH` is not (its bytes are
+    /// gone): a caller that may need to upload again keeps a copy, and uploads it
+    /// with [`Client::push_blob`] when this fails.
+    pub async fn stream_blob<S>(&self, repo: &Repository, body: S) -> Result<StreamedUpload>
+    where
+        S: futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+    {
+        let endpoint = self.endpoint(&repo.registry)?;
+        let scope = Scope::repository(&repo.name, &["pull", "push"]);
+        let session = self
+            .retry()
+            .run(
+                &endpoint.host,
+                &|| format!("start an upload to {}", repo.name),
+                |_| self.start_upload(&endpoint, repo, &scope),
+            )
+            .await?;
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = sent.clone();
+        let body = body.inspect(move |chunk| {
+            if let Ok(chunk) = chunk {
+                counter.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        let response = self
+            .transport()
+            .send(Call {
+                endpoint: &endpoint,
+                method: Method::PATCH,
+                url: session.location.clone(),
+                headers,
+                body: Payload::stream(reqwest::Body::wrap_stream(body)),
+                scope: &scope,
+                follow_redirects: false,
+            })
+            .await?;
+        if response.status() != StatusCode::ACCEPTED {
+            return Err(api_error(
+                &endpoint,
+                &Method::PATCH,
+                &session.location,
+                response,
+                &upload_context(repo),
+            )
+            .await);
+        }
+        let location = upload_location(&endpoint, &session.location, &response)?.location;
+        let size = sent.load(std::sync::atomic::Ordering::Relaxed);
+        tracing::debug!(registry = %endpoint.host, repository = %repo.name, size, "blob streamed");
+        Ok(StreamedUpload { location, size })
+    }
+
+    /// Commits a streamed upload as the blob `descriptor` names (`PUT ?digest=`):
+    /// the registry checks the digest of what it received. Retried within the
+    /// budget.
+    pub async fn finish_streamed_blob(
+        &self,
+        repo: &Repository,
+        upload: &StreamedUpload,
+        descriptor: &Descriptor,
+    ) -> Result<PushedBlob> {
+        let endpoint = self.endpoint(&repo.registry)?;
+        let digest = &descriptor.digest;
+        if upload.size != descriptor.size {
+            return Err(Error::Invalid(format!(
+                "the streamed upload of {digest} sent {} bytes, not {}",
+                upload.size, descriptor.size
+            )));
+        }
+        let scope = Scope::repository(&repo.name, &["pull", "push"]);
+        let mut url = upload.location.clone();
+        url.query_pairs_mut().append_pair("digest", digest.as_str());
+        self.retry()
+            .run(
+                &endpoint.host,
+                &|| format!("commit blob {digest} in {}", repo.name),
+                |_| async {
+                    let response = self
+                        .transport()
+                        .send(Call {
+                            endpoint: &endpoint,
+                            method: Method::PUT,
+                            url: url.clone(),
+                            headers: HeaderMap::new(),
+                            body: Payload::Empty,
+                            scope: &scope,
+                            follow_redirects: false,
+                        })
+                        .await?;
+                    finish_upload(&endpoint, repo, digest, &url, response).await
+                },
+            )
+            .await?;
+        tracing::debug!(registry = %endpoint.host, repository = %repo.name, digest = %digest, "streamed blob committed");
+        Ok(PushedBlob {
+            digest: digest.clone(),
+            size: descriptor.size,
+            outcome: BlobOutcome::Uploaded,
+        })
     }
 }
 
@@ -547,7 +675,7 @@ fn upload_location(
 async fn finish_upload(
     endpoint: &Endpoint,
     repo: &Repository,
-    blob: &BlobPush,
+    expected: &Digest,
     url: &Url,
     response: reqwest::Response,
 ) -> Result<()> {
@@ -560,14 +688,14 @@ async fn finish_upload(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| Digest::parse(v.trim()).ok());
     if let Some(stored) = stored
-        && stored.algorithm() == blob.descriptor.digest.algorithm()
-        && stored != blob.descriptor.digest
+        && stored.algorithm() == expected.algorithm()
+        && stored != *expected
     {
         return Err(Error::DigestMismatch {
             registry: endpoint.host.clone(),
             repository: repo.name.clone(),
             what: "uploaded blob".into(),
-            expected: blob.descriptor.digest.clone(),
+            expected: expected.clone(),
             actual: stored,
         });
     }

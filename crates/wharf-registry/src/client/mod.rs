@@ -43,7 +43,7 @@ use std::time::Duration;
 use url::Url;
 
 pub use acr::{ACR_AUDIENCE, ARM_AUDIENCE, AzureOptions, AzureSignIn};
-pub use blobs::{BlobOutcome, BlobPush, BlobSource, PushedBlob};
+pub use blobs::{BlobOutcome, BlobPush, BlobSource, PushedBlob, StreamedUpload};
 pub use challenge::Scope;
 pub use download::BlobStream;
 pub use error::{Error, Result};

@@ -44,7 +44,8 @@ impl Endpoint {
 /// Reports bytes as they are sent or received.
 pub type ProgressFn = Arc<dyn Fn(u64) + Send + Sync>;
 
-/// A request body that can be produced again for a retry.
+/// A request body: one that can be produced again for a retry, or a stream that can
+/// be sent once.
 #[derive(Clone)]
 pub(crate) enum Payload {
     /// No body.
@@ -58,16 +59,38 @@ pub(crate) enum Payload {
         len: u64,
         progress: Option<ProgressFn>,
     },
+    /// Bytes produced while they are sent, of a length known only at their end
+    /// (sent with chunked transfer encoding). Taken by the first send: a request
+    /// that would send it again (after an authentication challenge) fails instead.
+    Stream(Arc<std::sync::Mutex<Option<reqwest::Body>>>),
 }
 
 impl Payload {
-    async fn body(&self) -> Result<Option<(reqwest::Body, u64)>, Error> {
+    /// A body sent as it is produced, once.
+    pub(crate) fn stream(body: reqwest::Body) -> Payload {
+        Payload::Stream(Arc::new(std::sync::Mutex::new(Some(body))))
+    }
+
+    /// The body and its length, when known.
+    async fn body(&self) -> Result<Option<(reqwest::Body, Option<u64>)>, Error> {
         match self {
             Payload::Empty => Ok(None),
             Payload::Bytes(bytes) => Ok(Some((
                 reqwest::Body::from(bytes.clone()),
-                bytes.len() as u64,
+                Some(bytes.len() as u64),
             ))),
+            Payload::Stream(body) => body
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+                .map(|b| Some((b, None)))
+                .ok_or_else(|| {
+                    Error::Invalid(
+                        "a streamed upload cannot be sent a second time (the registry asked \
+                         to authenticate again)"
+                            .into(),
+                    )
+                }),
             Payload::File {
                 path,
                 offset,
@@ -91,7 +114,7 @@ impl Payload {
                         progress(chunk.len() as u64);
                     }
                 });
-                Ok(Some((reqwest::Body::wrap_stream(stream), *len)))
+                Ok(Some((reqwest::Body::wrap_stream(stream), Some(*len))))
             }
         }
     }
@@ -337,9 +360,10 @@ impl Transport {
             }
             let payload = body.body().await?;
             match &payload {
-                Some((_, len)) => {
+                Some((_, Some(len))) => {
                     headers.insert(reqwest::header::CONTENT_LENGTH, (*len).into());
                 }
+                Some((_, None)) => {}
                 None if method == Method::POST
                     || method == Method::PUT
                     || method == Method::PATCH =>
