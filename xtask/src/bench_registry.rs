@@ -221,6 +221,7 @@ pub fn registry(wharf: &Path) -> Result<Section> {
     let mut again: [Vec<Duration>; 2] = Default::default();
     let mut step_ms: Vec<Duration> = Vec::new();
     let mut export: Vec<Duration> = Vec::new();
+    let mut export_first: Vec<Duration> = Vec::new();
     let mut cpu: [Vec<Cpu>; 3] = Default::default();
     // A warm-up round (page cache, binaries), not counted.
     for round in 0..=ROUNDS {
@@ -282,14 +283,23 @@ pub fn registry(wharf: &Path) -> Result<Section> {
         drop(registry);
 
         // The floor under wharf and skopeo: the engine's export of the image alone.
+        // Its first byte too: before it, the engine sends nothing wharf could use.
         let start = Instant::now();
-        let saved = docker()
+        let mut child = docker()
             .args(["save", IMAGE])
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
-            .status()
+            .spawn()
             .context("cannot run docker save")?;
+        let mut out = child.stdout.take().context("docker save has no stdout")?;
+        let mut buf = vec![0_u8; 1 << 20];
+        let mut first_byte = None;
+        while std::io::Read::read(&mut out, &mut buf).context("reading docker save")? > 0 {
+            first_byte.get_or_insert_with(|| start.elapsed());
+        }
+        let saved = child.wait().context("cannot run docker save")?;
         let export_time = start.elapsed();
+        let first_byte = first_byte.unwrap_or(export_time);
         if !saved.success() {
             bail!("docker save {IMAGE} failed ({saved})");
         }
@@ -313,6 +323,7 @@ pub fn registry(wharf: &Path) -> Result<Section> {
             again[0].push(wharf_again);
             again[1].push(docker_again);
             export.push(export_time);
+            export_first.push(first_byte);
         }
     }
     let [wharf_first, docker_first, skopeo_first] = first.map(stats);
@@ -320,6 +331,7 @@ pub fn registry(wharf: &Path) -> Result<Section> {
     step_ms.remove(0); // the warm-up round
     let step = stats(step_ms);
     let export = stats(export);
+    let export_first = stats(export_first);
     let cpu = cpu.map(|v| median_cpu(&v));
 
     // Peak memory while pushing one 1 GiB layer.
@@ -364,6 +376,7 @@ pub fn registry(wharf: &Path) -> Result<Section> {
             docker_again,
             step,
             export,
+            export_first,
             rss_kib,
             big_time,
             cpu,
@@ -382,10 +395,23 @@ struct Figures {
     step: Stats,
     /// `docker save` of the image to nowhere.
     export: Stats,
+    /// When its first byte came.
+    export_first: Stats,
     rss_kib: u64,
     big_time: Duration,
     /// CPU time of each first push (wharf, docker push, skopeo), medians by part.
     cpu: [Cpu; 3],
+}
+
+/// The engine's version, as `docker version` gives it.
+fn engine_version() -> String {
+    docker()
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 fn body(f: &Figures) -> String {
@@ -397,6 +423,7 @@ fn body(f: &Figures) -> String {
         docker_again,
         step,
         export,
+        export_first,
         rss_kib,
         big_time,
         cpu,
@@ -432,6 +459,7 @@ fn body(f: &Figures) -> String {
         ("unchanged re-push", "`wharf run push.yaml`", wharf_again),
         ("unchanged re-push", "`docker push`", docker_again),
         ("floor", "`docker save` (the engine's export)", export),
+        ("floor", "`docker save`: its first byte", export_first),
     ] {
         let _ = writeln!(
             body,
@@ -449,9 +477,11 @@ fn body(f: &Figures) -> String {
     );
     let _ = writeln!(
         body,
-        "  The floor under wharf and skopeo is the engine's export of the image (`GET /images/{{name}}/get`, what `docker save` reads): {} median alone, {:.0}% of wharf's first push, and it streams the layers one after the other, so the layers cannot be read faster than dockerd tars them. Meanwhile wharf compresses each layer as the export passes it (chunks that look random are stored, the rest deflated at level 1), hashing its diff id and its compressed form, and streams the compressed bytes into an upload session as they are made (one chunked `PATCH`, committed with `PUT ?digest=` at the layer's end), so each layer is in the registry moments after the export passed it; the registry hashes and writes what it receives on the same two cores.",
+        "  The floor under wharf and skopeo is the engine's export of the image (`GET /images/{{name}}/get`, what `docker save` reads): {} median alone, {:.0}% of wharf's first push, and it streams the layers one after the other, so the layers cannot be read faster than dockerd tars them. Its first byte comes after {} (median): this engine (dockerd {}) writes every layer out to a directory of its own before it sends anything, so for that long there is nothing to compress or upload, and the rest of the push — the layers' bytes through wharf into the registry — has to fit in what is left. Meanwhile wharf compresses each layer as the export passes it (chunks that look random are stored, the rest deflated at level 1), hashing its diff id and its compressed form, and streams the compressed bytes into an upload session as they are made (one chunked `PATCH`, committed with `PUT ?digest=` at the layer's end), so each layer is in the registry moments after the export passed it; the registry hashes and writes what it receives on the same two cores.",
         ms(export.median),
-        100.0 * export.median.as_secs_f64() / wharf.median.as_secs_f64()
+        100.0 * export.median.as_secs_f64() / wharf.median.as_secs_f64(),
+        ms(export_first.median),
+        engine_version(),
     );
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let _ = writeln!(
