@@ -158,6 +158,9 @@ struct RunFigures {
     /// (variant 0) in the same round, in ms (paired, so drift of a shared machine
     /// between rounds cancels; may be negative within the noise).
     paired_ms: Vec<f64>,
+    /// Per variant: a 95% confidence interval of that median (order statistics of
+    /// the sorted differences, the binomial bounds), in ms.
+    paired_ci_ms: Vec<(f64, f64)>,
     step: Vec<Duration>,
     /// Per variant: the median time the engine took to apply the plugin's tags (the
     /// host's `tags applied` debug event), zero without a plugin step.
@@ -252,7 +255,7 @@ fn measure_runs(
             })
             .collect()
     };
-    let paired_ms = wall
+    let paired: Vec<Vec<f64>> = wall
         .iter()
         .map(|w| {
             let mut d: Vec<f64> = w
@@ -261,17 +264,32 @@ fn measure_runs(
                 .map(|(a, b)| (a.as_secs_f64() - b.as_secs_f64()) * 1e3)
                 .collect();
             d.sort_by(f64::total_cmp);
-            d[d.len() / 2]
+            d
         })
         .collect();
+    let paired_ms = paired.iter().map(|d| d[d.len() / 2]).collect();
+    let paired_ci_ms = paired.iter().map(|d| median_ci(d)).collect();
     Ok(RunFigures {
         paired_ms,
+        paired_ci_ms,
         wall: wall.into_iter().map(median).collect(),
         step: medians(step),
         tags: medians(tags),
         first_wall,
         first_step,
     })
+}
+
+/// A 95% confidence interval of the median of `sorted` (at least a few values):
+/// the order statistics at n/2 ∓ 0.98·√n, which bound the median with 95%
+/// probability whatever the distribution.
+fn median_ci(sorted: &[f64]) -> (f64, f64) {
+    let n = sorted.len();
+    let k = ((n as f64) / 2.0 - 0.98 * (n as f64).sqrt())
+        .floor()
+        .max(0.0) as usize;
+    let k = k.min(n.saturating_sub(1) / 2);
+    (sorted[k], sorted[n - 1 - k])
 }
 
 /// The release `wharf`, a scratch directory for the pipelines, its plugin path
@@ -353,6 +371,7 @@ fn wharf_run_figures(bin: &Path, tagger: &Path) -> Result<String> {
     let floor = Duration::from_secs_f64(num(&floor?, "p50_us")? / 1e6);
     let (none_m, some_m) = (f.wall[0], f.wall[1]);
     let extra = f.paired_ms[1];
+    let (ci_lo, ci_hi) = f.paired_ci_ms[1];
     let mut body = String::new();
     let _ = writeln!(
         body,
@@ -360,10 +379,12 @@ fn wharf_run_figures(bin: &Path, tagger: &Path) -> Result<String> {
          warm compile cache): a pipeline of one `cmd: busybox true` step takes **{}** in a new \
          `wharf run` process; the same pipeline with a semver-tagger step after it (three tags \
          applied through the Docker engine) takes **{}**. The plugin step adds **{extra:.1} ms** \
-         (the median of the paired differences, with − without in the same round; goal ≤ 5 ms \
-         over the same pipeline without the plugin, judged on this or the step's own duration, \
-         whichever is larger: {}). The run reports the plugin step itself at **{}** \
-         (`step.finished` duration, whole milliseconds). The plugin host starts and maps the \
+         (the median of the paired differences, with − without in the same round; 95% \
+         confidence interval {ci_lo:.1} to {ci_hi:.1} ms; goal ≤ 5 ms over the same pipeline \
+         without the plugin, met when the whole interval is: {}). The run reports the plugin \
+         step itself at **{}** (`step.finished` duration, whole milliseconds); it is not all \
+         added to the run, since it overlaps the removal of the first step's container, which \
+         the run waits for at its end anyway. The plugin host starts and maps the \
          cached code on a thread of its own while the first step runs, so the step is the \
          call and the tags: of it, the engine took **{}** to apply the three tags (median, the \
          host's `tags applied` debug event). That is the floor: the engine is removing the first \
@@ -374,8 +395,10 @@ fn wharf_run_figures(bin: &Path, tagger: &Path) -> Result<String> {
          (its plugin step {}).\n",
         ms(none_m),
         ms(some_m),
-        if extra.max(f.step[1].as_secs_f64() * 1e3) <= 5.0 {
+        if ci_hi <= 5.0 {
             "meets"
+        } else if extra <= 5.0 {
+            "not shown: within the noise of this machine"
         } else {
             "misses"
         },
