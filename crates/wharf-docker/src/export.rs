@@ -7,10 +7,10 @@
 //! only after (the legacy layout names them by v1 id, and the diff id is the hash of
 //! the whole entry):
 //! - **streamed** when known before: compressed on a thread of its own while it is
-//!   read, its compressed bytes going both to a file and, as they are made, to a
-//!   streamed upload ([`Exported::Stream`]), so the layer is in the registry moments
-//!   after the export passed it; the file is there for an upload again if the
-//!   stream fails;
+//!   read, into a file that its upload reads as it grows ([`Exported::Stream`],
+//!   [`GrowingFile`]): the export is never held back by the registry, several layers
+//!   upload at once, each follows its compression closely, and the file is there for
+//!   an upload again if the stream fails;
 //! - **spooled** otherwise: written to a temporary file while its diff id is hashed,
 //!   then, if wanted, compressed by a pool of threads (one per core) while the export
 //!   goes on, and uploaded when ready.
@@ -39,12 +39,12 @@ use wharf_registry::layers::{CompressedLayer, gzip_known_layer};
 pub(crate) enum Exported {
     /// The image config's bytes.
     Config(Bytes),
-    /// A layer is being compressed as it is exported: its compressed bytes arrive on
-    /// `body` as they are made (the channel closes at their end), for a streamed
-    /// upload. A `Layer` or `Dropped` with the same `stream` follows.
+    /// A layer is being compressed as it is exported into a file that `body`
+    /// reads as it grows, for a streamed upload. A `Layer` or `Dropped` with the
+    /// same `stream` follows.
     Stream {
         stream: usize,
-        body: mpsc::Receiver<Bytes>,
+        body: GrowingFile,
         /// What progress calls it: 12 hex digits of its name in the export (the
         /// diff id in the OCI layout, the v1 id in the legacy one).
         item: String,
@@ -81,9 +81,8 @@ pub(crate) struct Wanted {
     pub diff_ids: Vec<Digest>,
 }
 
-/// Pieces of compressed bytes sent to a streamed upload, and how many may wait.
+/// Compressed bytes are written to the file, and made readable, in pieces of this.
 const STREAM_PIECE: usize = 256 << 10;
-const STREAM_PIECES: usize = 8;
 /// Chunks of a streamed layer read but not yet compressed (1 MiB each).
 const STREAM_CHUNKS: usize = 8;
 
@@ -359,13 +358,18 @@ impl StreamedEntry<'_> {
         let fail = |what: &str, e: std::io::Error| {
             format!("cannot read the engine's export of {image} ({what}): {e}")
         };
+        let path = dir.join(format!("stream-{stream}.gz"));
+        let file = std::fs::File::create(&path).map_err(|e| fail("a temporary file", e))?;
+        let growing = Arc::new(Growth::default());
         slots.take();
-        let (body_tx, body_rx) = mpsc::channel(STREAM_PIECES);
         let read = Arc::new(AtomicU64::new(0));
         if tx
             .blocking_send(Ok(Exported::Stream {
                 stream,
-                body: body_rx,
+                body: GrowingFile {
+                    path: path.clone(),
+                    growth: Arc::clone(&growing),
+                },
                 item,
                 size,
                 read: Arc::clone(&read),
@@ -380,14 +384,17 @@ impl StreamedEntry<'_> {
         // (or the export failed), and the compressed layer is thrown away.
         let (decided, decision) = std::sync::mpsc::sync_channel::<Option<Digest>>(1);
         let worker = {
-            let path = dir.join(format!("stream-{stream}.gz"));
             let tx = tx.clone();
             let slots = Arc::clone(slots);
             let image = image.to_string();
             std::thread::spawn(move || {
-                let compressed = std::fs::File::create(&path).and_then(|file| {
-                    let out = std::io::BufWriter::with_capacity(1 << 20, file);
-                    gzip_known_layer(ChannelReader::new(chunks_rx), Tee::new(out, body_tx))
+                let compressed = gzip_known_layer(
+                    ChannelReader::new(chunks_rx),
+                    Tee::new(file, Arc::clone(&growing)),
+                );
+                growing.end(match &compressed {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(e.to_string()),
                 });
                 slots.give();
                 let message = match (decision.recv().ok().flatten(), compressed) {
@@ -509,52 +516,130 @@ fn fill(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// Writes to a file and, while the upload listens, in pieces to a streamed upload.
-struct Tee<W> {
-    file: W,
-    body: Option<mpsc::Sender<Bytes>>,
+/// How far a file being written has come, for readers that follow it.
+#[derive(Default)]
+pub(crate) struct Growth {
+    /// Bytes written and readable; the end, once there is one (an error when the
+    /// writer failed).
+    state: Mutex<(u64, Option<Result<(), String>>)>,
+    changed: tokio::sync::Notify,
+}
+
+impl Growth {
+    fn grew(&self, n: u64) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).0 += n;
+        self.changed.notify_waiters();
+    }
+
+    fn end(&self, result: Result<(), String>) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).1 = Some(result);
+        self.changed.notify_waiters();
+    }
+
+    /// Waits until more than `pos` bytes are written (`Some(written)`) or the file
+    /// ended at `pos` (`None`).
+    async fn past(&self, pos: u64) -> std::io::Result<Option<u64>> {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            {
+                let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                if state.0 > pos {
+                    return Ok(Some(state.0));
+                }
+                match &state.1 {
+                    Some(Ok(())) => return Ok(None),
+                    Some(Err(e)) => return Err(std::io::Error::other(e.clone())),
+                    None => {}
+                }
+            }
+            changed.await;
+        }
+    }
+}
+
+/// A layer's compressed file while it is written: [`GrowingFile::stream`] reads it
+/// as it grows, so its upload follows the compression without holding the export
+/// back (the file in the page cache is the buffer between them).
+pub(crate) struct GrowingFile {
+    path: PathBuf,
+    growth: Arc<Growth>,
+}
+
+impl std::fmt::Debug for GrowingFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrowingFile")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GrowingFile {
+    /// The file's bytes, each piece as soon as it is written, to its end.
+    pub(crate) fn stream(
+        self,
+    ) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+        futures_util::stream::try_unfold(
+            (None::<tokio::fs::File>, 0_u64, self),
+            |(file, pos, me)| async move {
+                use tokio::io::AsyncReadExt as _;
+                let Some(written) = me.growth.past(pos).await? else {
+                    return Ok(None);
+                };
+                let mut file = match file {
+                    Some(file) => file,
+                    None => tokio::fs::File::open(&me.path).await?,
+                };
+                let n = usize::try_from(written - pos)
+                    .unwrap_or(STREAM_PIECE)
+                    .min(STREAM_PIECE);
+                let mut piece = vec![0_u8; n];
+                file.read_exact(&mut piece).await?;
+                Ok(Some((Bytes::from(piece), (Some(file), pos + n as u64, me))))
+            },
+        )
+    }
+}
+
+/// Writes a file in pieces, telling readers as each is written.
+struct Tee {
+    file: std::fs::File,
+    growth: Arc<Growth>,
     pending: Vec<u8>,
 }
 
-impl<W: std::io::Write> Tee<W> {
-    fn new(file: W, body: mpsc::Sender<Bytes>) -> Tee<W> {
+impl Tee {
+    fn new(file: std::fs::File, growth: Arc<Growth>) -> Tee {
         Tee {
             file,
-            body: Some(body),
+            growth,
             pending: Vec::with_capacity(STREAM_PIECE),
         }
     }
 
-    fn send(&mut self) {
-        if self.pending.is_empty() {
-            return;
+    fn write_pending(&mut self) -> std::io::Result<()> {
+        if !self.pending.is_empty() {
+            std::io::Write::write_all(&mut self.file, &self.pending)?;
+            self.growth.grew(self.pending.len() as u64);
+            self.pending.clear();
         }
-        let piece = std::mem::replace(&mut self.pending, Vec::with_capacity(STREAM_PIECE));
-        // An upload that failed stops listening; the file goes on.
-        if let Some(body) = &self.body
-            && body.blocking_send(Bytes::from(piece)).is_err()
-        {
-            self.body = None;
-        }
+        Ok(())
     }
 }
 
-impl<W: std::io::Write> std::io::Write for Tee<W> {
+impl std::io::Write for Tee {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.file.write_all(buf)?;
-        if self.body.is_some() {
-            self.pending.extend_from_slice(buf);
-            if self.pending.len() >= STREAM_PIECE {
-                self.send();
-            }
+        self.pending.extend_from_slice(buf);
+        if self.pending.len() >= STREAM_PIECE {
+            self.write_pending()?;
         }
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()?;
-        self.send();
-        Ok(())
+        self.write_pending()?;
+        self.file.flush()
     }
 }
 
@@ -579,6 +664,55 @@ mod tests {
 
     fn digest(n: u8) -> Digest {
         Digest::sha256(&[n])
+    }
+
+    /// A reader follows the file as it is written, to its end; a writer that fails
+    /// ends the reader with its error.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_growing_file_is_read_as_it_is_written_to_its_end() {
+        use futures_util::TryStreamExt as _;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("f.gz");
+        let growth = Arc::new(Growth::default());
+        let reader = GrowingFile {
+            path: path.clone(),
+            growth: Arc::clone(&growth),
+        };
+        let mut tee = Tee::new(
+            std::fs::File::create(&path).expect("file"),
+            Arc::clone(&growth),
+        );
+        let read = tokio::spawn(reader.stream().map_ok(|b| b.to_vec()).try_concat());
+        let writer = std::thread::spawn(move || {
+            for i in 0..40_u32 {
+                std::io::Write::write_all(&mut tee, &vec![(i % 251) as u8; 100_000])
+                    .expect("write");
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            std::io::Write::flush(&mut tee).expect("flush");
+            growth.end(Ok(()));
+        });
+        let got = read.await.expect("join").expect("read");
+        writer.join().expect("writer");
+        assert_eq!(got.len(), 4_000_000);
+        assert_eq!(got, std::fs::read(&path).expect("file"));
+
+        let growth = Arc::new(Growth::default());
+        let path = dir.path().join("g.gz");
+        let mut tee = Tee::new(
+            std::fs::File::create(&path).expect("file"),
+            Arc::clone(&growth),
+        );
+        std::io::Write::write_all(&mut tee, &[7; 300_000]).expect("write");
+        growth.end(Err("the export stopped".into()));
+        let reader = GrowingFile { path, growth };
+        let err = reader
+            .stream()
+            .map_ok(|b| b.to_vec())
+            .try_concat()
+            .await
+            .expect_err("failed writer");
+        assert!(err.to_string().contains("the export stopped"), "{err}");
     }
 
     #[test]

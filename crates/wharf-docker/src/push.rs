@@ -454,15 +454,13 @@ async fn stream_layer(
     client: Client,
     repo: Repository,
     stream: usize,
-    body: tokio::sync::mpsc::Receiver<Bytes>,
+    body: export::GrowingFile,
     progress: wharf_registry::client::ProgressFn,
 ) -> Uploaded {
-    let pieces = futures_util::stream::unfold(body, |mut body| async move {
-        body.recv().await.map(|piece| (piece, body))
-    })
-    .map(move |piece| {
-        progress(piece.len() as u64);
-        Ok::<Bytes, std::io::Error>(piece)
+    let pieces = body.stream().inspect(move |piece| {
+        if let Ok(piece) = piece {
+            progress(piece.len() as u64);
+        }
     });
     Uploaded::Stream(stream, client.stream_blob(&repo, pieces).await)
 }
