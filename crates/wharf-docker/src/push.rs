@@ -227,18 +227,37 @@ impl DockerExecutor {
                 },
                 dir.path(),
             );
-            // Uploads of finished layer files (at most `limit` at once), streamed
-            // uploads of layers being exported (never held back: the export waits
-            // for them), and the commits of streamed ones.
+            // Uploads of finished layer files and streamed uploads of layers being
+            // compressed, each kind at most `limit` at once (a streamed layer waiting
+            // for its turn is read from the start of its file later; the export does
+            // not wait for it), and the commits of streamed ones.
             let mut uploads: FuturesUnordered<futures_util::future::BoxFuture<'static, Uploaded>> =
                 FuturesUnordered::new();
             let mut files = 0;
+            let mut sending = 0;
+            let mut waiting: std::collections::VecDeque<(
+                usize,
+                export::GrowingFile,
+                wharf_registry::client::ProgressFn,
+            )> = std::collections::VecDeque::new();
             let limit = client.options().max_concurrent_blobs.max(1);
             let mut queued: Vec<(Digest, CompressedLayer, std::path::PathBuf)> = Vec::new();
             let mut streams: HashMap<usize, Streamed> = HashMap::new();
             let mut progressed: HashMap<usize, wharf_registry::client::ProgressFn> = HashMap::new();
             let mut export_open = true;
-            while export_open || !uploads.is_empty() || !queued.is_empty() {
+            while export_open || !uploads.is_empty() || !queued.is_empty() || !waiting.is_empty() {
+                while sending < limit
+                    && let Some((stream, body, progress)) = waiting.pop_front()
+                {
+                    sending += 1;
+                    uploads.push(Box::pin(stream_layer(
+                        client.clone(),
+                        repo.clone(),
+                        stream,
+                        body,
+                        progress,
+                    )));
+                }
                 while files < limit
                     && let Some((diff_id, layer, path)) = queued.pop()
                 {
@@ -259,7 +278,7 @@ impl DockerExecutor {
                         Some(Ok(Exported::Stream { stream, body, item, size, read })) => {
                             streams.insert(stream, Streamed::Sending);
                             let progress = stream_progress(output, item, size, read);
-                            uploads.push(Box::pin(stream_layer(client.clone(), repo.clone(), stream, body, progress.clone())));
+                            waiting.push_back((stream, body, progress.clone()));
                             progressed.insert(stream, progress);
                         }
                         Some(Ok(Exported::Layer { diff_id, layer, path, stream: None })) => queued.push((diff_id, layer, path)),
@@ -280,6 +299,7 @@ impl DockerExecutor {
                             }
                         }
                         Some(Ok(Exported::Dropped { stream })) => {
+                            waiting.retain(|(s, _, _)| *s != stream);
                             streams.insert(stream, Streamed::Dropped);
                         }
                         Some(Err(message)) => return Err(PushError::Registry(message)),
@@ -293,7 +313,9 @@ impl DockerExecutor {
                             cache_layer(&cache, &diff_id, &layer, &repo.name);
                             done.insert(diff_id, Done { layer });
                         }
-                        Uploaded::Stream(stream, sent) => match streams.remove(&stream) {
+                        Uploaded::Stream(stream, sent) => {
+                            sending -= 1;
+                            match streams.remove(&stream) {
                             Some(Streamed::Compressed(compressed)) => {
                                 let (diff_id, layer, blob) = *compressed;
                                 files += 1;
@@ -303,7 +325,7 @@ impl DockerExecutor {
                             _ => {
                                 streams.insert(stream, Streamed::Sent(sent));
                             }
-                        },
+                        }},
                     }
                 }
             }
