@@ -129,6 +129,16 @@ impl DockerExecutor {
     ) -> Result<Pushed, PushError> {
         let client = self.push_client(output);
         let repo = Repository::of(reference);
+        let tag = reference.tag.as_deref().unwrap_or("latest").to_string();
+        // What the tag points at now, asked while the layers are checked and sent: a
+        // manifest the registry has under the tag already is not sent again.
+        let current = {
+            let client = client.clone();
+            let tagged = reference.with_tag(&tag);
+            tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+                client.resolve(&tagged).await
+            }))
+        };
         // The engine's name for the image, tag included, as the step wrote it.
         let name = image;
         output.line(
@@ -192,6 +202,7 @@ impl DockerExecutor {
         drop(checks);
 
         let mut config = cache.config(&image_id);
+        let mut config_sent = false;
         let config_present = match &config {
             Some(_) => client
                 .blob_exists(&repo, &image_id)
@@ -245,6 +256,16 @@ impl DockerExecutor {
             let mut streams: HashMap<usize, Streamed> = HashMap::new();
             let mut progressed: HashMap<usize, wharf_registry::client::ProgressFn> = HashMap::new();
             let mut export_open = true;
+            if let Some(bytes) = &config
+                && !config_present
+            {
+                uploads.push(Box::pin(upload_config(
+                    client.clone(),
+                    repo.clone(),
+                    image_id.clone(),
+                    bytes.clone(),
+                )));
+            }
             while export_open || !uploads.is_empty() || !queued.is_empty() || !waiting.is_empty() {
                 while sending < limit
                     && let Some((stream, body, progress)) = waiting.pop_front()
@@ -274,7 +295,13 @@ impl DockerExecutor {
                 }
                 tokio::select! {
                     item = exported.recv(), if export_open => match item {
-                        Some(Ok(Exported::Config(bytes))) => config = Some(bytes),
+                        Some(Ok(Exported::Config(bytes))) => {
+                            // Sent at once, beside the layers.
+                            if !config_present {
+                                uploads.push(Box::pin(upload_config(client.clone(), repo.clone(), image_id.clone(), bytes.clone())));
+                            }
+                            config = Some(bytes);
+                        }
                         Some(Ok(Exported::Stream { stream, body, item, size, read })) => {
                             streams.insert(stream, Streamed::Sending);
                             let progress = stream_progress(output, item, size, read);
@@ -313,6 +340,10 @@ impl DockerExecutor {
                             cache_layer(&cache, &diff_id, &layer, &repo.name);
                             done.insert(diff_id, Done { layer });
                         }
+                        Uploaded::Config(pushed) => {
+                            pushed.map_err(registry_error)?;
+                            config_sent = true;
+                        }
                         Uploaded::Stream(stream, sent) => {
                             sending -= 1;
                             match streams.remove(&stream) {
@@ -336,11 +367,8 @@ impl DockerExecutor {
         if let Err(e) = cache.put_config(&config) {
             tracing::debug!(error = %e, "cannot keep the image config in the layer cache");
         }
-        if !config_present {
-            let mut blob = BlobPush::bytes(media_type::DOCKER_CONFIG, config.clone());
-            blob.descriptor.digest = image_id.clone();
-            client
-                .push_blob(&repo, &blob)
+        if !config_present && !config_sent {
+            push_config(&client, &repo, &image_id, config.clone())
                 .await
                 .map_err(registry_error)?;
         }
@@ -373,16 +401,15 @@ impl DockerExecutor {
                 .map_err(|e| PushError::Registry(format!("cannot write the manifest: {e}")))?,
         );
         let digest = Digest::sha256(&bytes);
-        let tag = reference.tag.as_deref().unwrap_or("latest");
-        let current = client
-            .resolve(&reference.with_tag(tag))
+        let current = current
             .await
+            .map_err(|e| PushError::Registry(format!("checking the tag {tag} failed: {e}")))?
             .map_err(registry_error)?;
         if current.is_some_and(|d| d.digest == digest) {
             tracing::debug!(image, digest = %digest, "the registry has this manifest under the tag already");
         } else {
             client
-                .push_manifest(&repo, tag, media_type::DOCKER_MANIFEST, bytes.clone())
+                .push_manifest(&repo, &tag, media_type::DOCKER_MANIFEST, bytes.clone())
                 .await
                 .map_err(registry_error)?;
         }
@@ -441,6 +468,30 @@ enum Uploaded {
     ),
     /// A streamed layer's bytes were sent (or the stream failed).
     Stream(usize, Result<StreamedUpload, wharf_registry::client::Error>),
+    /// The image's config is in the registry (or failed to get there).
+    Config(Result<PushedBlob, wharf_registry::client::Error>),
+}
+
+/// Puts the image's config in the registry (`HEAD` first, retried).
+async fn push_config(
+    client: &Client,
+    repo: &Repository,
+    image_id: &Digest,
+    config: Bytes,
+) -> Result<PushedBlob, wharf_registry::client::Error> {
+    let mut blob = BlobPush::bytes(media_type::DOCKER_CONFIG, config);
+    blob.descriptor.digest = image_id.clone();
+    client.push_blob(repo, &blob).await
+}
+
+/// [`push_config`], as an upload beside the layers'.
+async fn upload_config(
+    client: Client,
+    repo: Repository,
+    image_id: Digest,
+    config: Bytes,
+) -> Uploaded {
+    Uploaded::Config(push_config(&client, &repo, &image_id, config).await)
 }
 
 /// Where a streamed layer is: its bytes sent and its compression done arrive in
