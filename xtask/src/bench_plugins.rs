@@ -170,7 +170,8 @@ struct RunFigures {
 }
 
 /// Runs each variant in a new `wharf run` process (release build, warm compile
-/// cache after a first run that compiles), `rounds` times interleaved.
+/// cache after a first run that compiles), `rounds` times interleaved (each round
+/// in the other order from the last).
 fn measure_runs(
     wharf: &Path,
     dir: &Path,
@@ -236,9 +237,16 @@ fn measure_runs(
     let mut wall: Vec<Vec<Duration>> = vec![Vec::new(); variants.len()];
     let mut step: Vec<Vec<Duration>> = vec![Vec::new(); variants.len()];
     let mut tags: Vec<Vec<Duration>> = vec![Vec::new(); variants.len()];
+    // Every other round runs the variants in reverse order (A B, B A, ...), so a
+    // drift of the machine, or what a run leaves the engine doing for the next,
+    // falls on each variant alike.
     for round in 0..rounds {
-        for (i, v) in variants.iter().enumerate() {
-            let (t, s, g) = run(v, &format!("pb{i}r{round}"))?;
+        let mut order: Vec<usize> = (0..variants.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let (t, s, g) = run(&variants[i], &format!("pb{i}r{round}"))?;
             wall[i].push(t);
             step[i].extend(s);
             tags[i].extend(g);
