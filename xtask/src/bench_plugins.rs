@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -167,6 +167,9 @@ struct RunFigures {
     tags: Vec<Duration>,
     first_wall: Vec<Duration>,
     first_step: Vec<Option<Duration>>,
+    /// Per variant, per [`PHASES`]: the median paired difference from the baseline
+    /// and its 95% confidence interval, in ms.
+    phase_ms: Vec<[(f64, (f64, f64)); 4]>,
 }
 
 /// Runs each variant in a new `wharf run` process (release build, warm compile
@@ -180,10 +183,9 @@ fn measure_runs(
     variants: &[RunVariant],
     rounds: usize,
 ) -> Result<RunFigures> {
-    type Timed = (Duration, Option<Duration>, Option<Duration>);
     let run = |v: &RunVariant, id: &str| -> Result<Timed> {
         let start = Instant::now();
-        let out = Command::new(wharf)
+        let mut child = Command::new(wharf)
             .current_dir(dir)
             .env("WHARF_PLUGIN_PATH", plugins)
             .env("WHARF_PLUGIN_CACHE", cache)
@@ -200,43 +202,85 @@ fn measure_runs(
                 "localhost:5000",
                 "--json",
             ])
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .context("cannot run wharf")?;
-        let took = start.elapsed();
-        if !out.status.success() {
-            bail!(
-                "wharf run -f {} failed: {}{}",
-                v.file,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let step_ms = v.step.and_then(|step| {
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-                .find(|e| e["event"] == "step.finished" && e["step"] == step)
-                .and_then(|e| e["durationMs"].as_u64())
-                .map(Duration::from_millis)
+        let mut stderr = child.stderr.take().context("wharf has no stderr")?;
+        let errors = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+            text
         });
-        let tags = String::from_utf8_lossy(&out.stderr)
+        // Each event timed as it arrives (wharf writes one line per event as it
+        // happens): the run's start, its first step's end, the run's end.
+        let mut stdout = String::new();
+        let (mut started, mut first_done, mut finished) = (None, None, None);
+        let mut step_ms = None;
+        let lines = std::io::BufRead::lines(std::io::BufReader::new(
+            child.stdout.take().context("wharf has no stdout")?,
+        ));
+        for line in lines {
+            let line = line.context("reading wharf's events")?;
+            let at = start.elapsed();
+            if let Ok(e) = serde_json::from_str::<serde_json::Value>(&line) {
+                match e["event"].as_str() {
+                    Some("run.started") => started = Some(at),
+                    Some("step.finished") => {
+                        first_done.get_or_insert(at);
+                        if v.step.is_some_and(|s| e["step"] == s) {
+                            step_ms = e["durationMs"].as_u64().map(Duration::from_millis);
+                        }
+                    }
+                    Some("run.finished") => finished = Some(at),
+                    _ => {}
+                }
+            }
+            stdout.push_str(&line);
+            stdout.push('\n');
+        }
+        let status = child.wait().context("cannot run wharf")?;
+        let took = start.elapsed();
+        let stderr = errors.join().unwrap_or_default();
+        if !status.success() {
+            bail!("wharf run -f {} failed: {stdout}{stderr}", v.file);
+        }
+        let (Some(started), Some(first_done), Some(finished)) = (started, first_done, finished)
+        else {
+            bail!(
+                "wharf run -f {} did not report its run and steps: {stdout}",
+                v.file
+            );
+        };
+        let tags = stderr
             .lines()
             .filter(|l| l.contains("tags applied"))
             .find_map(|l| l.split("took_us=").nth(1))
             .and_then(|n| n.split_whitespace().next()?.parse().ok())
             .map(Duration::from_micros);
-        Ok((took, step_ms, tags))
+        Ok(Timed {
+            wall: took,
+            step: step_ms,
+            tags,
+            phases: [
+                started,
+                first_done.saturating_sub(started),
+                finished.saturating_sub(first_done),
+                took.saturating_sub(finished),
+            ],
+        })
     };
     let mut first_wall = Vec::new();
     let mut first_step = Vec::new();
     for (i, v) in variants.iter().enumerate() {
-        let (t, s, _) = run(v, &format!("pbfirst{i}"))?;
-        first_wall.push(t);
-        first_step.push(s);
+        let t = run(v, &format!("pbfirst{i}"))?;
+        first_wall.push(t.wall);
+        first_step.push(t.step);
     }
     let mut wall: Vec<Vec<Duration>> = vec![Vec::new(); variants.len()];
     let mut step: Vec<Vec<Duration>> = vec![Vec::new(); variants.len()];
     let mut tags: Vec<Vec<Duration>> = vec![Vec::new(); variants.len()];
+    let mut phases: Vec<Vec<[Duration; 4]>> = vec![Vec::new(); variants.len()];
     // Every other round runs the variants in reverse order (A B, B A, ...), so a
     // drift of the machine, or what a run leaves the engine doing for the next,
     // falls on each variant alike.
@@ -246,10 +290,11 @@ fn measure_runs(
             order.reverse();
         }
         for i in order {
-            let (t, s, g) = run(&variants[i], &format!("pb{i}r{round}"))?;
-            wall[i].push(t);
-            step[i].extend(s);
-            tags[i].extend(g);
+            let t = run(&variants[i], &format!("pb{i}r{round}"))?;
+            wall[i].push(t.wall);
+            step[i].extend(t.step);
+            tags[i].extend(t.tags);
+            phases[i].push(t.phases);
         }
     }
     let medians = |v: Vec<Vec<Duration>>| -> Vec<Duration> {
@@ -263,20 +308,20 @@ fn measure_runs(
             })
             .collect()
     };
-    let paired: Vec<Vec<f64>> = wall
-        .iter()
-        .map(|w| {
-            let mut d: Vec<f64> = w
-                .iter()
-                .zip(&wall[0])
-                .map(|(a, b)| (a.as_secs_f64() - b.as_secs_f64()) * 1e3)
-                .collect();
-            d.sort_by(f64::total_cmp);
-            d
-        })
-        .collect();
+    let paired: Vec<Vec<f64>> = wall.iter().map(|w| paired_diffs(w, &wall[0])).collect();
     let paired_ms = paired.iter().map(|d| d[d.len() / 2]).collect();
     let paired_ci_ms = paired.iter().map(|d| median_ci(d)).collect();
+    let phase_ms = phases
+        .iter()
+        .map(|p| {
+            std::array::from_fn(|k| {
+                let a: Vec<Duration> = p.iter().map(|x| x[k]).collect();
+                let b: Vec<Duration> = phases[0].iter().map(|x| x[k]).collect();
+                let d = paired_diffs(&a, &b);
+                (d[d.len() / 2], median_ci(&d))
+            })
+        })
+        .collect();
     Ok(RunFigures {
         paired_ms,
         paired_ci_ms,
@@ -285,8 +330,39 @@ fn measure_runs(
         tags: medians(tags),
         first_wall,
         first_step,
+        phase_ms,
     })
 }
+
+/// `a - b` round by round, in ms, sorted.
+fn paired_diffs(a: &[Duration], b: &[Duration]) -> Vec<f64> {
+    let mut d: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(a, b)| (a.as_secs_f64() - b.as_secs_f64()) * 1e3)
+        .collect();
+    d.sort_by(f64::total_cmp);
+    d
+}
+
+/// One `wharf run` process: its wall time, its plugin step's duration as the run
+/// reports it, the engine's time for the plugin's tags, and [`PHASES`].
+struct Timed {
+    wall: Duration,
+    step: Option<Duration>,
+    tags: Option<Duration>,
+    phases: [Duration; 4],
+}
+
+/// The parts of a `wharf run` process's wall time, told by its events as they
+/// arrive: up to `run.started`, to the first step's end, to `run.finished`, and to
+/// the process's exit.
+const PHASES: [&str; 4] = [
+    "start-up, loading the task and connecting to the engine (to `run.started`)",
+    "the run's network and volumes, and the first step (to its `step.finished`)",
+    "the rest of the run: the plugin step, beside the first step's container removal, and the cleanup (to `run.finished`)",
+    "the process's exit",
+];
 
 /// A 95% confidence interval of the median of `sorted` (at least a few values):
 /// the order statistics at n/2 ∓ 0.98·√n, which bound the median with 95%
@@ -351,7 +427,7 @@ fn wharf_run_figures(bin: &Path, tagger: &Path) -> Result<String> {
     std::fs::write(dir.join("with.yaml"), &with)?;
     // The same three tag requests through the host's applier, in a quiet engine.
     let floor = bench_json(bin, &["tags", image, "50", "1.2.3", "1.2", "1"]);
-    let rounds = 61;
+    let rounds = 121;
     let f = measure_runs(
         &wharf,
         &dir,
@@ -417,6 +493,17 @@ fn wharf_run_figures(bin: &Path, tagger: &Path) -> Result<String> {
         ms(f.first_wall[1]),
         f.first_step[1].map(ms).unwrap_or_else(|| "-".into()),
     );
+    let _ = writeln!(
+        body,
+        "\nWhere the difference lies: each run's wall time in parts, timed by its `--json` \
+         events as they arrive, and the same paired difference (with − without, median and \
+         95% confidence interval) for each part. The plugin step lies in the third; the \
+         others hold what starting the plugin host on its thread costs the run's own work, \
+         and the engine's noise.\n\n| part of the run | with − without (median) | 95% interval |\n|---|---|---|"
+    );
+    for (name, (median, (lo, hi))) in PHASES.iter().zip(f.phase_ms[1]) {
+        let _ = writeln!(body, "| {name} | {median:.1} ms | {lo:.1} to {hi:.1} ms |");
+    }
     Ok(body)
 }
 
