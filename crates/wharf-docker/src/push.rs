@@ -6,9 +6,10 @@
 //! `HEAD` (and mounted from another repository of the registry when possible); the
 //! image is exported from the engine only when a layer or the config must be
 //! uploaded, and then only the layers needed are compressed (in parallel) and
-//! uploaded (in parallel, while the others compress). Then the config and the
-//! manifest (Docker schema 2, as `docker push` writes it); a manifest the registry
-//! already has under the tag is not sent again. So pushing an unchanged image again
+//! uploaded (in parallel, while the others compress); the config goes beside them
+//! as soon as the export gives it. Then the manifest (Docker schema 2, as `docker
+//! push` writes it); a manifest the registry already has under the tag (resolved
+//! while the layers go) is not sent again. So pushing an unchanged image again
 //! is `HEAD` requests only.
 //!
 //! The log keeps `docker push`'s lines (`The push refers to repository [...]`,
