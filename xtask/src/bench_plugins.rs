@@ -427,7 +427,7 @@ fn wharf_run_figures(bin: &Path, tagger: &Path) -> Result<String> {
     std::fs::write(dir.join("with.yaml"), &with)?;
     // The same three tag requests through the host's applier, in a quiet engine.
     let floor = bench_json(bin, &["tags", image, "50", "1.2.3", "1.2", "1"]);
-    let rounds = 121;
+    let rounds = 301;
     let f = measure_runs(
         &wharf,
         &dir,
