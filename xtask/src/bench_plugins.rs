@@ -156,11 +156,10 @@ struct RunFigures {
     wall: Vec<Duration>,
     /// Per variant: the median over rounds of its wall time minus the baseline's
     /// (variant 0) in the same round, in ms (paired, so drift of a shared machine
-    /// between rounds cancels; may be negative within the noise).
-    paired_ms: Vec<f64>,
-    /// Per variant: a 95% confidence interval of that median (order statistics of
-    /// the sorted differences, the binomial bounds), in ms.
-    paired_ci_ms: Vec<(f64, f64)>,
+    /// between rounds cancels; may be negative within the noise), and a 95%
+    /// confidence interval of that median (order statistics of the sorted
+    /// differences, the binomial bounds).
+    paired: Vec<(f64, (f64, f64))>,
     step: Vec<Duration>,
     /// Per variant: the median time the engine took to apply the plugin's tags (the
     /// host's `tags applied` debug event), zero without a plugin step.
@@ -308,23 +307,19 @@ fn measure_runs(
             })
             .collect()
     };
-    let paired: Vec<Vec<f64>> = wall.iter().map(|w| paired_diffs(w, &wall[0])).collect();
-    let paired_ms = paired.iter().map(|d| d[d.len() / 2]).collect();
-    let paired_ci_ms = paired.iter().map(|d| median_ci(d)).collect();
+    let paired = wall.iter().map(|w| paired_median(w, &wall[0])).collect();
     let phase_ms = phases
         .iter()
         .map(|p| {
             std::array::from_fn(|k| {
                 let a: Vec<Duration> = p.iter().map(|x| x[k]).collect();
                 let b: Vec<Duration> = phases[0].iter().map(|x| x[k]).collect();
-                let d = paired_diffs(&a, &b);
-                (d[d.len() / 2], median_ci(&d))
+                paired_median(&a, &b)
             })
         })
         .collect();
     Ok(RunFigures {
-        paired_ms,
-        paired_ci_ms,
+        paired,
         wall: wall.into_iter().map(median).collect(),
         step: medians(step),
         tags: medians(tags),
@@ -334,15 +329,16 @@ fn measure_runs(
     })
 }
 
-/// `a - b` round by round, in ms, sorted.
-fn paired_diffs(a: &[Duration], b: &[Duration]) -> Vec<f64> {
+/// The median of `a - b` round by round, in ms, and its 95% confidence interval
+/// ([`median_ci`]).
+fn paired_median(a: &[Duration], b: &[Duration]) -> (f64, (f64, f64)) {
     let mut d: Vec<f64> = a
         .iter()
         .zip(b)
         .map(|(a, b)| (a.as_secs_f64() - b.as_secs_f64()) * 1e3)
         .collect();
     d.sort_by(f64::total_cmp);
-    d
+    (d[d.len() / 2], median_ci(&d))
 }
 
 /// One `wharf run` process: its wall time, its plugin step's duration as the run
@@ -454,8 +450,7 @@ fn wharf_run_figures(bin: &Path, tagger: &Path) -> Result<String> {
     let f = f?;
     let floor = Duration::from_secs_f64(num(&floor?, "p50_us")? / 1e6);
     let (none_m, some_m) = (f.wall[0], f.wall[1]);
-    let extra = f.paired_ms[1];
-    let (ci_lo, ci_hi) = f.paired_ci_ms[1];
+    let (extra, (ci_lo, ci_hi)) = f.paired[1];
     let mut body = String::new();
     let _ = writeln!(
         body,
@@ -598,7 +593,7 @@ fn language_figures(bin: &Path) -> Result<String> {
     let _ = writeln!(body, "|---|---|---|---|---|---|---|---|---|---|");
     for (i, (lang, tool, _)) in guests.iter().enumerate() {
         let v = &inproc[i];
-        let extra = f.paired_ms[i + 1];
+        let extra = f.paired[i + 1].0;
         // The step runs after the other, so its own duration is a floor of what it
         // adds: a verdict never rests on a difference lost in the noise.
         let adds = extra.max(f.step[i + 1].as_secs_f64() * 1e3);
