@@ -94,6 +94,11 @@ pub struct ClientOptions {
     pub read_timeout: Duration,
     /// Page size asked for in tag and catalog listings.
     pub page_size: usize,
+    /// Start building the HTTPS client (its certificates take tens of milliseconds
+    /// of CPU to load) on a thread of its own as soon as the client is made. When
+    /// `false`, it is built when [`Client::prepare_tls`] asks, or at the first HTTPS
+    /// request: for a caller that knows whether it will need it.
+    pub eager_tls: bool,
 }
 
 impl Default for ClientOptions {
@@ -112,6 +117,7 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(60),
             page_size: 1000,
+            eager_tls: true,
         }
     }
 }
@@ -194,6 +200,9 @@ impl Client {
             )
             .map_err(Error::Invalid)?,
         );
+        if options.eager_tls {
+            http.prepare();
+        }
         let auth = auth::Auth::new(
             Arc::clone(&options.keychain),
             options.azure.clone(),
@@ -234,6 +243,19 @@ impl Client {
 
     fn transport(&self) -> &Transport {
         &self.inner.transport
+    }
+
+    /// Starts building the HTTPS client in the background, if nothing has yet (see
+    /// [`ClientOptions::eager_tls`]).
+    pub fn prepare_tls(&self) {
+        self.transport().http.prepare();
+    }
+
+    /// Whether `registry` is spoken to over HTTPS (not loopback, not in
+    /// [`ClientOptions::plain_http`]); a host that is not a registry's counts as HTTPS.
+    pub fn speaks_https(&self, registry: &str) -> bool {
+        self.endpoint(registry)
+            .map_or(true, |e| e.base.scheme() == "https")
     }
 
     /// Where the API of `registry` is.

@@ -135,10 +135,14 @@ pub(crate) struct Call<'a> {
 
 /// The HTTP clients.
 ///
-/// - reqwest's, for HTTPS (and token services), built on a thread of its own as soon
-///   as the registry client is made: with native-tls, building it loads and parses
-///   the system's CA bundle twice (about 45 ms each here), and the first request
-///   waits for it only if start-up did not take longer anyway;
+/// - reqwest's, for HTTPS (and token services). With native-tls, building it loads
+///   and parses the system's CA bundle twice (about 45 ms of CPU each here), so it is
+///   built on a thread of its own once something says HTTPS is coming
+///   ([`HttpClients::prepare`]: at once for an eager client, else when a caller knows
+///   it will talk to an HTTPS registry), and the first request waits for it only if
+///   that thread has not finished; a client nobody prepared builds it at its first
+///   HTTPS request. A `wharf run` that only talks to loopback registries never loads
+///   the certificates, nor has a thread parsing them compete with its own start-up;
 /// - for plain HTTP (loopback registries, `plain_http`), hyper's own client — what
 ///   reqwest is built on — with no TLS at all, so a re-push to a local registry (a few
 ///   `HEAD` requests) never pays for certificates it does not use. Its answers are
@@ -147,8 +151,21 @@ pub(crate) struct Call<'a> {
 ///   honours those.
 pub(crate) struct HttpClients {
     client: std::sync::OnceLock<Result<reqwest::Client, String>>,
-    building: std::sync::Mutex<Option<std::thread::JoinHandle<Result<reqwest::Client, String>>>>,
+    building: std::sync::Mutex<Building>,
     plain: Option<PlainClient>,
+}
+
+/// What makes reqwest's client.
+type MakeClient = Arc<dyn Fn() -> reqwest::ClientBuilder + Send + Sync>;
+
+/// Where reqwest's client is in its making.
+enum Building {
+    /// Not started: built by the first request that needs it, unless prepared.
+    Later(MakeClient),
+    /// On its thread.
+    Started(std::thread::JoinHandle<Result<reqwest::Client, String>>),
+    /// Taken by the first request (the result is in `client`).
+    Taken,
 }
 
 /// hyper's client for plain HTTP, with what reqwest would have added.
@@ -161,33 +178,21 @@ struct PlainClient {
     read_timeout: std::time::Duration,
 }
 
+fn build_client(make: &MakeClient) -> Result<reqwest::Client, String> {
+    make()
+        .build()
+        .map_err(|e| format!("cannot create the HTTP client: {e}"))
+}
+
 impl HttpClients {
-    /// Starts building a reqwest client from `make`; the plain-HTTP client is made
-    /// at once (it costs nothing).
+    /// reqwest's client will come from `make` (see [`HttpClients::prepare`]); the
+    /// plain-HTTP client is made at once (it costs nothing).
     pub(crate) fn new(
-        make: impl Fn() -> reqwest::ClientBuilder + Send + Clone + 'static,
+        make: impl Fn() -> reqwest::ClientBuilder + Send + Sync + 'static,
         user_agent: &str,
         connect_timeout: std::time::Duration,
         read_timeout: std::time::Duration,
     ) -> Result<HttpClients, String> {
-        let build = |make: &dyn Fn() -> reqwest::ClientBuilder| {
-            make()
-                .build()
-                .map_err(|e| format!("cannot create the HTTP client: {e}"))
-        };
-        let in_thread = make.clone();
-        let client = std::sync::OnceLock::new();
-        let building = match std::thread::Builder::new()
-            .name("wharf-http-init".into())
-            .spawn(move || build(&in_thread))
-        {
-            Ok(handle) => Some(handle),
-            // No thread to be had: build it here.
-            Err(_) => {
-                let _ = client.set(build(&make));
-                None
-            }
-        };
         let proxied = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
             .iter()
             .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
@@ -206,24 +211,61 @@ impl HttpClients {
             }
         });
         Ok(HttpClients {
-            client,
-            building: std::sync::Mutex::new(building),
+            client: std::sync::OnceLock::new(),
+            building: std::sync::Mutex::new(Building::Later(Arc::new(make))),
             plain,
         })
     }
 
-    /// reqwest's client (the same for every URL).
+    /// Starts building reqwest's client on a thread of its own, if nothing has
+    /// started it yet. Without a thread to be had, the first request builds it.
+    pub(crate) fn prepare(&self) {
+        let mut building = self
+            .building
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Building::Later(make) = &*building {
+            let make = Arc::clone(make);
+            if let Ok(handle) = std::thread::Builder::new()
+                .name("wharf-http-init".into())
+                .spawn(move || build_client(&make))
+            {
+                *building = Building::Started(handle);
+            }
+        }
+    }
+
+    /// Whether reqwest's client is built or being built.
+    #[cfg(test)]
+    pub(crate) fn prepared(&self) -> bool {
+        self.client.get().is_some()
+            || !matches!(
+                *self
+                    .building
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+                Building::Later(_)
+            )
+    }
+
+    /// reqwest's client (the same for every URL): the one its thread built, or
+    /// built here when nothing prepared it.
     pub(crate) fn for_url(&self, _url: &Url) -> Result<&reqwest::Client, Error> {
         self.client
             .get_or_init(|| {
-                let handle = self
-                    .building
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .take();
-                match handle.map(std::thread::JoinHandle::join) {
-                    Some(Ok(result)) => result,
-                    _ => Err("building the HTTP client failed".into()),
+                let building = std::mem::replace(
+                    &mut *self
+                        .building
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                    Building::Taken,
+                );
+                match building {
+                    Building::Later(make) => build_client(&make),
+                    Building::Started(handle) => handle
+                        .join()
+                        .unwrap_or_else(|_| Err("building the HTTP client failed".into())),
+                    Building::Taken => Err("building the HTTP client failed".into()),
                 }
             })
             .as_ref()
@@ -638,6 +680,28 @@ mod tests {
 
     fn url(s: &str) -> Url {
         Url::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn clients() -> HttpClients {
+        let second = std::time::Duration::from_secs(1);
+        HttpClients::new(reqwest::Client::builder, "wharf-test", second, second)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_https_client_is_built_when_prepared_or_at_the_first_https_request() {
+        let prepared = clients();
+        assert!(!prepared.prepared(), "nothing built before it is asked for");
+        prepared.prepare();
+        assert!(prepared.prepared());
+        prepared.prepare();
+        assert!(prepared.for_url(&url("https://a.io/v2/")).is_ok());
+
+        let lazy = clients();
+        assert!(lazy.for_url(&url("https://a.io/v2/")).is_ok());
+        assert!(lazy.prepared());
+        lazy.prepare();
+        assert!(lazy.for_url(&url("https://b.io/v2/")).is_ok());
     }
 
     #[test]

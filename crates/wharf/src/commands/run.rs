@@ -100,7 +100,7 @@ fn run_cmd(args: &RunArgs, cmd: &str) -> ExitCode {
 
 fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
     let rt = runtime()?;
-    // Made first: its HTTP client is built in the background while the task loads.
+    // Made first (it costs nothing); its HTTPS client only if the task needs one.
     let registry = registry_client(args)?;
     let usage = |message: String| {
         eprintln!("error: {message}");
@@ -233,6 +233,9 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
         );
     }
     let task = Arc::new(loaded.task);
+    if talks_https(&task, &registry.0) {
+        registry.0.prepare_tls();
+    }
     let pushes = task
         .steps
         .iter()
@@ -319,6 +322,8 @@ fn registry_client(
             budget: Duration::from_secs_f64(args.retry_budget),
             ..wharf_registry::client::RetryPolicy::default()
         },
+        // Prepared once the task shows whether the run talks HTTPS (`talks_https`).
+        eager_tls: false,
         ..wharf_registry::ClientOptions::default()
     })
     .map_err(|e| {
@@ -326,6 +331,32 @@ fn registry_client(
         ExitCode::from(EXIT_FAILED)
     })?;
     Ok((client, keychain))
+}
+
+/// Whether the run may talk to a registry over HTTPS: a push, a `sign:` step or a
+/// Helm push to a registry not on loopback (or named by a step output, known only
+/// when the step starts), or a plugin from an `oci://` reference there. Only then
+/// does its HTTPS client (certificates to load: tens of milliseconds of CPU) get
+/// built, in the background while the run starts; a run against a local registry
+/// never pays for it.
+fn talks_https(task: &wharf_spec::Task, client: &wharf_registry::Client) -> bool {
+    use wharf_spec::{Action, PluginSource};
+    let https = |image: &str| {
+        image.contains("$(") || client.speaks_https(&wharf_registry::registry_host(image))
+    };
+    task.steps
+        .iter()
+        .chain(task.notify.iter().map(|n| &n.step))
+        .any(|step| match &step.action {
+            Action::Push { push } => push.iter().any(|i| https(i)),
+            Action::Sign(sign) => sign.sign.iter().any(|i| https(i)),
+            Action::Helm(helm) => helm
+                .push
+                .as_deref()
+                .is_some_and(|to| https(to.trim_start_matches("oci://"))),
+            Action::Plugin(call) => matches!(&call.source, PluginSource::Oci(r) if https(r)),
+            Action::Build { .. } | Action::Cmd { .. } => false,
+        })
 }
 
 /// Starts wharf's registry on its usual address, or finds one already serving there.
@@ -429,6 +460,7 @@ async fn execute(
         registry: run.registry.clone(),
         task_name: run.task_name.clone(),
     };
+    let engine_client = engine.client();
     let docker = match wharf_docker::DockerExecutor::on_engine(engine, Arc::clone(&task), options) {
         Ok(e) => Arc::new(e),
         Err(e) => {
@@ -459,13 +491,16 @@ async fn execute(
         let helm = crate::steps::helm::HelmSteps::new(docker, helm_registry, epoch);
         dispatch = dispatch.route(&[StepKind::Helm], Arc::new(helm));
     }
-    let plugins = Arc::new(crate::plugin::PluginExecutor::new(
-        Arc::clone(&task),
-        task_args.context.clone(),
-        run.clone(),
-        plugin_secrets,
-        plugin_registry,
-    ));
+    let plugins = Arc::new(
+        crate::plugin::PluginExecutor::new(
+            Arc::clone(&task),
+            task_args.context.clone(),
+            run.clone(),
+            plugin_secrets,
+            plugin_registry,
+        )
+        .with_docker(engine_client),
+    );
     dispatch = dispatch.route(&[StepKind::Plugin], Arc::clone(&plugins) as _);
     let executor = Arc::new(dispatch);
 
@@ -653,4 +688,48 @@ async fn watch_signals(interrupt: CancellationToken, quiet: bool, run_id: String
         "\nwharf: forced exit: some containers may remain; `wharf clean --run {run_id}` removes them"
     );
     std::process::exit(i32::from(EXIT_INTERRUPTED));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn needs_https(yaml: &str) -> bool {
+        let task = wharf_spec::load_task(yaml).unwrap_or_else(|e| panic!("{e:?}"));
+        let client = wharf_registry::Client::new(wharf_registry::ClientOptions {
+            eager_tls: false,
+            plain_http: vec!["reg.internal:5000".into()],
+            ..wharf_registry::ClientOptions::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        talks_https(&task, &client)
+    }
+
+    #[test]
+    fn only_a_run_that_reaches_an_https_registry_prepares_the_https_client() {
+        let local = "steps:\n  - cmd: busybox true\n  - push: [localhost:5000/a:1, 127.0.0.1:5000/b:1, reg.internal:5000/c:1]\n";
+        assert!(!needs_https(local));
+        assert!(!needs_https(
+            "steps:\n  - build: -t myreg.azurecr.io/a:1 .\n"
+        ));
+        assert!(needs_https(
+            "steps:\n  - push: [localhost:5000/a:1, myreg.azurecr.io/a:1]\n"
+        ));
+        assert!(needs_https("steps:\n  - push: [busybox:1]\n"), "Docker Hub");
+        assert!(
+            needs_https(
+                "steps:\n  - id: t\n    plugin: semver-tagger\n    with: { image: a }\n  - push: [\"$(steps.t.outputs.refs)\"]\n"
+            ),
+            "a registry known only when the step starts"
+        );
+        assert!(!needs_https(
+            "steps:\n  - plugin: oci://localhost:5000/p:1\n    with: { image: a }\n"
+        ));
+        assert!(needs_https(
+            "steps:\n  - plugin: oci://myreg.azurecr.io/p:1\n    with: { image: a }\n"
+        ));
+        assert!(needs_https(
+            "steps:\n  - cmd: busybox true\nnotify:\n  - plugin: oci://myreg.azurecr.io/n:1\n    on: [failure]\n"
+        ));
+    }
 }
