@@ -324,6 +324,13 @@ impl Engine {
         })
     }
 
+    /// A client on the same connections, speaking the API version the engine
+    /// negotiated: for other parts of a run that talk to the engine (plugin steps'
+    /// tags and images), so they reuse its connections instead of opening their own.
+    pub fn client(&self) -> Docker {
+        self.docker.clone()
+    }
+
     /// The engine's OS and architecture, as Go names them (`linux`, `amd64`).
     pub fn platform(&self) -> (&str, &str) {
         (&self.os, &self.arch)
