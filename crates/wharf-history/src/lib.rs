@@ -511,7 +511,8 @@ fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<Run> {
 }
 
 /// Records one run: events and log text are buffered and written by [`flush`]
-/// (each flush one transaction on a connection of its own), the end by [`finish`]. Dropped unfinished (a panic,
+/// (each flush one transaction on a connection of its own), the last of them with the
+/// end by [`finish`] (one transaction). Dropped unfinished (a panic,
 /// an early return), the run is stored as interrupted.
 ///
 /// [`flush`]: Recorder::flush
@@ -557,41 +558,44 @@ impl Recorder {
         if self.events.is_empty() && self.logs.is_empty() {
             return Ok(());
         }
-        let path = self.path.clone();
-        let db = |source| Error::Db {
-            path: path.clone(),
-            source,
-        };
         // A connection per flush, not one for the whole run: the process then holds
         // SQLite's locks only while it writes, so a file of the database opened and
         // closed by something else in this process (POSIX locks are per process) can
         // never make another process take this run's WAL for abandoned.
         let mut conn = self.history.connect()?;
-        let tx = conn.transaction().map_err(db)?;
-        {
-            let mut insert = tx
-                .prepare_cached("INSERT INTO events (run_key, seq, json) VALUES (?1, ?2, ?3)")
-                .map_err(db)?;
-            for event in self.events.drain(..) {
-                self.seq += 1;
-                insert
-                    .execute(params![self.key, self.seq, event])
-                    .map_err(db)?;
-            }
-            if !self.logs.is_empty() {
-                self.seq += 1;
-                tx.execute(
-                    "INSERT INTO logs (run_key, seq, text) VALUES (?1, ?2, ?3)",
-                    params![self.key, self.seq, std::mem::take(&mut self.logs)],
-                )
-                .map_err(db)?;
-            }
-        }
-        tx.commit().map_err(db)
+        let tx = conn.transaction().map_err(|e| self.db(e))?;
+        self.write_pending(&tx).map_err(|e| self.db(e))?;
+        tx.commit().map_err(|e| self.db(e))
     }
 
-    /// Records the end of the run: its status, duration, pushed images and built
-    /// images.
+    fn db(&self, source: rusqlite::Error) -> Error {
+        Error::Db {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Inserts the events and log text added since the last write.
+    fn write_pending(&mut self, tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+        let mut insert =
+            tx.prepare_cached("INSERT INTO events (run_key, seq, json) VALUES (?1, ?2, ?3)")?;
+        for event in self.events.drain(..) {
+            self.seq += 1;
+            insert.execute(params![self.key, self.seq, event])?;
+        }
+        if !self.logs.is_empty() {
+            self.seq += 1;
+            tx.execute(
+                "INSERT INTO logs (run_key, seq, text) VALUES (?1, ?2, ?3)",
+                params![self.key, self.seq, std::mem::take(&mut self.logs)],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Records the end of the run: what was added since the last flush, its
+    /// status, duration, pushed images and built images, in one transaction (one
+    /// connection: closing it checkpoints the log, two fsyncs, once).
     pub fn finish(
         mut self,
         status: Status,
@@ -599,27 +603,24 @@ impl Recorder {
         images: &[BuiltImage],
     ) -> Result<(), Error> {
         self.finished = true;
-        self.flush()?;
         // A run left queued on a remote engine has no duration here.
         let duration = (status != Status::Queued).then(|| now_ms() - self.started_ms);
-        self.history
-            .connect()?
-            .execute(
-                "UPDATE runs SET status = ?2, duration_ms = ?3, pushed = ?4, images = ?5, acr_status = ?6 WHERE key = ?1",
-                params![
-                    self.key,
-                    status.as_str(),
-                    duration,
-                    serde_json::to_string(pushed).unwrap_or_else(|_| "[]".into()),
-                    serde_json::to_string(images).unwrap_or_else(|_| "[]".into()),
-                    self.acr_status,
-                ],
-            )
-            .map_err(|source| Error::Db {
-                path: self.path.clone(),
-                source,
-            })?;
-        Ok(())
+        let mut conn = self.history.connect()?;
+        let tx = conn.transaction().map_err(|e| self.db(e))?;
+        self.write_pending(&tx).map_err(|e| self.db(e))?;
+        tx.execute(
+            "UPDATE runs SET status = ?2, duration_ms = ?3, pushed = ?4, images = ?5, acr_status = ?6 WHERE key = ?1",
+            params![
+                self.key,
+                status.as_str(),
+                duration,
+                serde_json::to_string(pushed).unwrap_or_else(|_| "[]".into()),
+                serde_json::to_string(images).unwrap_or_else(|_| "[]".into()),
+                self.acr_status,
+            ],
+        )
+        .map_err(|e| self.db(e))?;
+        tx.commit().map_err(|e| self.db(e))
     }
 }
 

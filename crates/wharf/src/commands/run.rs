@@ -528,14 +528,31 @@ async fn execute(
     // The renderer writes to stdout, which may block (a pipe, a slow terminal): it
     // runs on a thread of its own, and the bounded channel makes the run wait for it.
     let (tx, mut rx) = wharf_engine::event_channel();
+    let runtime = tokio::runtime::Handle::current();
     let printer = tokio::task::spawn_blocking(move || {
         // Buffered, and flushed whenever no event is waiting: a flood of lines is
         // written in large pieces, a quiet step's last line shows at once.
         let out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout());
         let mut renderer = Renderer::new(style, out, &ids, &detached);
-        // The history gets every event and the plain log, written at the same pace.
+        // The history gets every event and the plain log, written when no event is
+        // waiting and the last write is HISTORY_EVERY old (the end of the run at
+        // once, after the loop).
         let mut history = recorder.map(|r| super::runs::Tee::new(r, &ids, &detached));
-        while let Some(event) = rx.blocking_recv() {
+        loop {
+            let event = match history.as_ref().and_then(|h| h.due_in()) {
+                // Events wait for the history: the next event, or their time.
+                Some(due) => match runtime.block_on(tokio::time::timeout(due, rx.recv())) {
+                    Ok(event) => event,
+                    Err(_) => {
+                        if let Some(h) = history.as_mut() {
+                            h.flush_when_due();
+                        }
+                        continue;
+                    }
+                },
+                None => rx.blocking_recv(),
+            };
+            let Some(event) = event else { break };
             renderer.event(&event);
             if let Some(h) = history.as_mut() {
                 h.event(&event);
@@ -543,7 +560,7 @@ async fn execute(
             if rx.is_empty() {
                 renderer.flush();
                 if let Some(h) = history.as_mut() {
-                    h.flush();
+                    h.flush_when_due();
                 }
             }
         }

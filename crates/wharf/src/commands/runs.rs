@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use wharf_engine::{Event, RunStatus};
@@ -123,7 +124,16 @@ pub struct Tee {
     buffer: Shared,
     pushed: Vec<String>,
     failed: bool,
+    /// Whether events came since the last write, and when that was.
+    pending: bool,
+    written: Instant,
 }
+
+/// How long a run's events may wait before they are written to the history, so a
+/// run writes a few times a second at most rather than at every burst of events:
+/// each write is a connection of its own whose close checkpoints the log (two
+/// fsyncs, on the same disk as the engine's). The end of the run is written at once.
+pub const HISTORY_EVERY: Duration = Duration::from_millis(250);
 
 impl Tee {
     /// Records into `recorder` a run of these steps.
@@ -135,11 +145,14 @@ impl Tee {
             buffer,
             pushed: Vec::new(),
             failed: false,
+            pending: false,
+            written: Instant::now(),
         }
     }
 
     /// One event of the run.
     pub fn event(&mut self, event: &Event) {
+        self.pending = true;
         self.recorder.event(event);
         self.plain.event(event);
         if let Event::StepFinished { result, .. } = event {
@@ -171,14 +184,14 @@ impl Tee {
 
     /// Records the end of a run left queued on a remote engine (`--no-wait`).
     pub fn queued(mut self) {
-        self.flush();
+        self.take_log();
         if let Err(e) = self.recorder.finish(Status::Queued, &[], &[]) {
             eprintln!("wharf: warning: cannot write the run history: {e}");
         }
     }
 
-    /// Writes what came since the last flush.
-    pub fn flush(&mut self) {
+    /// Hands the plain log shown since the last call to the recorder.
+    fn take_log(&mut self) {
         self.plain.flush();
         let text = self
             .buffer
@@ -187,6 +200,27 @@ impl Tee {
             .map(|mut b| String::from_utf8_lossy(&std::mem::take(&mut *b)).into_owned())
             .unwrap_or_default();
         self.recorder.log(&text);
+    }
+
+    /// How long until what came since the last write is due ([`HISTORY_EVERY`]
+    /// after that write); `None` when nothing waits.
+    pub fn due_in(&self) -> Option<Duration> {
+        self.pending
+            .then(|| HISTORY_EVERY.saturating_sub(self.written.elapsed()))
+    }
+
+    /// Writes what came since the last write once it is due.
+    pub fn flush_when_due(&mut self) {
+        if self.due_in() == Some(Duration::ZERO) {
+            self.flush();
+        }
+    }
+
+    /// Writes what came since the last write, now.
+    pub fn flush(&mut self) {
+        self.take_log();
+        self.pending = false;
+        self.written = Instant::now();
         if let Err(e) = self.recorder.flush()
             && !self.failed
         {
@@ -197,7 +231,7 @@ impl Tee {
 
     /// Records the end of the run.
     pub fn finish(mut self, status: RunStatus, images: &[BuiltImage]) {
-        self.flush();
+        self.take_log();
         let status = match status {
             RunStatus::Succeeded => Status::Succeeded,
             RunStatus::Failed => Status::Failed,
