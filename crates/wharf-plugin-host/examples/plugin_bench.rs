@@ -7,7 +7,8 @@
 //!   process. The `key=value`s are the call's `with:` (default `mode=noop
 //!   version=1.2.3`, the hostile-plugin fixture's no-op).
 //! - `plugin_bench step <tagger.wasm> <cache-dir>`: what a new process pays for one
-//!   plugin step with a warm cache: host, load, one call.
+//!   plugin step with a warm cache: host, load, one call, and dropping them (each
+//!   timed).
 //! - `plugin_bench none`: a process that does nothing (the baseline for `step`).
 //! - `plugin_bench tags <image> <rounds> <tag>...` (feature `docker`): what
 //!   applying a tagger's tags costs in the engine — per round a new connection and
@@ -107,12 +108,31 @@ fn main() {
         }
         Some("step") => {
             let wasm = std::path::PathBuf::from(&args[1]);
+            let start = Instant::now();
             let h = host(Some(args[2].clone().into()));
+            let new = start.elapsed();
+            let start = Instant::now();
             let plugin = h.load_file(&wasm).expect("load");
+            let load = start.elapsed();
             let compiled = format!("{:?}", plugin.compiled());
+            let start = Instant::now();
             rt.block_on(h.call(&plugin, input(), Services::log_only(Arc::new(Quiet))))
                 .expect("call");
-            println!("{}", serde_json::json!({ "compiled": compiled }));
+            let call = start.elapsed();
+            let start = Instant::now();
+            drop(plugin);
+            drop(h);
+            let dropped = start.elapsed();
+            println!(
+                "{}",
+                serde_json::json!({
+                    "compiled": compiled,
+                    "host_us": us(new),
+                    "load_us": us(load),
+                    "call_us": us(call),
+                    "drop_us": us(dropped),
+                })
+            );
         }
         Some("inprocess") => {
             let wasm = std::path::PathBuf::from(&args[1]);
