@@ -214,6 +214,11 @@ pub(crate) fn parse(der: &[u8]) -> Result<X509Certificate<'_>, Error> {
         .map_err(|e| Error::Invalid(format!("a certificate in the chain cannot be read: {e}")))
 }
 
+/// Whether the certificate `der` is `key`'s: its subject public key is the key's.
+pub fn is_certificate_of(der: &[u8], key: &crate::keys::SigningKey) -> Result<bool, Error> {
+    Ok(parse(der)?.public_key().raw == key.public_key_der()?.as_slice())
+}
+
 /// The subject of `der` as `C=US, ST=WA, ...`.
 pub fn subject(der: &[u8]) -> Result<String, Error> {
     Ok(attributes(&parse(der)?)

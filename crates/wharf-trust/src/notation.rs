@@ -96,8 +96,7 @@ pub fn sign(
             "a notation signature needs a certificate".into(),
         ));
     };
-    let cert = certs::parse(leaf).map_err(|e| Error::Input(e.to_string()))?;
-    if cert.public_key().raw != key.public_key_der()?.as_slice() {
+    if !certs::is_certificate_of(leaf, key).map_err(|e| Error::Input(e.to_string()))? {
         return Err(Error::Input(
             "the certificate is not the key's: its public key differs".into(),
         ));

@@ -165,6 +165,17 @@ impl Pending {
                 &format!("the provenance certificate (secret {id})"),
             )?),
         };
+        // A certificate of another key would make every attestation fail to verify
+        // against it: refused before anything runs.
+        if let Some(der) = &cert
+            && !wharf_trust::certs::is_certificate_of(der, &key)
+                .map_err(|e| format!("--provenance-cert: {e}"))?
+        {
+            return Err(
+                "--provenance-cert: the certificate is not --provenance-key's: its public key differs (give the certificate issued for this key)"
+                    .into(),
+            );
+        }
         Ok(Signer { key, cert })
     }
 }
@@ -306,6 +317,10 @@ pub struct Given<'a> {
     pub run: &'a wharf_spec::RunInfo,
     /// The rendered task text.
     pub rendered: &'a str,
+    /// The run's secret values: an inline task and the rendered task are hashed
+    /// with them masked (`***`), so a digest never lets a guess of a secret be
+    /// checked.
+    pub masker: &'a wharf_engine::Masker,
     /// The ids of every secret the run was given.
     pub secret_ids: Vec<String>,
     /// The engine's version and API version.
@@ -329,6 +344,7 @@ impl Facts {
             provenance,
             run,
             rendered,
+            masker,
             secret_ids,
             engine,
         } = given;
@@ -339,7 +355,7 @@ impl Facts {
                     .task_file
                     .clone()
                     .unwrap_or_else(|| "inline:cmd".into()),
-                Digest::sha256(text.as_bytes()),
+                Digest::sha256(masker.mask(text).as_bytes()),
             ),
             None => {
                 let path = task.path();
@@ -380,7 +396,7 @@ impl Facts {
             task_digest,
             values_digests,
             git: source.git,
-            rendered_task_digest: Some(Digest::sha256(rendered.as_bytes())),
+            rendered_task_digest: Some(Digest::sha256(masker.mask(rendered).as_bytes())),
             engine,
             context: None,
             builder: BuilderMode::Local,
@@ -772,6 +788,36 @@ mod tests {
     }
 
     #[test]
+    fn an_inline_task_and_the_rendered_task_are_hashed_without_secret_values() {
+        // `wharf build --secret-build-arg` writes the value into its inline task, and
+        // a task's `{{.Secrets.…}}` renders it: a digest of either with the value in
+        // it would confirm a guess of the secret.
+        let text = "steps:\n  - build: -t app:1 --build-arg TOKEN=hunter2 .\n";
+        let masked = "steps:\n  - build: -t app:1 --build-arg TOKEN=*** .\n";
+        let task = crate::cli::TaskArgs {
+            inline: Some(text.into()),
+            ..crate::cli::TaskArgs::empty()
+        };
+        let masker = wharf_engine::Masker::new(["hunter2"]);
+        let facts = Facts::gather(Given {
+            task: &task,
+            provenance: &ProvenanceArgs::default(),
+            run: &wharf_spec::RunInfo::default(),
+            rendered: text,
+            masker: &masker,
+            secret_ids: vec!["build_arg_0".into()],
+            engine: (None, None),
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(facts.task_digest, Digest::sha256(masked.as_bytes()));
+        assert_eq!(
+            facts.rendered_task_digest,
+            Some(Digest::sha256(masked.as_bytes()))
+        );
+        assert_ne!(facts.task_digest, Digest::sha256(text.as_bytes()));
+    }
+
+    #[test]
     fn provenance_without_a_key_is_refused() {
         let args = ProvenanceArgs {
             provenance: true,
@@ -804,6 +850,38 @@ mod tests {
             err.contains("secret signing") && !err.contains("not a key"),
             "{err}"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn a_certificate_of_another_key_is_refused() -> Result<(), String> {
+        let now = jiff::Timestamp::now();
+        let mine = wharf_trust::certs::generate_test("mine", 1, now).map_err(|e| e.to_string())?;
+        let other =
+            wharf_trust::certs::generate_test("other", 1, now).map_err(|e| e.to_string())?;
+        let args = ProvenanceArgs {
+            provenance: true,
+            key: Some("secret:key".into()),
+            cert: Some("secret:cert".into()),
+            ..ProvenanceArgs::default()
+        };
+        let given = |cert: &str| {
+            HashMap::from([
+                ("key".to_string(), mine.key_pem.clone()),
+                ("cert".to_string(), cert.to_string()),
+            ])
+        };
+        let pending = prepare(&args)?.ok_or("pending")?;
+        let err = pending
+            .resolve(&given(&other.cert_pem))
+            .err()
+            .unwrap_or_default();
+        assert!(
+            err.contains("the certificate is not --provenance-key's"),
+            "{err}"
+        );
+        let pending = prepare(&args)?.ok_or("pending")?;
+        pending.resolve(&given(&mine.cert_pem))?;
         Ok(())
     }
 }

@@ -182,6 +182,7 @@ fn plan(command: &BuildCommand, target: &str) -> Result<(Plan, Option<Fetched>),
                 provenance: &provenance,
                 run: &run_info,
                 rendered: "",
+                masker: &masker,
                 secret_ids: (0..options.secret_build_args.len())
                     .map(|i| format!("build_arg_{i}"))
                     .collect(),

@@ -263,6 +263,7 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
                 provenance: &args.provenance,
                 run: &run_info,
                 rendered: &loaded.rendered,
+                masker: &masker,
                 secret_ids,
                 engine: engine_versions,
             })

@@ -216,6 +216,7 @@ fn plan(args: &RunArgs, target: &str, cmd: Option<&str>) -> Result<Plan, ExitCod
                 provenance: &args.provenance,
                 run: &run_info,
                 rendered: &loaded.rendered,
+                masker: &masker,
                 secret_ids,
                 engine: (None, None),
             })
