@@ -345,6 +345,7 @@ impl DockerExecutor {
                             pushed.map_err(registry_error)?;
                             config_sent = true;
                         }
+                        Uploaded::Cancelled => {}
                         Uploaded::Stream(stream, sent) => {
                             sending -= 1;
                             match streams.remove(&stream) {
@@ -353,7 +354,12 @@ impl DockerExecutor {
                                 files += 1;
                                 uploads.push(Box::pin(upload_file(client.clone(), repo.clone(), diff_id, layer, blob, Some(sent))));
                             }
-                            Some(Streamed::Dropped) => {}
+                            Some(Streamed::Dropped) => {
+                                // Not needed after all: the registry drops what it got.
+                                if let Ok(sent) = sent {
+                                    uploads.push(Box::pin(cancel_stream(client.clone(), repo.clone(), sent)));
+                                }
+                            }
                             _ => {
                                 streams.insert(stream, Streamed::Sent(sent));
                             }
@@ -471,6 +477,8 @@ enum Uploaded {
     Stream(usize, Result<StreamedUpload, wharf_registry::client::Error>),
     /// The image's config is in the registry (or failed to get there).
     Config(Result<PushedBlob, wharf_registry::client::Error>),
+    /// A streamed upload not needed was abandoned.
+    Cancelled,
 }
 
 /// Puts the image's config in the registry (`HEAD` first, retried).
@@ -539,6 +547,12 @@ async fn stream_layer(
     Uploaded::Stream(stream, client.stream_blob(&repo, pieces).await)
 }
 
+/// Abandons a streamed upload whose layer is not needed.
+async fn cancel_stream(client: Client, repo: Repository, sent: StreamedUpload) -> Uploaded {
+    client.cancel_streamed_blob(&repo, sent).await;
+    Uploaded::Cancelled
+}
+
 /// Puts a compressed layer in the registry: commits its streamed upload when there
 /// is one that went well, else uploads the file (`HEAD` first, retried). The file
 /// is removed after.
@@ -558,6 +572,7 @@ async fn upload_file(
             Ok(pushed) => Some(pushed),
             Err(e) => {
                 tracing::debug!(diff_id = %diff_id, error = %e, "the streamed layer was not committed; uploading the file");
+                client.cancel_streamed_blob(&repo, sent).await;
                 None
             }
         },

@@ -503,7 +503,8 @@ async fn a_bad_digest_in_a_reference_is_refused_before_any_request() {
 /// A blob sent while it is produced, its digest known only at its end (what a push
 /// does with a layer being exported), is committed under its digest and reads back
 /// whole. A wrong digest is refused by the registry, a wrong size before any
-/// request, and a stream that breaks is an error that leaves no blob.
+/// request, an abandoned upload cannot be committed, and a stream that breaks is
+/// an error that leaves no blob.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streamed_blob_is_committed_under_its_digest_and_a_broken_one_leaves_nothing() {
     let registry = Registry::start_with_auth("wharf", PASSWORD);
@@ -541,6 +542,28 @@ async fn a_streamed_blob_is_committed_under_its_digest_and_a_broken_one_leaves_n
         .await
         .expect("pulled");
     assert_eq!(back.as_ref(), data.as_slice());
+
+    // An abandoned upload is gone from the registry: committing it fails, and no
+    // blob is left.
+    let small = &data[..1000];
+    let small_digest = Descriptor::of("application/octet-stream", small);
+    let sent = client
+        .stream_blob(&repo, pieces(small))
+        .await
+        .expect("streamed");
+    client.cancel_streamed_blob(&repo, sent.clone()).await;
+    let err = client
+        .finish_streamed_blob(&repo, &sent, &small_digest)
+        .await
+        .expect_err("an abandoned upload");
+    assert!(err.to_string().contains("blob upload not found"), "{err}");
+    assert_eq!(
+        client
+            .blob_exists(&repo, &small_digest.digest)
+            .await
+            .expect("head"),
+        None
+    );
 
     // The registry checks the digest of what it received.
     let other: Vec<u8> = data.iter().rev().copied().collect();

@@ -497,8 +497,9 @@ impl Client {
 }
 
 /// A blob whose bytes were sent as they were produced ([`Client::stream_blob`]),
-/// waiting to be committed under its digest ([`Client::finish_streamed_blob`]).
-#[derive(Debug)]
+/// waiting to be committed under its digest ([`Client::finish_streamed_blob`]) or
+/// abandoned ([`Client::cancel_streamed_blob`]).
+#[derive(Clone, Debug)]
 pub struct StreamedUpload {
     location: Url,
     size: u64,
@@ -559,19 +560,67 @@ impl Client {
             })
             .await?;
         if response.status() != StatusCode::ACCEPTED {
-            return Err(api_error(
+            let err = api_error(
                 &endpoint,
                 &Method::PATCH,
                 &session.location,
                 response,
                 &upload_context(repo),
             )
-            .await);
+            .await;
+            self.abandon_upload(&endpoint, repo, &scope, &session.location)
+                .await;
+            return Err(err);
         }
         let location = upload_location(&endpoint, &session.location, &response)?.location;
         let size = sent.load(std::sync::atomic::Ordering::Relaxed);
         tracing::debug!(registry = %endpoint.host, repository = %repo.name, size, "blob streamed");
         Ok(StreamedUpload { location, size })
+    }
+
+    /// Abandons a streamed upload that will not be committed (`DELETE` of its
+    /// session), so the registry drops what it received now rather than when it
+    /// purges old uploads. Best effort: a registry that refuses is only logged.
+    pub async fn cancel_streamed_blob(&self, repo: &Repository, upload: StreamedUpload) {
+        let Ok(endpoint) = self.endpoint(&repo.registry) else {
+            return;
+        };
+        let scope = Scope::repository(&repo.name, &["pull", "push"]);
+        self.abandon_upload(&endpoint, repo, &scope, &upload.location)
+            .await;
+    }
+
+    /// `DELETE` of an upload session, once; what went wrong is only logged.
+    async fn abandon_upload(
+        &self,
+        endpoint: &Endpoint,
+        repo: &Repository,
+        scope: &Scope,
+        location: &Url,
+    ) {
+        let sent = self
+            .transport()
+            .send(Call {
+                endpoint,
+                method: Method::DELETE,
+                url: location.clone(),
+                headers: HeaderMap::new(),
+                body: Payload::Empty,
+                scope,
+                follow_redirects: false,
+            })
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() || r.status() == StatusCode::NOT_FOUND => {
+                tracing::debug!(registry = %endpoint.host, repository = %repo.name, "upload abandoned");
+            }
+            Ok(r) => {
+                tracing::debug!(registry = %endpoint.host, repository = %repo.name, status = %r.status(), "the registry kept an abandoned upload");
+            }
+            Err(e) => {
+                tracing::debug!(registry = %endpoint.host, repository = %repo.name, error = %e, "cannot abandon an upload");
+            }
+        }
     }
 
     /// Commits a streamed upload as the blob `descriptor` names (`PUT ?digest=`):
