@@ -2,6 +2,9 @@
 //!
 //! Exit codes: 0 success, 1 the pipeline failed, 2 bad input or usage, 130 interrupted.
 
+#[macro_use]
+mod stdio;
+
 mod cli;
 mod cli_trust;
 mod commands;

@@ -480,3 +480,75 @@ fn validate_acr_says_what_acrs_b64enc_makes_of_a_number() {
     assert!(err.contains("acb.yaml:2:"), "{err}");
     assert_eq!(err.matches("[acr-template]").count(), 1, "{err}");
 }
+
+/// Runs wharf with stdout, or stdout and stderr, on a pipe whose reader is gone
+/// before wharf writes (what `| head` does once it has its lines): its status and
+/// whatever it wrote to stderr, if stderr is kept.
+fn with_reader_gone(cmd: &mut Command, stderr_too: bool) -> (std::process::ExitStatus, String) {
+    let (reader, writer) = std::io::pipe().unwrap_or_else(|e| panic!("pipe: {e}"));
+    drop(reader);
+    if stderr_too {
+        let second = writer.try_clone().unwrap_or_else(|e| panic!("pipe: {e}"));
+        cmd.stderr(second);
+    } else {
+        cmd.stderr(std::process::Stdio::piped());
+    }
+    let child = cmd
+        .stdout(writer)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run wharf: {e}"));
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("cannot wait for wharf: {e}"));
+    (out.status, text(&out.stderr))
+}
+
+#[test]
+fn a_reader_that_goes_away_is_not_a_panic() {
+    // Written by clap_complete, which panics on a failed write when given stdout.
+    let (status, stderr) = with_reader_gone(wharf().args(["completions", "bash"]), false);
+    assert_eq!(status.code(), Some(0), "completions: {stderr}");
+    assert!(!stderr.contains("panicked"), "completions: {stderr}");
+
+    // A line on stdout before the purge goes to the registry (nobody listens there):
+    // the purge goes on to its own error, exit 1, and says it on stderr.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("port: {e}"));
+    let (status, stderr) = with_reader_gone(
+        wharf()
+            .args([
+                "registry",
+                "purge",
+                "--registry",
+                &format!("127.0.0.1:{port}"),
+                "--filter",
+                "app:.*",
+                "--ago",
+                "1d",
+                "--concurrency",
+                "0",
+                "--dry-run",
+            ])
+            .env("WHARF_RETRY_BUDGET", "0"),
+        false,
+    );
+    assert!(!stderr.contains("panicked"), "purge: {stderr}");
+    assert_eq!(status.code(), Some(1), "purge: {stderr}");
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{port}")),
+        "purge: {stderr}"
+    );
+
+    // A report on stderr, with stderr gone too (`wharf validate 2>&1 | head`): still
+    // exit 2, the file's problem, not 101.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let file = write(
+        dir.path(),
+        "acb.yaml",
+        "version: v1.1.0\nsteps:\n  - cmd: [\n",
+    );
+    let (status, _) = with_reader_gone(wharf().arg("validate").arg(&file), true);
+    assert_eq!(status.code(), Some(2));
+}
