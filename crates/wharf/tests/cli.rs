@@ -552,3 +552,23 @@ fn a_reader_that_goes_away_is_not_a_panic() {
     let (status, _) = with_reader_gone(wharf().arg("validate").arg(&file), true);
     assert_eq!(status.code(), Some(2));
 }
+
+#[test]
+fn without_a_registry_a_task_is_read_for_wharfs_own_as_run_does() {
+    // The demo pipeline pushes its chart to oci://$Registry/charts: with $Registry
+    // empty that was no target, and validate refused a file `wharf run` runs.
+    let file = root().join("examples/hello-web/release.yaml");
+    let context = root().join("examples/hello-web");
+    let out = run(wharf().arg("validate").arg("-C").arg(&context).arg(&file));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(wharf()
+        .args(["plan", "--format", "json", "-C"])
+        .arg(&context)
+        .arg(&file));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan = text(&out.stdout);
+    assert!(
+        plan.contains("127.0.0.1:5050/hello-web:"),
+        "the image is not named for wharf's own registry: {plan}"
+    );
+}

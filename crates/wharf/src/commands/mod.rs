@@ -112,7 +112,12 @@ pub(crate) fn load_quietly(
     strict: bool,
 ) -> Result<(Loaded, wharf_spec::RunInfo), ExitCode> {
     let (os, arch) = host_platform();
-    let run = args.run_info(os, arch);
+    let mut run = args.run_info(os, arch);
+    // No --registry: the one `wharf run` would push to, wharf's own. An empty
+    // $Registry (which ACR never has) made `oci://$Registry/charts` a wrong target.
+    if run.registry.is_empty() {
+        run.registry = run::LOCAL_REGISTRY.to_string();
+    }
     let name = args.path().display().to_string();
     match args
         .load_options(run.clone(), strict)
