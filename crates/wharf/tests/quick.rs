@@ -320,6 +320,31 @@ fn build_without_a_registry_targets_wharfs_own_and_bad_contexts_are_usage_errors
         "{}",
         both(&outside)
     );
+
+    // No Dockerfile where the build would read it: exit 2 before any step, named as
+    // the user gave it (not as /workspace/Dockerfile in a failed build step).
+    write(dir.path(), "empty/README", "no Dockerfile here\n");
+    write(dir.path(), "empty/sub/README", "nor here\n");
+    for (args, named) in [
+        (
+            &["build", "-t", "a:1", "empty"][..],
+            "the Dockerfile Dockerfile is not a file in the context empty; name another with -f FILE",
+        ),
+        (
+            &["build", "-t", "a:1", "-f", "empty/sub", "empty"][..],
+            "the Dockerfile empty/sub is not a file in the context empty",
+        ),
+    ] {
+        let out = output(
+            wharf(&dir.path().join("data"))
+                .current_dir(dir.path())
+                .args(args),
+        );
+        let all = both(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {all}");
+        assert!(all.contains(named), "{args:?}: {all}");
+        assert!(!all.contains("/workspace"), "{args:?}: {all}");
+    }
 }
 
 #[test]

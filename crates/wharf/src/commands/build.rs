@@ -349,37 +349,60 @@ fn prefixed(image: &str, registry: Option<&str>) -> Result<String, String> {
     Ok(format!("{{{{.Run.Registry}}}}/{image}"))
 }
 
-/// The Dockerfile's path relative to the context.
+/// The Dockerfile's path relative to the context, checked to be a file there (as
+/// `az acr build` checks a local source before it sends it): a missing one is bad
+/// input, said before any step starts rather than as a failed build in
+/// `/workspace`.
 pub fn dockerfile(
     args: &BuildArgs,
     source: &Source,
     context: &Path,
     cwd: &Path,
 ) -> Result<String, String> {
-    let Some(file) = &args.file else {
-        return Ok("Dockerfile".into());
+    let relative = match &args.file {
+        None => "Dockerfile".to_string(),
+        // Relative to the fetched source, as ACR reads it.
+        Some(file) if !matches!(source, Source::Dir(_)) => file.clone(),
+        // A directory context: the path is the user's, from the current directory.
+        Some(file) => {
+            let absolute = |p: &Path| {
+                let p = if p.is_absolute() {
+                    p.to_path_buf()
+                } else {
+                    cwd.join(p)
+                };
+                std::fs::canonicalize(&p)
+                    .map_err(|e| format!("the Dockerfile {}: {e}", p.display()))
+            };
+            let file_path = absolute(Path::new(file))?;
+            let context = absolute(context)?;
+            match file_path.strip_prefix(&context) {
+                Ok(relative) => relative.to_string_lossy().into_owned(),
+                Err(_) => {
+                    return Err(format!(
+                        "the Dockerfile {file} is outside the context {}: wharf builds from the context, move the Dockerfile into it",
+                        context.display()
+                    ));
+                }
+            }
+        }
     };
-    if !matches!(source, Source::Dir(_)) {
-        return Ok(file.clone());
+    if context.join(&relative).is_file() {
+        return Ok(relative);
     }
-    // A directory context: the path is the user's, from the current directory.
-    let absolute = |p: &Path| {
-        let p = if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            cwd.join(p)
-        };
-        std::fs::canonicalize(&p).map_err(|e| format!("the Dockerfile {}: {e}", p.display()))
+    let hint = match (&args.file, source) {
+        (None, _) => "; name another with -f FILE",
+        (Some(_), Source::Dir(_)) => "",
+        (Some(_), _) => " (-f is relative to the fetched source)",
     };
-    let file_path = absolute(Path::new(file))?;
-    let context = absolute(context)?;
-    match file_path.strip_prefix(&context) {
-        Ok(relative) => Ok(relative.to_string_lossy().into_owned()),
-        Err(_) => Err(format!(
-            "the Dockerfile {file} is outside the context {}: wharf builds from the context, move the Dockerfile into it",
-            context.display()
-        )),
-    }
+    let named = match (&args.file, source) {
+        (Some(file), Source::Dir(_)) => file.as_str(),
+        _ => relative.as_str(),
+    };
+    Err(format!(
+        "the Dockerfile {named} is not a file in the context {}{hint}",
+        args.context
+    ))
 }
 
 /// A context on disk: the user's directory, or a temporary one holding what was
