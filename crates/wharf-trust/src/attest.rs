@@ -218,6 +218,7 @@ pub async fn verify(
             registry: image.registry.clone(),
             repository: image.repository.clone(),
             what: format!("manifest {}", image.manifest_reference()),
+            no_repository: false,
         })
     })?;
     let repo = Repository::of(image);

@@ -75,6 +75,7 @@ async fn resolve(client: &Client, image: &ImageRef) -> Result<Descriptor, Error>
             registry: image.registry.clone(),
             repository: image.repository.clone(),
             what: format!("manifest {}", image.manifest_reference()),
+            no_repository: false,
         })
     })
 }

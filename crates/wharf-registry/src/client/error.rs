@@ -63,7 +63,7 @@ pub enum Error {
     },
 
     /// A manifest, blob or repository does not exist.
-    #[error("{registry}: {what} not found in {repository}")]
+    #[error("{}", not_found(registry, repository, what, *no_repository))]
     NotFound {
         /// The registry.
         registry: String,
@@ -71,6 +71,8 @@ pub enum Error {
         repository: String,
         /// `manifest latest`, `blob sha256:...`.
         what: String,
+        /// The registry said the repository itself does not exist (`NAME_UNKNOWN`).
+        no_repository: bool,
     },
 
     /// Downloaded content does not have the digest it was asked for: the registry,
@@ -280,6 +282,16 @@ impl Error {
 
 /// The client's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `r.io: manifest 1 not found in app`, or `r.io: no repository app (asked for
+/// manifest 1)` when the registry said the repository does not exist.
+fn not_found(registry: &str, repository: &str, what: &str, no_repository: bool) -> String {
+    if no_repository {
+        format!("{registry}: no repository {repository} (asked for {what})")
+    } else {
+        format!("{registry}: {what} not found in {repository}")
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -321,6 +321,7 @@ impl Client {
                         registry: endpoint.host.clone(),
                         repository: repo.name.clone(),
                         what: format!("manifest {}", image.manifest_reference()),
+                        no_repository: false,
                     })?
                     .digest
             }

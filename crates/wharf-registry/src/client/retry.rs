@@ -349,6 +349,7 @@ mod tests {
                         registry: "r.example".into(),
                         repository: "x".into(),
                         what: "manifest 1".into(),
+                        no_repository: false,
                     })
                 }
             })

@@ -651,11 +651,8 @@ pub(crate) async fn api_error(
         StatusCode::NOT_FOUND => Error::NotFound {
             registry: endpoint.host.clone(),
             repository: context.repository.to_string(),
-            what: if code.as_deref() == Some("NAME_UNKNOWN") {
-                format!("{} (the repository does not exist)", context.what)
-            } else {
-                context.what.clone()
-            },
+            what: context.what.clone(),
+            no_repository: code.as_deref() == Some("NAME_UNKNOWN"),
         },
         StatusCode::FORBIDDEN => Error::Denied {
             registry: endpoint.host.clone(),
