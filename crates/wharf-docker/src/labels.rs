@@ -130,25 +130,6 @@ pub(crate) fn name_part(text: &str) -> String {
     out
 }
 
-/// Whether `name` is a valid container name: `[a-zA-Z0-9][a-zA-Z0-9_.-]+` (at least two
-/// characters).
-pub(crate) fn is_container_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.len() >= 2
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-}
-
-/// A valid container name close to `name`, to suggest as a step id.
-pub(crate) fn container_name_like(name: &str) -> String {
-    let part = name_part(name);
-    if is_container_name(&part) {
-        part
-    } else {
-        format!("step-{part}")
-    }
-}
-
 /// The per-run volume mounted at `/acb/home`.
 pub(crate) fn home_volume(run_id: &str) -> String {
     format!("wharf_{}_home", name_part(run_id))
@@ -194,19 +175,6 @@ mod tests {
         assert!(!belongs_to(None, "s1"));
         assert_eq!(wharf_run(Some(&labels)), Some("r1"));
         assert_eq!(wharf_run(Some(&HashMap::new())), None);
-    }
-
-    #[test]
-    fn container_names() {
-        for ok in ["ab", "a1", "0.x", "build_step-2", "acb_step_0"] {
-            assert!(is_container_name(ok), "{ok}");
-        }
-        for bad in ["", "x", "-ab", "_ab", ".ab", "web/api", "a b", "caf\u{e9}"] {
-            assert!(!is_container_name(bad), "{bad}");
-        }
-        assert_eq!(container_name_like("x"), "step-x");
-        assert_eq!(container_name_like("web/api"), "web_api");
-        assert_eq!(container_name_like("_x"), "step-_x");
     }
 
     #[test]

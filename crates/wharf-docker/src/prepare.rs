@@ -152,19 +152,20 @@ impl DockerExecutor {
 
     /// Refuses step ids that cannot be a container's network alias and part of its
     /// name (`<run id>-<step id>`); the engine would refuse them only when the step
-    /// starts.
+    /// starts. (`wharf run` refuses them at load, with their place in the file:
+    /// [`wharf_spec::compat::docker_refuses`]; this is for tasks made otherwise.)
     fn check_step_ids(&self) -> Result<(), Error> {
         let bad: Vec<String> = self
             .task
             .steps
             .iter()
             .filter(|s| matches!(s.action, Action::Cmd { .. }))
-            .filter(|s| !labels::is_container_name(&s.id))
+            .filter(|s| !wharf_spec::compat::is_container_name(&s.id))
             .map(|s| {
                 format!(
                     "step id {:?} (for example `id: {}`)",
                     s.id,
-                    labels::container_name_like(&s.id)
+                    wharf_spec::compat::container_name_like(&s.id)
                 )
             })
             .collect();

@@ -131,7 +131,8 @@ pub fn acr_compatibility_with(
                     .with_help("wharf passes it exactly; for ACR avoid spaces and shell characters in env values"),
             );
         }
-        if !is_container_name(&step.id) {
+        // A cmd step's is an error already (`docker_refuses`).
+        if !is_container_name(&step.id) && !matches!(step.action, Action::Cmd { .. }) {
             out.push(
                 Diagnostic::warning(
                     "acr-container-name",
@@ -393,12 +394,60 @@ fn context_hidden_by_flag(build: &str) -> Option<&str> {
     (inline.is_some() || BOOL_FLAGS.contains(&flag.as_str())).then_some(*before)
 }
 
+/// What a Docker engine refuses in a file the task language accepts (acr-builder
+/// loads it and fails when the step starts, in ACR as here): a cmd step whose id
+/// cannot name its container, which is also its network alias. Errors, for
+/// `wharf validate` and for `wharf run` before any step starts.
+pub fn docker_refuses(loaded: &Loaded) -> Diagnostics {
+    let mut out = Diagnostics::new();
+    for (raw_step, step) in loaded.raw.steps.iter().zip(&loaded.task.steps) {
+        if matches!(step.action, Action::Cmd { .. }) && !is_container_name(&step.id) {
+            out.push(
+                Diagnostic::error(
+                    "step-id",
+                    format!(
+                        "docker refuses `{}` as a container name, and a cmd step's container is named after its id, which is also its network alias (as in ACR)",
+                        step.id
+                    ),
+                )
+                .with_label("not a container name")
+                .at(loaded.task_file, raw_step.id.as_ref().map_or(raw_step.span, |i| i.span))
+                .with_help(format!(
+                    "use at least two characters from letters, digits, '_', '.' and '-', starting with a letter or digit, e.g. `id: {}`",
+                    container_name_like(&step.id)
+                )),
+            );
+        }
+    }
+    out
+}
+
 /// Docker's container name rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
 pub fn is_container_name(id: &str) -> bool {
     let mut chars = id.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && id.len() >= 2
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// A valid container name close to `id`, to suggest as a step id: other
+/// characters become `_`, and `step-` goes in front when that is not enough.
+pub fn container_name_like(id: &str) -> String {
+    let part: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if is_container_name(&part) {
+        part
+    } else {
+        format!("step-{part}")
+    }
 }
 
 #[cfg(test)]
@@ -419,6 +468,11 @@ mod tests {
         assert!(!is_container_name("C"));
         assert!(!is_container_name("-x"));
         assert!(!is_container_name("a/b"));
+        assert!(!is_container_name(""));
+        assert!(!is_container_name("caf\u{e9}"));
+        assert_eq!(container_name_like("x"), "step-x");
+        assert_eq!(container_name_like("web/api"), "web_api");
+        assert_eq!(container_name_like("_x"), "step-_x");
     }
 
     #[test]

@@ -189,7 +189,7 @@ fn validate_acr_lists_what_az_acr_run_would_do_differently() {
     write(
         dir.path(),
         "acb.yaml",
-        "steps:\n  - id: a\n    cmd: busybox true\n  - id: B\n    cmd: busybox true\n    when: [a, a]\n    env: [\"MSG=hello world\"]\n",
+        "steps:\n  - id: a\n    build: -t app .\n  - id: bee\n    cmd: busybox true\n    when: [a, a]\n    env: [\"MSG=hello world\"]\n",
     );
     let out = run(wharf().current_dir(dir.path()).args(["validate", "--acr"]));
     assert!(
@@ -571,4 +571,28 @@ fn without_a_registry_a_task_is_read_for_wharfs_own_as_run_does() {
         plan.contains("127.0.0.1:5050/hello-web:"),
         "the image is not named for wharf's own registry: {plan}"
     );
+}
+
+#[test]
+fn a_cmd_step_id_docker_cannot_name_a_container_is_refused_at_its_place() {
+    // acr-builder loads it; docker refuses the name when the step starts, in ACR as
+    // here. validate and run say so before anything runs, with the id's place.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = write(
+        dir.path(),
+        "acb.yaml",
+        "steps:\n  - id: ok-step\n    cmd: busybox true\n  - id: a\n    cmd: busybox true\n",
+    );
+    for args in [&["validate"][..], &["run", "-n"][..]] {
+        let out = run(wharf().args(args).arg(&file));
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("docker refuses `a` as a container name"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("acb.yaml:4:9"), "{args:?}: {err}");
+        assert!(err.contains("`id: step-a`"), "{args:?}: {err}");
+        assert!(!err.contains("ok-step` as"), "{args:?}: {err}");
+    }
 }

@@ -232,6 +232,17 @@ fn run_inner(args: &RunArgs) -> Result<ExitCode, ExitCode> {
             report::render(&warnings, &loaded.sources, report::stderr_color())
         );
     }
+    // What the engine would refuse only when the step starts: refused now.
+    let refused = wharf_spec::compat::docker_refuses(&loaded);
+    if !refused.is_empty() {
+        let refused = report::masked(&refused, &masker);
+        eprint!(
+            "{}",
+            report::render(&refused, &loaded.sources, report::stderr_color())
+        );
+        eprintln!("{}", report::summary(&name, &refused));
+        return Err(ExitCode::from(super::EXIT_USAGE));
+    }
     let task = Arc::new(loaded.task);
     if talks_https(&task, &registry.0) {
         registry.0.prepare_tls();

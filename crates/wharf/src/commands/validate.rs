@@ -31,7 +31,19 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
             report::render(&shown, &loaded.sources, report::stderr_color())
         );
     }
-    let mut code = ExitCode::SUCCESS;
+    // What the engine would refuse when the step starts (in ACR too): errors.
+    let refused = wharf_spec::compat::docker_refuses(&loaded);
+    if !refused.is_empty() {
+        eprint!(
+            "{}",
+            report::render(&refused, &loaded.sources, report::stderr_color())
+        );
+    }
+    let mut code = if refused.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_USAGE)
+    };
     if args.acr {
         // Build steps' Dockerfiles are read from the context, to spot BuildKit syntax.
         let context = args.task.context.clone();
@@ -58,6 +70,8 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
             }
         }
     }
-    eprintln!("{}", report::summary(&name, &loaded.warnings));
+    let mut all = loaded.warnings.clone();
+    all.extend(refused);
+    eprintln!("{}", report::summary(&name, &all));
     code
 }
