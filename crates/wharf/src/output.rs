@@ -32,6 +32,9 @@ pub struct Renderer<W: Write> {
     colors: HashMap<String, &'static str>,
     detached: std::collections::HashSet<String>,
     transfers: Transfers,
+    /// wharf's own lines (the run could not be prepared, a cleanup failed) go to
+    /// `out` rather than to stderr: a renderer that keeps a log (the run history).
+    notes_in_out: bool,
 }
 
 /// Transfer progress (a push's layers): bars on a terminal, a line per quarter in
@@ -75,6 +78,24 @@ impl<W: Write> Renderer<W> {
             colors,
             detached: detached.iter().cloned().collect(),
             transfers: Transfers::default(),
+            notes_in_out: false,
+        }
+    }
+
+    /// This renderer keeps a log: wharf's own lines go into it, not to stderr
+    /// (where the terminal's renderer says them already).
+    pub fn keeping_notes(mut self) -> Renderer<W> {
+        self.notes_in_out = true;
+        self
+    }
+
+    /// wharf's own line: to stderr, or into the log this renderer keeps.
+    fn note(&mut self, line: &str) -> std::io::Result<()> {
+        if self.notes_in_out {
+            writeln!(self.out, "wharf: {line}")
+        } else {
+            eprintln!("wharf: {line}");
+            Ok(())
         }
     }
 
@@ -250,9 +271,8 @@ impl<W: Write> Renderer<W> {
                 step, stream, line, ..
             } => {
                 if step.is_empty() {
-                    // wharf's own problem (the run could not be prepared): stderr.
-                    eprintln!("wharf: {line}");
-                    return Ok(());
+                    // wharf's own problem (the run could not be prepared).
+                    return self.note(line);
                 }
                 let text = match stream {
                     Stream::Stderr if self.style == Style::Color => self.paint("31", line),
@@ -294,7 +314,7 @@ impl<W: Write> Renderer<W> {
                 ..
             } => {
                 for e in cleanup_errors {
-                    eprintln!("wharf: cleanup: {e}");
+                    self.note(&format!("cleanup: {e}"))?;
                 }
                 writeln!(self.out)?;
                 // Notifications are listed with the steps: they ran, but cannot change

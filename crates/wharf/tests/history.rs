@@ -169,3 +169,54 @@ fn a_killed_run_shows_as_interrupted_with_its_logs() {
     assert!(clean.status.success());
     assert!(labelled("dev.wharf.run=e2ehkill").is_empty());
 }
+
+#[test]
+fn a_run_that_cannot_be_prepared_says_why_once_and_keeps_it_in_its_log() {
+    require_docker!();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = data_dir.path().to_path_buf();
+    std::fs::write(
+        dir.path().join("acb.yaml"),
+        format!("steps:\n  - cmd: {} true\n", busybox_image()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    // Objects of a run with this id exist already (a run still going, or one that
+    // crashed): the run refuses to start.
+    let id = "e2ehprep";
+    let network = format!("wharf-test-{id}");
+    let made = Command::new("docker")
+        .args(["network", "create", "--label", "dev.wharf.managed=true"])
+        .args(["--label", &format!("dev.wharf.run={id}"), &network])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let out = wharf(&data)
+        .current_dir(dir.path())
+        .args(["run", "--id", id])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let logs = wharf(&data)
+        .args(["runs", "logs", id])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _ = Command::new("docker")
+        .args(["network", "rm", &network])
+        .output();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let why = format!(
+        "wharf: cannot prepare the run: objects of wharf run {id} already exist (network {network})"
+    );
+    assert_eq!(
+        stderr.matches(&why).count(),
+        1,
+        "said once on stderr: {stderr}"
+    );
+    let logs = String::from_utf8_lossy(&logs.stdout);
+    assert!(logs.contains(&why), "the history's log: {logs}");
+}

@@ -141,7 +141,7 @@ impl Tee {
         let buffer = Shared::default();
         Tee {
             recorder,
-            plain: Renderer::new(Style::Plain, buffer.clone(), ids, detached),
+            plain: Renderer::new(Style::Plain, buffer.clone(), ids, detached).keeping_notes(),
             buffer,
             pushed: Vec::new(),
             failed: false,
