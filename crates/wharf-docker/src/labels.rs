@@ -112,23 +112,9 @@ pub(crate) fn in_the_way(
     }
 }
 
-/// `text` made safe for a Docker object name (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`).
-pub(crate) fn name_part(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if out.is_empty() {
-        out.push('x');
-    }
-    out
-}
+/// `text` made safe for a Docker object name (the spec's rule, which also
+/// suggests step ids).
+pub(crate) use wharf_spec::compat::docker_name_part as name_part;
 
 /// The per-run volume mounted at `/acb/home`.
 pub(crate) fn home_volume(run_id: &str) -> String {

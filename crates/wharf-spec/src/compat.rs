@@ -430,10 +430,10 @@ pub fn is_container_name(id: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
-/// A valid container name close to `id`, to suggest as a step id: other
-/// characters become `_`, and `step-` goes in front when that is not enough.
-pub fn container_name_like(id: &str) -> String {
-    let part: String = id
+/// `text` made safe for a Docker object name (`[a-zA-Z0-9_.-]`, others become
+/// `_`; empty becomes `x`).
+pub fn docker_name_part(text: &str) -> String {
+    let mut out: String = text
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
@@ -443,6 +443,16 @@ pub fn container_name_like(id: &str) -> String {
             }
         })
         .collect();
+    if out.is_empty() {
+        out.push('x');
+    }
+    out
+}
+
+/// A valid container name close to `id`, to suggest as a step id: other
+/// characters become `_`, and `step-` goes in front when that is not enough.
+pub fn container_name_like(id: &str) -> String {
+    let part = docker_name_part(id);
     if is_container_name(&part) {
         part
     } else {

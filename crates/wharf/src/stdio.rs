@@ -14,17 +14,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Whether a failed write to stdout was reported already.
 static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
 
+/// `args`, and a newline if asked, to `to`.
+fn write(mut to: impl Write, args: std::fmt::Arguments<'_>, newline: bool) -> std::io::Result<()> {
+    to.write_fmt(args)?;
+    if newline {
+        to.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
 /// Writes to stdout; a closed pipe is ignored, another failure said once.
 pub fn out(args: std::fmt::Arguments<'_>, newline: bool) {
-    let mut stdout = std::io::stdout().lock();
-    let written = stdout.write_fmt(args).and_then(|()| {
-        if newline {
-            stdout.write_all(b"\n")
-        } else {
-            Ok(())
-        }
-    });
-    if let Err(e) = written
+    if let Err(e) = write(std::io::stdout().lock(), args, newline)
         && e.kind() != std::io::ErrorKind::BrokenPipe
         && !STDOUT_FAILED.swap(true, Ordering::Relaxed)
     {
@@ -34,14 +35,7 @@ pub fn out(args: std::fmt::Arguments<'_>, newline: bool) {
 
 /// Writes to stderr; a failure is ignored.
 pub fn err(args: std::fmt::Arguments<'_>, newline: bool) {
-    let mut stderr = std::io::stderr().lock();
-    let _ = stderr.write_fmt(args).and_then(|()| {
-        if newline {
-            stderr.write_all(b"\n")
-        } else {
-            Ok(())
-        }
-    });
+    let _ = write(std::io::stderr().lock(), args, newline);
 }
 
 macro_rules! println {
